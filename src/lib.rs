@@ -1,0 +1,7 @@
+//! berth: a container supervisor that lets systemd own the containers.
+
+pub mod fsutil;
+pub mod model;
+pub mod runtime;
+pub mod store;
+pub mod systemd;

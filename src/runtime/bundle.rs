@@ -1,0 +1,342 @@
+//! The OCI bundle: `config.json` built from a `ContainerSpec`, written
+//! atomically so a runtime never reads a half-written file.
+//!
+//! oci-spec's builders fill every unset field from the type's `Default`
+//! impl (youki's defaults: hostname "youki", `AUDIT_WRITE` in every
+//! capability set, an empty `resources` section...), so every field that
+//! matters is set explicitly here and unwanted defaults are cleared.
+
+use crate::fsutil::atomic_write;
+use crate::model::{short_id, validate_id, ContainerName, ContainerSpec, Error, Network, Result};
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
+    MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+use oci_spec::OciSpecError;
+use std::collections::HashMap;
+use std::fs::{self, DirBuilder};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+const OCI_VERSION: &str = "1.0.2";
+
+const DEFAULT_ENV: [&str; 3] = [
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "TERM=xterm",
+    // Lets systemd and friends inside detect the container, like podman's
+    // `container=podman`.
+    "container=berth",
+];
+
+/// podman's default capability set.
+const CAPABILITIES: [Capability; 11] = [
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fowner,
+    Capability::Fsetid,
+    Capability::Kill,
+    Capability::NetBindService,
+    Capability::Setfcap,
+    Capability::Setgid,
+    Capability::Setpcap,
+    Capability::Setuid,
+    Capability::SysChroot,
+];
+
+
+/// (destination, type, source, options): crun's `crun spec` mounts.
+const MOUNTS: [(&str, &str, &str, &[&str]); 7] = [
+    ("/proc", "proc", "proc", &[]),
+    ("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+    ("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+    ("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+    ("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
+    ("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
+    ("/sys/fs/cgroup", "cgroup", "cgroup", &["nosuid", "noexec", "nodev", "relatime", "ro"]),
+];
+
+const MASKED_PATHS: [&str; 9] = [
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+
+const READONLY_PATHS: [&str; 6] =
+    ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+fn oci(what: &'static str) -> impl Fn(OciSpecError) -> Error {
+    move |e| Error::Internal(format!("building the OCI {what}: {e}"))
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Defaults first, then the user's entries; a later entry replaces an
+/// earlier one with the same KEY in place.
+fn merge_env(user: &[String]) -> Vec<String> {
+    let mut env: Vec<String> = strings(&DEFAULT_ENV);
+    for entry in user {
+        let key = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
+        match env.iter_mut().find(|e| e.split_once('=').is_some_and(|(k, _)| k == key)) {
+            Some(e) => e.clone_from(entry),
+            None => env.push(entry.clone()),
+        }
+    }
+    env
+}
+
+fn mount(destination: &Path, typ: &str, source: &Path, options: Vec<String>) -> Result<Mount> {
+    let mut b = MountBuilder::default().destination(destination).typ(typ).source(source);
+    if !options.is_empty() {
+        b = b.options(options);
+    }
+    b.build().map_err(oci("mount"))
+}
+
+/// The OCI runtime config for a container, with podman's and crun's defaults.
+/// No cgroupsPath (see [`set_cgroups_path`]) and no resources: systemd
+/// enforces those on the unit.
+pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Spec> {
+    if !validate_id(id) {
+        return Err(Error::Internal(format!("invalid container id {id:?}")));
+    }
+    let (uid, gid) = spec.user.unwrap_or((0, 0));
+    let caps: Capabilities = CAPABILITIES.into_iter().collect();
+    let mut capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps)
+        .build()
+        .map_err(oci("capabilities"))?;
+    // Not merely empty but absent, like podman, overriding the builder's defaults.
+    capabilities.set_inheritable(None).set_ambient(None);
+
+    let process = ProcessBuilder::default()
+        .terminal(false)
+        .args(spec.command.clone())
+        .env(merge_env(&spec.env))
+        .cwd(spec.working_dir.clone().unwrap_or_else(|| PathBuf::from("/")))
+        .user(UserBuilder::default().uid(uid).gid(gid).build().map_err(oci("user"))?)
+        .no_new_privileges(true)
+        .capabilities(capabilities)
+        // No rlimits: the container inherits the unit's (LimitNOFILE= and
+        // friends), which the administrator controls through systemd.
+        .rlimits(vec![])
+        .build()
+        .map_err(oci("process"))?;
+
+    let mut mounts = MOUNTS
+        .iter()
+        .map(|(dst, typ, src, opts)| mount(Path::new(dst), typ, Path::new(src), strings(opts)))
+        .collect::<Result<Vec<_>>>()?;
+    for v in &spec.volumes {
+        let mode = if v.read_only { "ro" } else { "rw" };
+        mounts.push(mount(&v.destination, "bind", &v.source, strings(&["rbind", mode]))?);
+    }
+
+    let mut kinds = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Cgroup,
+    ];
+    if spec.network != Network::Host {
+        kinds.push(LinuxNamespaceType::Network);
+    }
+    let namespaces = kinds
+        .into_iter()
+        .map(|t| LinuxNamespaceBuilder::default().typ(t).build().map_err(oci("namespace")))
+        .collect::<Result<Vec<_>>>()?;
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .masked_paths(strings(&MASKED_PATHS))
+        .readonly_paths(strings(&READONLY_PATHS))
+        .build()
+        .map_err(oci("linux section"))?;
+    // The builder's default carries an empty `resources` section.
+    linux.set_resources(None);
+
+    let annotations =
+        HashMap::from([("org.berth.name".to_string(), name.to_string()), ("org.berth.id".to_string(), id.to_string())]);
+    SpecBuilder::default()
+        .version(OCI_VERSION)
+        .root(RootBuilder::default().path(&spec.rootfs).readonly(spec.read_only).build().map_err(oci("root"))?)
+        .process(process)
+        .hostname(spec.hostname.clone().unwrap_or_else(|| short_id(id).to_string()))
+        .mounts(mounts)
+        .linux(linux)
+        .annotations(annotations)
+        .build()
+        .map_err(oci("config"))
+}
+
+/// Crash-safe replacement of `path` (temporary file, fsync, rename, fsync dir).
+fn write_atomic(path: &Path, config: &Spec) -> Result<()> {
+    let json = serde_json::to_vec(config).map_err(|e| Error::Internal(format!("serializing the OCI config: {e}")))?;
+    // 0600 (fsutil's mode) suits: the environment may carry secrets.
+    atomic_write(path, &json).map_err(|e| Error::Internal(format!("writing {}: {e}", path.display())))
+}
+
+/// Create `bundle_dir` (0700, with parents) and write `config.json` into it
+/// atomically; returns the path of config.json.
+pub fn write_config(bundle_dir: &Path, config: &Spec) -> Result<PathBuf> {
+    let dir_err = |e: std::io::Error| Error::Internal(format!("creating {}: {e}", bundle_dir.display()));
+    DirBuilder::new().recursive(true).mode(0o700).create(bundle_dir).map_err(dir_err)?;
+    // An existing directory keeps its mode; the bundle must not be readable by others.
+    fs::set_permissions(bundle_dir, fs::Permissions::from_mode(0o700)).map_err(dir_err)?;
+    let path = bundle_dir.join("config.json");
+    write_atomic(&path, config)?;
+    Ok(path)
+}
+
+/// Set `linux.cgroupsPath` in an existing config.json, atomically.
+pub fn set_cgroups_path(config_path: &Path, cgroups_path: &str) -> Result<()> {
+    // Read it ourselves: `Spec::load`'s errors are just "io operation failed"
+    // or "serde failed", without the cause.
+    let bad = |e: String| Error::Internal(format!("reading {}: {e}", config_path.display()));
+    let bytes = fs::read(config_path).map_err(|e| bad(e.to_string()))?;
+    let mut config: Spec = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    let linux = config.linux_mut().as_mut().ok_or_else(|| bad("no linux section".into()))?;
+    linux.set_cgroups_path(Some(PathBuf::from(cgroups_path)));
+    write_atomic(config_path, &config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::OptionValue;
+    use std::collections::BTreeMap;
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn spec_with(extra: &[(&str, OptionValue)]) -> ContainerSpec {
+        let mut o: BTreeMap<String, OptionValue> = [
+            ("Rootfs".to_string(), OptionValue::Str("/var/lib/r".into())),
+            ("Command".to_string(), OptionValue::StrList(vec!["/bin/sh".into(), "-c".into(), "true".into()])),
+        ]
+        .into();
+        o.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        ContainerSpec::from_options(&o).unwrap()
+    }
+
+    fn build(extra: &[(&str, OptionValue)]) -> Spec {
+        config(&spec_with(extra), &ContainerName::new("web").unwrap(), ID).unwrap()
+    }
+
+    fn list(items: &[&str]) -> OptionValue {
+        OptionValue::StrList(strings(items))
+    }
+
+    fn namespaces(c: &Spec) -> Vec<LinuxNamespaceType> {
+        c.linux().as_ref().unwrap().namespaces().as_ref().unwrap().iter().map(|n| n.typ()).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = build(&[]);
+        assert_eq!(c.version(), "1.0.2");
+        let p = c.process().as_ref().unwrap();
+        assert_eq!(p.args().as_deref().unwrap(), ["/bin/sh", "-c", "true"]);
+        assert_eq!(p.env().as_deref().unwrap(), DEFAULT_ENV);
+        assert_eq!(p.cwd(), Path::new("/"));
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+        assert_eq!(p.terminal(), Some(false));
+        assert_eq!(p.no_new_privileges(), Some(true));
+        let caps = p.capabilities().as_ref().unwrap();
+        assert_eq!(caps.bounding().as_ref().unwrap().len(), 11);
+        assert!(caps.effective().as_ref().unwrap().contains(&Capability::SysChroot));
+        assert!(!caps.permitted().as_ref().unwrap().contains(&Capability::AuditWrite));
+        assert!(caps.ambient().is_none() && caps.inheritable().is_none());
+        assert!(p.rlimits().as_ref().is_none_or(|r| r.is_empty()));
+        assert_eq!(c.hostname().as_deref(), Some("0123456789ab"));
+        let root = c.root().as_ref().unwrap();
+        assert_eq!((root.path().as_path(), root.readonly()), (Path::new("/var/lib/r"), Some(false)));
+        assert_eq!(c.mounts().as_ref().unwrap().len(), MOUNTS.len());
+        let linux = c.linux().as_ref().unwrap();
+        assert!(linux.resources().is_none() && linux.cgroups_path().is_none());
+        assert_eq!(linux.masked_paths().as_deref().unwrap(), MASKED_PATHS);
+        assert_eq!(linux.readonly_paths().as_deref().unwrap(), READONLY_PATHS);
+        let ann = c.annotations().as_ref().unwrap();
+        assert_eq!(ann["org.berth.name"], "web");
+        assert_eq!(ann["org.berth.id"], ID);
+    }
+
+    #[test]
+    fn env_merges_and_overrides() {
+        let c = build(&[("Env", list(&["A=1", "TERM=dumb", "container=other", "A=2"]))]);
+        let env = c.process().as_ref().unwrap().env().clone().unwrap();
+        assert_eq!(env, [DEFAULT_ENV[0], "TERM=dumb", "container=other", "A=2"]);
+    }
+
+    #[test]
+    fn options_reach_the_config() {
+        let c = build(&[
+            ("ReadOnly", OptionValue::Bool(true)),
+            ("User", OptionValue::Str("1000:100".into())),
+            ("WorkingDir", OptionValue::Str("/srv".into())),
+            ("Hostname", OptionValue::Str("web-1".into())),
+        ]);
+        assert_eq!(c.root().as_ref().unwrap().readonly(), Some(true));
+        let p = c.process().as_ref().unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (1000, 100));
+        assert_eq!(p.cwd(), Path::new("/srv"));
+        assert_eq!(c.hostname().as_deref(), Some("web-1"));
+    }
+
+    #[test]
+    fn volumes_are_bind_mounts_in_order() {
+        let c = build(&[("Volumes", list(&["/a:/b:ro", "/c:/d", "/e:/f:rw"]))]);
+        let extra: Vec<_> = c.mounts().as_ref().unwrap()[MOUNTS.len()..]
+            .iter()
+            .map(|m| {
+                assert_eq!(m.typ().as_deref(), Some("bind"));
+                (m.source().clone().unwrap(), m.destination().clone(), m.options().clone().unwrap())
+            })
+            .collect();
+        let want = |s: &str, d: &str, o: &str| (PathBuf::from(s), PathBuf::from(d), strings(&["rbind", o]));
+        assert_eq!(extra, [want("/a", "/b", "ro"), want("/c", "/d", "rw"), want("/e", "/f", "rw")]);
+    }
+
+    #[test]
+    fn network_namespace_unless_host() {
+        assert!(namespaces(&build(&[])).contains(&LinuxNamespaceType::Network));
+        let host = namespaces(&build(&[("Network", OptionValue::Str("host".into()))]));
+        assert!(!host.contains(&LinuxNamespaceType::Network));
+        assert_eq!(host.len(), 5);
+    }
+
+    #[test]
+    fn rejects_bad_id() {
+        let e = config(&spec_with(&[]), &ContainerName::new("web").unwrap(), "xyz").unwrap_err();
+        assert_eq!(e.name(), "Internal");
+    }
+
+    #[test]
+    fn write_config_round_trips_and_sets_cgroups_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a/b");
+        let c = build(&[("Volumes", list(&["/a:/b:ro"]))]);
+        let path = write_config(&dir, &c).unwrap();
+        assert_eq!(path, dir.join("config.json"));
+        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
+        assert!(fs::read_to_string(&path).unwrap().contains(r#""ociVersion":"1.0.2""#));
+        assert_eq!(Spec::load(&path).unwrap(), c);
+
+        set_cgroups_path(&path, "/berth.slice/berth-web.service/payload").unwrap();
+        let mut after = Spec::load(&path).unwrap();
+        let linux = after.linux_mut().as_mut().unwrap();
+        assert_eq!(linux.cgroups_path().as_deref(), Some(Path::new("/berth.slice/berth-web.service/payload")));
+        linux.set_cgroups_path(None);
+        assert_eq!(after, c);
+        assert!(set_cgroups_path(&dir.join("missing.json"), "/x").is_err());
+    }
+}

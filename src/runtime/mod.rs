@@ -1,0 +1,9 @@
+//! The OCI runtime side: bundles and config.json, runtime command lines, and
+//! the monitor process that runs a container inside its systemd unit.
+
+pub mod bundle;
+pub mod cmdline;
+pub mod monitor;
+
+pub use cmdline::Runtime;
+pub use monitor::{MonitorArgs, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};

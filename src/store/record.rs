@@ -1,0 +1,41 @@
+use crate::model::{now_usec, ContainerName, ContainerSpec, State, Usec};
+use serde::{Deserialize, Serialize};
+
+/// What berth keeps of one container across restarts of berthd.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub name: ContainerName,
+    pub id: String,
+    pub spec: ContainerSpec,
+    pub state: State,
+    pub created_at: Usec,
+    #[serde(default)]
+    pub started_at: Usec,
+    #[serde(default)]
+    pub finished_at: Usec,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// The last stop was asked for (stop, kill, systemctl stop): no restart.
+    #[serde(default)]
+    pub stopped_by_user: bool,
+    /// Restarts done by systemd before the current run of the unit.
+    #[serde(default)]
+    pub restart_count: u32,
+}
+
+impl Record {
+    pub fn new(name: ContainerName, id: String, spec: ContainerSpec) -> Self {
+        Record {
+            name,
+            id,
+            spec,
+            state: State::Configured,
+            created_at: now_usec(),
+            started_at: 0,
+            finished_at: 0,
+            exit_code: None,
+            stopped_by_user: false,
+            restart_count: 0,
+        }
+    }
+}

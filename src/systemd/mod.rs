@@ -1,0 +1,8 @@
+//! berth as a client of PID 1: transient units, jobs, unit state.
+
+pub mod label;
+pub mod props;
+
+pub use props::{Properties, UnitConfig};
+pub mod client;
+pub use client::{Systemd, UnitStatus, UNIT_PREFIX};

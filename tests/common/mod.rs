@@ -1,0 +1,76 @@
+//! Fixtures shared by the integration tests.
+#![allow(dead_code)]
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Fail (never skip) when there is no systemd to test against.
+pub fn require_systemd() {
+    let pid1 = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
+    assert_eq!(
+        pid1.trim(),
+        "systemd",
+        "this test needs a real systemd as PID 1; run it through the README's test command, \
+         which boots one with systemd/sandbox"
+    );
+}
+
+fn sdnotify() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sdnotify.c");
+        let out = std::env::temp_dir().join(format!("berth-sdnotify-{}", std::process::id()));
+        let st = Command::new("cc").args(["-static", "-Os", "-o"]).arg(&out).arg(&src).status().expect("cc");
+        assert!(st.success(), "building the static sdnotify failed");
+        out
+    })
+}
+
+/// A tiny container root file system: busybox-static with a link for each
+/// applet, a static `sdnotify`, and the usual mount points.
+pub fn busybox_rootfs(dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    for d in ["bin", "proc", "dev", "sys", "tmp", "etc", "run", "data"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static is installed");
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = symlink("busybox", root.join("bin").join(applet));
+        }
+    }
+    std::fs::copy(sdnotify(), root.join("bin/sdnotify")).unwrap();
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    root
+}
+
+/// A unique, valid container name for one test.
+pub fn unique(prefix: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Lines the journal holds for a container, by its CONTAINER_NAME field.
+pub fn journal_lines(name: &str) -> Vec<String> {
+    let out = Command::new("journalctl")
+        .args(["--no-pager", "-o", "cat", &format!("CONTAINER_NAME={name}")])
+        .output()
+        .expect("journalctl");
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// Wait (up to 10 s) until the journal holds a line containing `needle`.
+pub fn wait_journal(name: &str, needle: &str) -> Vec<String> {
+    for _ in 0..100 {
+        let l = journal_lines(name);
+        if l.iter().any(|x| x.contains(needle)) {
+            return l;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no journal line with {needle:?} for CONTAINER_NAME={name}: {:?}", journal_lines(name));
+}
