@@ -1,5 +1,6 @@
 //! berth: a container supervisor that lets systemd own the containers.
 
+pub mod engine;
 pub mod fsutil;
 pub mod model;
 pub mod runtime;

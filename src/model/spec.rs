@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 pub const STOP_TIMEOUT_MAX: u32 = 86_400;
 
 /// Every `CreateContainer` option key with its D-Bus signature.
-pub const OPTION_KEYS: [(&str, &str); 20] = [
+pub const OPTION_KEYS: [(&str, &str); 21] = [
     ("Rootfs", "s"),
     ("Command", "as"),
     ("Env", "as"),
@@ -17,6 +17,7 @@ pub const OPTION_KEYS: [(&str, &str); 20] = [
     ("Notify", "b"),
     ("StopSignal", "s"),
     ("StopTimeout", "u"),
+    ("StartTimeout", "u"),
     ("RestartPolicy", "s"),
     ("Dependencies", "as"),
     ("Labels", "a{ss}"),
@@ -236,6 +237,9 @@ pub struct ContainerSpec {
     pub notify: bool,
     pub stop_signal: i32,
     pub stop_timeout: u32,
+    /// Seconds the container has to become ready (READY=1) before Start fails.
+    #[serde(default = "default_start_timeout")]
+    pub start_timeout: u32,
     pub restart_policy: RestartPolicy,
     #[serde(default)]
     pub dependencies: Vec<ContainerName>,
@@ -248,6 +252,10 @@ pub struct ContainerSpec {
     pub runtime: RuntimeKind,
     #[serde(default)]
     pub resources: Resources,
+}
+
+fn default_start_timeout() -> u32 {
+    90
 }
 
 fn want_str<'a>(key: &str, v: &'a OptionValue) -> Result<&'a str> {
@@ -358,6 +366,7 @@ impl ContainerSpec {
             notify: false,
             stop_signal: 15,
             stop_timeout: 10,
+            start_timeout: default_start_timeout(),
             restart_policy: RestartPolicy::No,
             dependencies: Vec::new(),
             labels: BTreeMap::new(),
@@ -414,6 +423,13 @@ impl ContainerSpec {
                         return Err(Error::invalid(key, format!("{t} is more than {STOP_TIMEOUT_MAX} seconds")));
                     }
                     spec.stop_timeout = t;
+                }
+                "StartTimeout" => {
+                    let t = want_u32(key, v)?;
+                    if t == 0 || t > STOP_TIMEOUT_MAX {
+                        return Err(Error::invalid(key, format!("{t} is not in 1..{STOP_TIMEOUT_MAX} seconds")));
+                    }
+                    spec.start_timeout = t;
                 }
                 "RestartPolicy" => spec.restart_policy = RestartPolicy::parse(want_str(key, v)?)?,
                 "Dependencies" => {
@@ -536,7 +552,7 @@ mod tests {
         assert_eq!(s.labels, labels);
         assert_eq!(s.resources.cpu_quota, Some(150));
         assert!(s.runtime.is_runc());
-        assert_eq!(OPTION_KEYS.len(), 20);
+        assert_eq!(OPTION_KEYS.len(), 21);
     }
 
     #[test]
@@ -554,6 +570,7 @@ mod tests {
             ("StopSignal", OptionValue::Str("SIGBOGUS".into())),
             ("StopTimeout", OptionValue::U32(STOP_TIMEOUT_MAX + 1)),
             ("StopTimeout", OptionValue::U64(5)),
+            ("StartTimeout", OptionValue::U32(0)),
             ("RestartPolicy", OptionValue::Str("sometimes".into())),
             ("RestartPolicy", OptionValue::Str("on-failure:0".into())),
             ("Dependencies", OptionValue::StrList(vec!["-bad".into()])),

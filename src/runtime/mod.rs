@@ -6,4 +6,4 @@ pub mod cmdline;
 pub mod monitor;
 
 pub use cmdline::Runtime;
-pub use monitor::{MonitorArgs, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
+pub use monitor::{MonitorArgs, STOP_REQUEST_SIGNAL, STOP_TIMEOUT_FILE, USER_STOP_STATUS};

@@ -34,6 +34,12 @@ pub const STOP_REQUEST_SIGNAL: i32 = 38;
 /// The unit lists it in SuccessExitStatus and RestartPreventExitStatus.
 pub const USER_STOP_STATUS: i32 = 250;
 
+/// How long the runtime may outlive its SIGKILLed container.
+const RUNTIME_GRACE: Duration = Duration::from_secs(2);
+
+/// A file in the bundle that overrides the stop timeout of the next stop.
+pub const STOP_TIMEOUT_FILE: &str = "stop-timeout";
+
 /// Everything the monitor needs; also what berthd writes into ExecStart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonitorArgs {
@@ -190,6 +196,7 @@ struct Monitor<'a> {
     stop_requested: bool,
     last_signal: Option<i32>,
     deadline: Option<Instant>,
+    killed: bool,
     upstream: Option<SocketAddr>,
     out: UnixDatagram,
 }
@@ -214,7 +221,12 @@ impl Monitor<'_> {
                 self.stop_requested = true;
                 self.tell_systemd(b"STOPPING=1");
                 send(self.target(), self.a.stop_signal);
-                self.deadline = Some(Instant::now() + Duration::from_secs(self.a.stop_timeout as u64));
+                // berthd's Stop(timeout) may override the container's timeout.
+                let secs = std::fs::read_to_string(self.a.bundle.join(STOP_TIMEOUT_FILE))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(self.a.stop_timeout);
+                self.deadline = Some(Instant::now() + Duration::from_secs(secs as u64));
             }
         } else {
             self.last_signal = Some(sig);
@@ -315,6 +327,7 @@ pub fn run(a: &MonitorArgs) -> io::Result<i32> {
         stop_requested: false,
         last_signal: None,
         deadline: None,
+        killed: false,
         upstream,
         out: UnixDatagram::unbound()?,
     };
@@ -350,9 +363,17 @@ pub fn run(a: &MonitorArgs) -> io::Result<i32> {
             break st;
         }
         if m.deadline.is_some_and(|d| Instant::now() >= d) {
-            // The container ignored its stop signal: SIGKILL, as podman does.
-            let _ = kill(Pid::from_raw(m.target()), Signal::SIGKILL);
-            m.deadline = None;
+            if !m.killed {
+                // The container ignored its stop signal: SIGKILL, as podman does.
+                let _ = kill(Pid::from_raw(m.target()), Signal::SIGKILL);
+                m.killed = true;
+                m.deadline = Some(Instant::now() + RUNTIME_GRACE);
+            } else {
+                // The runtime outlives its container (runc waiting for a
+                // READY=1 that never comes): it goes too.
+                let _ = m.child.kill();
+                m.deadline = None;
+            }
         }
     };
 

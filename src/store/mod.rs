@@ -97,6 +97,12 @@ impl Store {
         self.exits_dir().join(id)
     }
 
+    /// Where the monitor listens for a notify container's READY=1; short, as
+    /// socket paths are limited to 108 bytes.
+    pub fn notify_socket(&self, id: &str) -> PathBuf {
+        self.run_root.join("notify").join(crate::model::short_id(id))
+    }
+
     /// The state directory handed to the OCI runtime (`--root`).
     pub fn runtime_root(&self, runtime_is_runc: bool) -> PathBuf {
         self.run_root.join(if runtime_is_runc { "runc" } else { "crun" })

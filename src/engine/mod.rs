@@ -1,0 +1,252 @@
+//! The only owner of container state: a registry with one lock per
+//! container, the libpod verbs, start-up reconciliation and events.
+//!
+//! Every verb follows the same shape: take the container's lock, refresh it
+//! from systemd, check the state guard, act, save the record, emit events.
+
+mod reconcile;
+mod units;
+mod verbs;
+
+pub use reconcile::{phase, reconcile, UnitPhase};
+pub use units::{restart_setting, unit_config, Units};
+pub use verbs::{should_restart, DEFAULT_WAIT};
+
+use crate::model::{
+    ContainerName, ContainerSpec, Error, Event, EventKind, OptionValue, Result, State,
+};
+use crate::store::{Record, Store};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, RwLock};
+use tokio::sync::{broadcast, watch, Mutex};
+
+/// Settings of one engine.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub state_root: PathBuf,
+    pub run_root: PathBuf,
+    /// The berth-monitor binary that units run.
+    pub monitor: PathBuf,
+}
+
+/// One container: its lock, its record and a channel that tells waiters
+/// about every change of the record.
+pub(crate) struct Container {
+    pub(crate) name: ContainerName,
+    op: Arc<Mutex<()>>,
+    rec: StdMutex<Record>,
+    tx: watch::Sender<Record>,
+    sync_queued: AtomicBool,
+}
+
+impl Container {
+    fn new(rec: Record) -> Arc<Self> {
+        let (tx, _) = watch::channel(rec.clone());
+        Arc::new(Container {
+            name: rec.name.clone(),
+            op: Arc::new(Mutex::new(())),
+            rec: StdMutex::new(rec),
+            tx,
+            sync_queued: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn record(&self) -> Record {
+        self.rec.lock().unwrap().clone()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) units: Arc<dyn Units>,
+    pub(crate) config: Config,
+    registry: RwLock<BTreeMap<String, Arc<Container>>>,
+    events: broadcast::Sender<Event>,
+}
+
+/// A handle on the engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Open the store, load every container and reconcile it with systemd,
+    /// then follow systemd's unit changes.
+    pub async fn open(config: Config, units: Arc<dyn Units>) -> Result<Engine> {
+        let store = Store::open(&config.state_root, &config.run_root)?;
+        let (events, _) = broadcast::channel(4096);
+        let watch = units.watch();
+        let engine = Engine {
+            inner: Arc::new(Inner { store, units, config, registry: RwLock::default(), events }),
+        };
+        let records = engine.inner.store.load_all()?;
+        {
+            let mut reg = engine.inner.registry.write().unwrap();
+            for rec in records {
+                reg.insert(rec.name.to_string(), Container::new(rec));
+            }
+        }
+        for c in engine.containers() {
+            let _g = c.op.lock().await;
+            engine.refresh(&c).await?;
+        }
+        engine.follow(watch);
+        Ok(engine)
+    }
+
+    fn follow(&self, mut watch: broadcast::Receiver<String>) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let unit = match watch.recv().await {
+                    Ok(u) => Some(u),
+                    // Missed some: re-read every container.
+                    Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(inner) = weak.upgrade() else { return };
+                let engine = Engine { inner };
+                let targets: Vec<Arc<Container>> = match unit {
+                    Some(u) => engine.containers().into_iter().filter(|c| c.name.unit() == u).collect(),
+                    None => engine.containers(),
+                };
+                for c in targets {
+                    engine.queue_sync(c);
+                }
+            }
+        });
+    }
+
+    /// Re-read a container from systemd soon, at most once at a time.
+    fn queue_sync(&self, c: Arc<Container>) {
+        if c.sync_queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let _g = c.op.lock().await;
+            c.sync_queued.store(false, Ordering::Release);
+            if let Err(e) = engine.refresh(&c).await {
+                tracing::warn!(container = %c.name, "cannot sync with systemd: {e}");
+            }
+        });
+    }
+
+    pub(crate) fn containers(&self) -> Vec<Arc<Container>> {
+        self.inner.registry.read().unwrap().values().cloned().collect()
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Result<Arc<Container>> {
+        self.inner
+            .registry
+            .read()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::NoSuchContainer(name.to_string()))
+    }
+
+    /// Events of every container, as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, rec: &Record, kind: EventKind) {
+        let ev = Event {
+            name: rec.name.to_string(),
+            id: rec.id.clone(),
+            kind,
+            usec: crate::model::now_usec(),
+            exit_code: if kind == EventKind::Died { rec.exit_code } else { None },
+        };
+        tracing::info!(container = %ev.name, event = kind.as_str(), exit_code = ?ev.exit_code, "container event");
+        let _ = self.inner.events.send(ev);
+    }
+
+    /// Store a record and publish it (to waiters and property watchers).
+    pub(crate) fn commit(&self, c: &Container, rec: Record) -> Result<()> {
+        self.inner.store.save(&rec)?;
+        *c.rec.lock().unwrap() = rec.clone();
+        c.tx.send_replace(rec);
+        Ok(())
+    }
+
+    /// Follow systemd and the exit file; the caller holds the lock.
+    pub(crate) async fn refresh(&self, c: &Container) -> Result<Record> {
+        let mut rec = c.record();
+        if rec.state == State::Removing {
+            return Ok(rec);
+        }
+        let unit = self.inner.units.status(&rec.name.unit()).await?;
+        let exit = self.inner.store.read_exit(&rec.id)?;
+        let was = rec.state;
+        let out = reconcile(&mut rec, unit.as_ref(), exit.as_ref());
+        if out.died && unit.is_some() {
+            // A failed unit keeps its name until reset; reset it before
+            // anyone learns that the container ended.
+            self.inner.units.reset_failed(&rec.name.unit()).await?;
+        }
+        if out.changed {
+            self.commit(c, rec.clone())?;
+        }
+        if out.died {
+            self.emit(&rec, EventKind::Died);
+        } else if out.changed && rec.state == State::Running && matches!(was, State::Stopped | State::Exited | State::Created) {
+            self.emit(&rec, EventKind::Restart);
+        }
+        Ok(rec)
+    }
+
+    /// CreateContainer: validate, store, and register a configured container.
+    pub async fn create(&self, name: &str, options: &BTreeMap<String, OptionValue>) -> Result<Record> {
+        let name = ContainerName::new(name)?;
+        let spec = ContainerSpec::from_options(options)?;
+        for d in &spec.dependencies {
+            if *d == name {
+                return Err(Error::invalid("Dependencies", "a container cannot depend on itself"));
+            }
+            self.get(d.as_str()).map_err(|_| Error::invalid("Dependencies", format!("no such container: {d}")))?;
+        }
+        let rec = Record::new(name.clone(), crate::model::new_id(), spec);
+        let c = Container::new(rec.clone());
+        {
+            let mut reg = self.inner.registry.write().unwrap();
+            if reg.contains_key(name.as_str()) {
+                return Err(Error::ContainerExists(name.to_string()));
+            }
+            reg.insert(name.to_string(), c);
+        }
+        if let Err(e) = self.inner.store.save(&rec) {
+            self.inner.registry.write().unwrap().remove(name.as_str());
+            return Err(e);
+        }
+        self.emit(&rec, EventKind::Create);
+        Ok(rec)
+    }
+
+    /// Every container's record, ordered by name.
+    pub fn list(&self) -> Vec<Record> {
+        self.containers().iter().map(|c| c.record()).collect()
+    }
+
+    pub fn inspect(&self, name: &str) -> Result<Record> {
+        Ok(self.get(name)?.record())
+    }
+
+    /// Changes of one container's record, for property notifications.
+    pub fn changes(&self, name: &str) -> Result<watch::Receiver<Record>> {
+        Ok(self.get(name)?.tx.subscribe())
+    }
+
+    /// Containers that name `name` as a dependency.
+    pub(crate) fn dependents(&self, name: &ContainerName) -> Vec<String> {
+        self.list().into_iter().filter(|r| r.spec.dependencies.contains(name)).map(|r| r.name.to_string()).collect()
+    }
+
+    pub(crate) fn unregister(&self, name: &str) {
+        self.inner.registry.write().unwrap().remove(name);
+    }
+}
