@@ -1,5 +1,8 @@
 //! berth: a container supervisor that lets systemd own the containers.
 
+pub mod cli;
+pub mod client;
+pub mod dbus;
 pub mod engine;
 pub mod fsutil;
 pub mod model;

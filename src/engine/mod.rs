@@ -149,6 +149,10 @@ impl Engine {
             .ok_or_else(|| Error::NoSuchContainer(name.to_string()))
     }
 
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
     /// Events of every container, as they happen.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()

@@ -74,3 +74,36 @@ pub fn wait_journal(name: &str, needle: &str) -> Vec<String> {
     }
     panic!("no journal line with {needle:?} for CONTAINER_NAME={name}: {:?}", journal_lines(name));
 }
+
+/// A root file system for tests that talk to an installed berthd.
+pub struct Fixture {
+    pub rootfs: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        std::fs::create_dir_all("/var/tmp").unwrap();
+        let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+        let rootfs = busybox_rootfs(dir.path()).to_string_lossy().into_owned();
+        Fixture { rootfs, _dir: dir }
+    }
+}
+
+/// Poll a condition of the outside world (not berth's) until it holds.
+pub fn wait_until(limit: std::time::Duration, mut f: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < limit, "condition not met within {limit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// One `<interface>` element of an introspection document, as served.
+pub fn interface_xml(doc: &str, name: &str) -> String {
+    let start = doc.find(&format!("<interface name=\"{name}\">")).unwrap_or_else(|| panic!("{name} not served:\n{doc}"));
+    let end = doc[start..].find("</interface>").unwrap() + start + "</interface>".len();
+    let mut s: String = doc[start..end].lines().map(|l| l.trim_end()).collect::<Vec<_>>().join("\n");
+    s.push('\n');
+    s
+}

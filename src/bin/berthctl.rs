@@ -1,0 +1,14 @@
+use clap::Parser;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let cli = berth::cli::Cli::parse();
+    let code = match berth::cli::run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            berth::cli::EXIT_ERROR
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,60 @@
+//! Typed proxies of berth's own D-Bus API.
+
+use std::collections::HashMap;
+use zbus::{proxy, OwnedObjectPath, OwnedVariant};
+
+#[proxy(
+    interface = "org.berth.Berth1.Manager",
+    default_service = "org.berth.Berth1",
+    default_path = "/org/berth/Berth1"
+)]
+pub trait Manager {
+    fn create_container(&self, name: &str, options: HashMap<String, OwnedVariant>) -> zbus::Result<OwnedObjectPath>;
+    fn get_container(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+    fn list_containers(&self) -> zbus::Result<Vec<(String, String, String, OwnedObjectPath)>>;
+    fn remove_container(&self, name: &str, force: bool, timeout: u32) -> zbus::Result<()>;
+    fn init_container(&self, name: &str, recursive: bool) -> zbus::Result<()>;
+    fn start_container(&self, name: &str, recursive: bool) -> zbus::Result<()>;
+    fn stop_container(&self, name: &str, timeout: u32) -> zbus::Result<()>;
+    fn kill_container(&self, name: &str, signal: i32) -> zbus::Result<()>;
+    fn restart_container(&self, name: &str, timeout: u32) -> zbus::Result<()>;
+    fn pause_container(&self, name: &str) -> zbus::Result<()>;
+    fn unpause_container(&self, name: &str) -> zbus::Result<()>;
+    fn update_container(&self, name: &str, resources: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
+    fn wait_container(&self, name: &str, conditions: &[&str], timeout_usec: u64) -> zbus::Result<i32>;
+    fn sync_container(&self, name: &str) -> zbus::Result<()>;
+    fn cleanup_container(&self, name: &str) -> zbus::Result<()>;
+    fn inspect_container(&self, name: &str) -> zbus::Result<String>;
+
+    #[zbus(signal)]
+    fn event(&self, name: String, id: String, event: String, usec: u64) -> zbus::Result<()>;
+    #[zbus(signal)]
+    fn container_new(&self, name: String, path: OwnedObjectPath) -> zbus::Result<()>;
+    #[zbus(signal)]
+    fn container_removed(&self, name: String, path: OwnedObjectPath) -> zbus::Result<()>;
+
+    #[zbus(property)]
+    fn version(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn runtime(&self) -> zbus::Result<String>;
+}
+
+#[proxy(interface = "org.berth.Berth1.Container", default_service = "org.berth.Berth1")]
+pub trait Container {
+    #[zbus(property)]
+    fn name(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn id(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn state(&self) -> zbus::Result<String>;
+    #[zbus(property, name = "MainPID")]
+    fn main_pid(&self) -> zbus::Result<u32>;
+    #[zbus(property)]
+    fn exit_code(&self) -> zbus::Result<i32>;
+    #[zbus(property)]
+    fn started_at(&self) -> zbus::Result<u64>;
+    #[zbus(property)]
+    fn finished_at(&self) -> zbus::Result<u64>;
+    #[zbus(property)]
+    fn restart_count(&self) -> zbus::Result<u32>;
+}

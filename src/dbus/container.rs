@@ -1,0 +1,172 @@
+//! `org.berth.Berth1.Container`: one object per container.
+
+use super::error::BusError;
+
+type Result<T> = std::result::Result<T, BusError>;
+use super::options::{from_variants, timeout_arg};
+use super::{wait_args, Objects};
+use crate::engine::Engine;
+use crate::model::signal_name;
+use crate::store::Record;
+use std::collections::HashMap;
+use zbus::{interface, OwnedVariant};
+
+pub struct ContainerObject {
+    pub(crate) engine: Engine,
+    pub(crate) objects: Objects,
+    pub(crate) name: String,
+    pub(crate) id: String,
+}
+
+impl ContainerObject {
+    fn rec(&self) -> zbus::fdo::Result<Record> {
+        self.engine
+            .inspect(&self.name)
+            .map_err(|_| zbus::fdo::Error::UnknownObject(format!("container {} was removed", self.name)))
+    }
+}
+
+/// The container's init on the host, while it runs.
+pub fn main_pid(engine: &Engine, rec: &Record) -> u32 {
+    if !rec.state.is_live() {
+        return 0;
+    }
+    let pid_file = engine.store().bundle_dir(&rec.id).join("pid");
+    std::fs::read_to_string(pid_file).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+#[interface(name = "org.berth.Berth1.Container")]
+impl ContainerObject {
+    async fn init(&self, recursive: bool) -> Result<()> {
+        self.engine.init(&self.name, recursive).await?;
+        Ok(())
+    }
+    async fn start(&self, recursive: bool) -> Result<()> {
+        self.engine.start(&self.name, recursive).await?;
+        Ok(())
+    }
+    async fn stop(&self, timeout: u32) -> Result<()> {
+        self.engine.stop(&self.name, timeout_arg(timeout)).await?;
+        Ok(())
+    }
+    async fn kill(&self, signal: i32) -> Result<()> {
+        self.engine.kill(&self.name, signal).await?;
+        Ok(())
+    }
+    async fn restart(&self, timeout: u32) -> Result<()> {
+        self.engine.restart(&self.name, timeout_arg(timeout)).await?;
+        Ok(())
+    }
+    async fn pause(&self) -> Result<()> {
+        self.engine.pause(&self.name).await?;
+        Ok(())
+    }
+    async fn unpause(&self) -> Result<()> {
+        self.engine.unpause(&self.name).await?;
+        Ok(())
+    }
+    async fn update(&self, resources: HashMap<String, OwnedVariant>) -> Result<()> {
+        self.engine.update(&self.name, &from_variants(resources)?).await?;
+        Ok(())
+    }
+    /// Wait until one of `conditions` (state names; empty: stopped or
+    /// exited) is reached; returns the exit code (-1 if it never exited).
+    /// `timeout_usec` 0 waits for ever.
+    async fn wait(&self, conditions: Vec<String>, timeout_usec: u64) -> Result<i32> {
+        let (states, timeout) = wait_args(&conditions, timeout_usec)?;
+        Ok(self.engine.wait(&self.name, &states, timeout).await?.exit_code.unwrap_or(-1))
+    }
+    async fn sync(&self) -> Result<()> {
+        self.engine.sync(&self.name).await?;
+        Ok(())
+    }
+    async fn cleanup(&self) -> Result<()> {
+        self.engine.cleanup(&self.name).await?;
+        Ok(())
+    }
+    async fn remove(&self, force: bool, timeout: u32) -> Result<()> {
+        self.engine.remove(&self.name, force, timeout_arg(timeout)).await?;
+        self.objects.unregister(&self.name).await;
+        Ok(())
+    }
+    /// The container as JSON, like `podman inspect`.
+    async fn inspect(&self) -> Result<String> {
+        let rec = self.engine.inspect(&self.name)?;
+        Ok(super::inspect_json(&self.engine, &rec))
+    }
+
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn unit(&self) -> String {
+        format!("berth-{}.service", self.name)
+    }
+    #[zbus(property)]
+    fn state(&self) -> zbus::fdo::Result<String> {
+        Ok(self.rec()?.state.to_string())
+    }
+    #[zbus(property, name = "MainPID")]
+    fn main_pid(&self) -> zbus::fdo::Result<u32> {
+        Ok(main_pid(&self.engine, &self.rec()?))
+    }
+    /// The last run's exit code; -1 until the container has exited once.
+    #[zbus(property)]
+    fn exit_code(&self) -> zbus::fdo::Result<i32> {
+        Ok(self.rec()?.exit_code.unwrap_or(-1))
+    }
+    #[zbus(property)]
+    fn started_at(&self) -> zbus::fdo::Result<u64> {
+        Ok(self.rec()?.started_at)
+    }
+    #[zbus(property)]
+    fn finished_at(&self) -> zbus::fdo::Result<u64> {
+        Ok(self.rec()?.finished_at)
+    }
+    #[zbus(property)]
+    fn restart_count(&self) -> zbus::fdo::Result<u32> {
+        Ok(self.rec()?.restart_count)
+    }
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn created_at(&self) -> zbus::fdo::Result<u64> {
+        Ok(self.rec()?.created_at)
+    }
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn command(&self) -> zbus::fdo::Result<Vec<String>> {
+        Ok(self.rec()?.spec.command)
+    }
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn rootfs(&self) -> zbus::fdo::Result<String> {
+        Ok(self.rec()?.spec.rootfs.to_string_lossy().into_owned())
+    }
+    /// `container` when the container sends READY=1 itself, else `started`.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn notify_mode(&self) -> zbus::fdo::Result<String> {
+        Ok(if self.rec()?.spec.notify { "container" } else { "started" }.into())
+    }
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn stop_signal(&self) -> zbus::fdo::Result<String> {
+        Ok(signal_name(self.rec()?.spec.stop_signal))
+    }
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn stop_timeout_sec(&self) -> zbus::fdo::Result<u32> {
+        Ok(self.rec()?.spec.stop_timeout)
+    }
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn restart_policy(&self) -> zbus::fdo::Result<String> {
+        Ok(self.rec()?.spec.restart_policy.to_string())
+    }
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn dependencies(&self) -> zbus::fdo::Result<Vec<String>> {
+        Ok(self.rec()?.spec.dependencies.iter().map(|d| d.to_string()).collect())
+    }
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn labels(&self) -> zbus::fdo::Result<HashMap<String, String>> {
+        Ok(self.rec()?.spec.labels.into_iter().collect())
+    }
+}

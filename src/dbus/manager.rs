@@ -1,0 +1,117 @@
+//! `org.berth.Berth1.Manager` at /org/berth/Berth1: create, list, and every
+//! container verb mirrored by name.
+
+use super::error::BusError;
+
+type Result<T> = std::result::Result<T, BusError>;
+use super::options::{from_variants, timeout_arg};
+use super::{container_path, wait_args, Objects};
+use crate::engine::Engine;
+use std::collections::HashMap;
+use zbus::object_server::SignalEmitter;
+use zbus::{interface, OwnedObjectPath, OwnedVariant};
+
+pub struct Manager {
+    pub(crate) engine: Engine,
+    pub(crate) objects: Objects,
+}
+
+impl Manager {
+    fn path_of(&self, name: &str) -> Result<OwnedObjectPath> {
+        self.engine.inspect(name)?;
+        Ok(container_path(name))
+    }
+}
+
+#[interface(name = "org.berth.Berth1.Manager")]
+impl Manager {
+    async fn create_container(&self, name: String, options: HashMap<String, OwnedVariant>) -> Result<OwnedObjectPath> {
+        let options = from_variants(options)?;
+        let rec = self.engine.create(&name, &options).await?;
+        Ok(self.objects.register(&rec).await)
+    }
+    async fn get_container(&self, name: String) -> Result<OwnedObjectPath> {
+        self.path_of(&name)
+    }
+    /// (name, id, state, object path) of every container.
+    async fn list_containers(&self) -> Vec<(String, String, String, OwnedObjectPath)> {
+        self.engine
+            .list()
+            .into_iter()
+            .map(|r| {
+                let path = container_path(r.name.as_str());
+                (r.name.to_string(), r.id, r.state.to_string(), path)
+            })
+            .collect()
+    }
+    async fn remove_container(&self, name: String, force: bool, timeout: u32) -> Result<()> {
+        self.engine.remove(&name, force, timeout_arg(timeout)).await?;
+        self.objects.unregister(&name).await;
+        Ok(())
+    }
+    async fn init_container(&self, name: String, recursive: bool) -> Result<()> {
+        self.engine.init(&name, recursive).await?;
+        Ok(())
+    }
+    async fn start_container(&self, name: String, recursive: bool) -> Result<()> {
+        self.engine.start(&name, recursive).await?;
+        Ok(())
+    }
+    async fn stop_container(&self, name: String, timeout: u32) -> Result<()> {
+        self.engine.stop(&name, timeout_arg(timeout)).await?;
+        Ok(())
+    }
+    async fn kill_container(&self, name: String, signal: i32) -> Result<()> {
+        self.engine.kill(&name, signal).await?;
+        Ok(())
+    }
+    async fn restart_container(&self, name: String, timeout: u32) -> Result<()> {
+        self.engine.restart(&name, timeout_arg(timeout)).await?;
+        Ok(())
+    }
+    async fn pause_container(&self, name: String) -> Result<()> {
+        self.engine.pause(&name).await?;
+        Ok(())
+    }
+    async fn unpause_container(&self, name: String) -> Result<()> {
+        self.engine.unpause(&name).await?;
+        Ok(())
+    }
+    async fn update_container(&self, name: String, resources: HashMap<String, OwnedVariant>) -> Result<()> {
+        self.engine.update(&name, &from_variants(resources)?).await?;
+        Ok(())
+    }
+    async fn wait_container(&self, name: String, conditions: Vec<String>, timeout_usec: u64) -> Result<i32> {
+        let (states, timeout) = wait_args(&conditions, timeout_usec)?;
+        Ok(self.engine.wait(&name, &states, timeout).await?.exit_code.unwrap_or(-1))
+    }
+    async fn sync_container(&self, name: String) -> Result<()> {
+        self.engine.sync(&name).await?;
+        Ok(())
+    }
+    async fn cleanup_container(&self, name: String) -> Result<()> {
+        self.engine.cleanup(&name).await?;
+        Ok(())
+    }
+    async fn inspect_container(&self, name: String) -> Result<String> {
+        let rec = self.engine.inspect(&name)?;
+        Ok(super::inspect_json(&self.engine, &rec))
+    }
+
+    #[zbus(signal)]
+    pub async fn container_new(emitter: &SignalEmitter<'_>, name: &str, path: OwnedObjectPath) -> zbus::Result<()>;
+    #[zbus(signal)]
+    pub async fn container_removed(emitter: &SignalEmitter<'_>, name: &str, path: OwnedObjectPath) -> zbus::Result<()>;
+    #[zbus(signal)]
+    pub async fn event(emitter: &SignalEmitter<'_>, name: &str, id: &str, event: &str, usec: u64) -> zbus::Result<()>;
+
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").into()
+    }
+    /// The OCI runtime a container gets when it names none.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn runtime(&self) -> String {
+        "crun".into()
+    }
+}

@@ -1,0 +1,46 @@
+//! `EnvironmentFile=` of a `[Container]`, read when the unit is generated:
+//! podman's `--env-file` format, `KEY=VALUE` lines with the value taken
+//! literally, blank lines and `#` comments skipped.
+
+use std::path::Path;
+
+/// The `KEY=VALUE` entries of `path`; errors name the file and its line.
+pub fn read(path: &Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse(&text).map_err(|(n, m)| format!("{}:{n}: {m}", path.display()))
+}
+
+fn parse(text: &str) -> Result<Vec<String>, (usize, String)> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => out.push(format!("{k}={v}")),
+            // podman would take a bare KEY from its own environment; a
+            // generator's environment is not the container's, so refuse.
+            _ => return Err((i + 1, format!("{line:?} is not KEY=VALUE"))),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_comments_and_literal_values() {
+        let env = parse("# c\n\n  A=1\nB= two words \"q\" \nC=\n").unwrap();
+        assert_eq!(env, ["A=1", "B= two words \"q\" ", "C="]);
+    }
+
+    #[test]
+    fn errors_carry_the_line() {
+        assert_eq!(parse("A=1\nNOVALUE\n").unwrap_err(), (2, "\"NOVALUE\" is not KEY=VALUE".to_string()));
+        assert_eq!(parse("A B=1\n").unwrap_err().0, 1);
+        assert_eq!(parse("=1\n").unwrap_err().0, 1);
+    }
+}

@@ -1,0 +1,168 @@
+//! `berth-monitor run-spec`: run a container from a `ContainerSpec` file.
+//! The units berth-generator writes use it, since no berthd is there at
+//! boot to write the bundle: the monitor writes it, then runs as `run` does.
+
+use super::bundle;
+use super::cmdline::Runtime;
+use super::monitor::{self, MonitorArgs};
+use crate::model::{short_id, validate_id, ContainerName, ContainerSpec, Error, Result};
+use crate::store::DEFAULT_RUN_ROOT;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// `run-spec --spec=PATH --name=NAME --id=ID [--run-root=/run/berth]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSpecArgs {
+    /// The ContainerSpec as JSON.
+    pub spec: PathBuf,
+    pub name: ContainerName,
+    pub id: String,
+    pub run_root: PathBuf,
+}
+
+impl RunSpecArgs {
+    /// The arguments after the monitor's program name.
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            "run-spec".into(),
+            format!("--spec={}", self.spec.display()),
+            format!("--name={}", self.name),
+            format!("--id={}", self.id),
+            format!("--run-root={}", self.run_root.display()),
+        ]
+    }
+
+    pub fn parse(args: &[String]) -> std::result::Result<Self, String> {
+        let (mut spec, mut name, mut id, mut run_root) = (None, None, None, PathBuf::from(DEFAULT_RUN_ROOT));
+        for a in args {
+            match a.split_once('=') {
+                Some(("--spec", v)) => spec = Some(PathBuf::from(v)),
+                Some(("--name", v)) => name = Some(ContainerName::new(v).map_err(|e| e.to_string())?),
+                Some(("--id", v)) if validate_id(v) => id = Some(v.to_string()),
+                Some(("--id", v)) => return Err(format!("--id: {v:?} is not 64 lowercase hex digits")),
+                Some(("--run-root", v)) => run_root = PathBuf::from(v),
+                _ => return Err(format!("unknown argument {a:?}")),
+            }
+        }
+        Ok(RunSpecArgs {
+            spec: spec.ok_or("--spec is required")?,
+            name: name.ok_or("--name is required")?,
+            id: id.ok_or("--id is required")?,
+            run_root,
+        })
+    }
+}
+
+/// The monitor's arguments for container `id`, with runtime data under
+/// `run_root` laid out as [`crate::store::Store`] lays it out.
+pub fn monitor_args(spec: &ContainerSpec, id: &str, run_root: &Path) -> MonitorArgs {
+    let runc = spec.runtime.is_runc();
+    MonitorArgs {
+        runtime: Runtime {
+            program: spec.runtime.program().to_path_buf(),
+            root: run_root.join(if runc { "runc" } else { "crun" }),
+            runc,
+        },
+        bundle: run_root.join("bundles").join(id),
+        // Half the id: runc's notify socket lives under <root>/<id>/ and a
+        // socket path must fit in 108 bytes.
+        id: id[..32.min(id.len())].to_string(),
+        exit_file: run_root.join("exits").join(id),
+        stop_signal: spec.stop_signal,
+        stop_timeout: spec.stop_timeout,
+        notify: spec.notify,
+        // Short, as socket paths are limited to 108 bytes.
+        notify_socket: run_root.join("notify").join(short_id(id)),
+    }
+}
+
+/// Load the spec, write the bundle and the exit directory; the monitor's
+/// arguments come back.
+pub fn prepare(a: &RunSpecArgs) -> Result<MonitorArgs> {
+    let bad = |e: String| Error::Internal(format!("{}: {e}", a.spec.display()));
+    let json = std::fs::read(&a.spec).map_err(|e| bad(e.to_string()))?;
+    let spec: ContainerSpec = serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?;
+    let m = monitor_args(&spec, &a.id, &a.run_root);
+    bundle::write_config(&m.bundle, &bundle::config(&spec, &a.name, &a.id)?)?;
+    if let Some(d) = m.exit_file.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::Internal(format!("creating {}: {e}", d.display())))?;
+    }
+    Ok(m)
+}
+
+/// Run the container to its end; returns the monitor's exit status.
+pub fn run(a: &RunSpecArgs) -> io::Result<i32> {
+    monitor::run(&prepare(a).map_err(io::Error::other)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::OptionValue;
+    use crate::store::Store;
+    use std::collections::BTreeMap;
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn spec(runtime: &str) -> ContainerSpec {
+        let o: BTreeMap<String, OptionValue> = [
+            ("Rootfs".to_string(), OptionValue::Str("/srv/r".into())),
+            ("Command".to_string(), OptionValue::StrList(vec!["/bin/sh".into()])),
+            ("Runtime".to_string(), OptionValue::Str(runtime.into())),
+            ("Notify".to_string(), OptionValue::Bool(true)),
+            ("StopSignal".to_string(), OptionValue::Str("INT".into())),
+        ]
+        .into();
+        ContainerSpec::from_options(&o).unwrap()
+    }
+
+    #[test]
+    fn paths_follow_the_store() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path().join("state"), d.path().join("run")).unwrap();
+        for rt in ["crun", "runc"] {
+            let m = monitor_args(&spec(rt), ID, store.run_root());
+            assert_eq!(m.bundle, store.bundle_dir(ID));
+            assert_eq!(m.exit_file, store.exit_file(ID));
+            assert_eq!(m.notify_socket, store.notify_socket(ID));
+            assert_eq!(m.runtime.root, store.runtime_root(rt == "runc"));
+            assert_eq!(m.runtime.runc, rt == "runc");
+            assert_eq!(m.id, &ID[..32]);
+            assert_eq!((m.stop_signal, m.notify), (2, true));
+        }
+    }
+
+    #[test]
+    fn arguments_round_trip() {
+        let a = RunSpecArgs {
+            spec: "/run/systemd/generator/berth/web.json".into(),
+            name: ContainerName::new("web").unwrap(),
+            id: ID.into(),
+            run_root: "/run/berth".into(),
+        };
+        assert_eq!(RunSpecArgs::parse(&a.to_args()[1..]).unwrap(), a);
+        let no_root: Vec<String> = a.to_args()[1..4].to_vec();
+        assert_eq!(RunSpecArgs::parse(&no_root).unwrap().run_root, Path::new(DEFAULT_RUN_ROOT));
+        for bad in [vec!["--id=xyz".to_string()], vec!["--bogus".into()], vec![]] {
+            assert!(RunSpecArgs::parse(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prepare_writes_the_bundle() {
+        let d = tempfile::tempdir().unwrap();
+        let spec_path = d.path().join("web.json");
+        std::fs::write(&spec_path, serde_json::to_vec(&spec("crun")).unwrap()).unwrap();
+        let a = RunSpecArgs {
+            spec: spec_path,
+            name: ContainerName::new("web").unwrap(),
+            id: ID.into(),
+            run_root: d.path().join("run"),
+        };
+        let m = prepare(&a).unwrap();
+        assert!(m.bundle.join("config.json").is_file());
+        assert!(m.exit_file.parent().unwrap().is_dir());
+        let missing = RunSpecArgs { spec: d.path().join("nope.json"), ..a };
+        assert!(prepare(&missing).unwrap_err().to_string().contains("nope.json"));
+    }
+}
