@@ -188,20 +188,42 @@ pub enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Print a container's journal.
+    /// Print a container's output (from the journal, every run of it).
     Logs {
+        /// Follow new lines until the container stops.
         #[arg(short = 'f', long)]
         follow: bool,
-        #[arg(short = 'n', long = "tail")]
+        /// Lines since: seconds since the epoch, RFC 3339, or a relative
+        /// time such as 10m or 2h.
+        #[arg(long)]
+        since: Option<String>,
+        /// Lines before this time (same forms as --since).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only the last N lines.
+        #[arg(short = 'n', long)]
         tail: Option<u64>,
+        /// Prefix each line with its RFC 3339 time.
         #[arg(short = 't', long)]
         timestamps: bool,
+        /// Only what the container wrote to standard output.
+        #[arg(long)]
+        stdout: bool,
+        /// Only what the container wrote to standard error.
+        #[arg(long)]
+        stderr: bool,
         name: String,
     },
-    /// Print container events as they happen.
+    /// Print container events: the history from the journal, then with
+    /// --follow the live ones.
     Events {
-        /// Only this container's events.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Events since (same forms as logs --since).
         #[arg(long)]
-        container: Option<String>,
+        since: Option<String>,
+        /// container=NAME
+        #[arg(long)]
+        filter: Vec<String>,
     },
 }

@@ -183,32 +183,79 @@ where
     first_err.map_or(Ok(()), Err)
 }
 
-async fn events(c: &Client, only: Option<String>) -> Result<()> {
+
+/// A time for --since/--until: seconds since the epoch (with fraction),
+/// RFC 3339 / ISO dates (through `date`), or relative: `10s`, `5m`, `2h`, `1d`.
+pub fn parse_time(s: &str, key: &str) -> Result<u64> {
+    let now = crate::model::now_usec();
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs >= 0.0 {
+            return Ok((secs * 1e6) as u64);
+        }
+    }
+    let unit = match s.chars().last() {
+        Some('s') => Some(1u64),
+        Some('m') => Some(60),
+        Some('h') => Some(3600),
+        Some('d') => Some(86_400),
+        _ => None,
+    };
+    if let (Some(u), Ok(n)) = (unit, s[..s.len().saturating_sub(1)].parse::<u64>()) {
+        return Ok(now.saturating_sub(n * u * 1_000_000));
+    }
+    let out = std::process::Command::new("date").args(["-u", "-d", s, "+%s%6N"]).output();
+    match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| Error::invalid(key, format!("{s:?} is not a time"))),
+        _ => Err(Error::invalid(key, format!("{s:?} is not a time (epoch seconds, RFC 3339, or 10m/2h/1d)"))),
+    }
+}
+
+fn print_event(e: &crate::model::Event) {
+    let code = e.exit_code.map(|c| format!(", exit_code={c}")).unwrap_or_default();
+    println!(
+        "{} container {} {} (id={}{code})",
+        crate::engine::logs::rfc3339(e.usec),
+        e.kind.as_str(),
+        e.name,
+        crate::model::short_id(&e.id)
+    );
+}
+
+/// History from the journal, then (with follow) live events from D-Bus;
+/// the signal stream is opened first and events already printed from the
+/// journal are skipped, so nothing is missed or printed twice.
+async fn events(c: &Client, follow: bool, since: Option<u64>, only: Option<String>) -> Result<()> {
     use futures_util::StreamExt;
-    let mut s = c.manager().receive_event().await.map_err(crate::client::from_bus)?;
-    while let Some(sig) = s.next().await {
+    let mut live = if follow { Some(c.manager().receive_event().await.map_err(crate::client::from_bus)?) } else { None };
+    let history = crate::engine::journal::history(since, only.as_deref()).map_err(Error::from)?;
+    let mut seen = std::collections::HashSet::new();
+    for e in &history {
+        print_event(e);
+        seen.insert((e.usec, e.name.clone(), e.kind));
+    }
+    let Some(live) = live.as_mut() else { return Ok(()) };
+    while let Some(sig) = live.next().await {
         let Ok(a) = sig.args() else { continue };
         if only.as_deref().is_some_and(|o| o != a.name) {
             continue;
         }
-        let secs = a.usec / 1_000_000;
-        println!("{}.{:06} container {} {} (id={})", secs, a.usec % 1_000_000, a.event, a.name, crate::model::short_id(&a.id));
+        let Ok(kind) = serde_json::from_value::<crate::model::EventKind>(serde_json::Value::String(a.event.clone())) else { continue };
+        if seen.contains(&(a.usec, a.name.clone(), kind)) {
+            continue;
+        }
+        // The signal carries no exit code: the container's record does.
+        let mut ev = crate::model::Event { name: a.name, id: a.id, kind, usec: a.usec, exit_code: None };
+        if kind == crate::model::EventKind::Died {
+            if let Ok(v) = c.inspect_value(&ev.name).await {
+                ev.exit_code = v["State"]["ExitCode"].as_i64().map(|c| c as i32);
+            }
+        }
+        print_event(&ev);
     }
     Ok(())
-}
-
-fn logs(id: &str, follow: bool, tail: Option<u64>, timestamps: bool) -> Result<i32> {
-    let mut cmd = std::process::Command::new("journalctl");
-    cmd.args(["--no-pager", "-o", if timestamps { "short-iso-precise" } else { "cat" }]);
-    if follow {
-        cmd.arg("--follow");
-    }
-    if let Some(n) = tail {
-        cmd.arg(format!("--lines={n}"));
-    }
-    cmd.arg(format!("CONTAINER_ID_FULL={id}"));
-    let st = cmd.status().map_err(|e| Error::Internal(format!("cannot run journalctl: {e}")))?;
-    Ok(st.code().unwrap_or(1))
 }
 
 /// Run one berthctl command; returns the process exit status.
@@ -281,11 +328,32 @@ pub async fn run(cli: Cli) -> Result<i32> {
             println!("{name}");
             Ok(0)
         }
-        Command::Logs { follow, tail, timestamps, name } => {
-            let v = c.inspect_value(&name).await?;
-            logs(v["Id"].as_str().unwrap_or_default(), follow, tail, timestamps)
+        Command::Logs { follow, since, until, tail, timestamps, stdout, stderr, name } => {
+            let o = crate::engine::LogOptions {
+                follow,
+                since: since.map(|s| parse_time(&s, "since")).transpose()?,
+                until: until.map(|s| parse_time(&s, "until")).transpose()?,
+                tail,
+                timestamps,
+                stdout,
+                stderr,
+            };
+            use std::os::fd::AsFd;
+            let out = std::io::stdout();
+            c.logs(&name, out.as_fd(), &o).await?;
+            Ok(0)
         }
-        Command::Events { container } => events(&c, container).await.map(|()| 0),
+        Command::Events { follow, since, filter } => {
+            let mut only = None;
+            for f in filter {
+                match f.split_once('=') {
+                    Some(("container", n)) => only = Some(n.to_string()),
+                    _ => return Err(Error::invalid("filter", format!("{f:?}: only container=NAME is supported"))),
+                }
+            }
+            let since = since.map(|s| parse_time(&s, "since")).transpose()?;
+            events(&c, follow, since, only).await.map(|()| 0)
+        }
     }
 }
 

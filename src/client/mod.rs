@@ -152,6 +152,22 @@ impl Client {
         self.manager.remove_container(name, force, timeout(t)).await.map_err(from_bus)
     }
 
+    /// Stream the container's output into `fd` (see the Logs method).
+    pub async fn logs(&self, name: &str, fd: std::os::fd::BorrowedFd<'_>, o: &crate::engine::LogOptions) -> Result<()> {
+        let mut m: BTreeMap<String, OptionValue> = BTreeMap::new();
+        let b = |v: bool| OptionValue::Bool(v);
+        m.insert("Follow".into(), b(o.follow));
+        m.insert("Timestamps".into(), b(o.timestamps));
+        m.insert("Stdout".into(), b(o.stdout));
+        m.insert("Stderr".into(), b(o.stderr));
+        for (k, v) in [("Since", o.since), ("Until", o.until), ("Tail", o.tail)] {
+            if let Some(v) = v {
+                m.insert(k.into(), OptionValue::U64(v));
+            }
+        }
+        self.manager.logs_container(name, zbus::Fd::from(fd), variants(&m)).await.map_err(from_bus)
+    }
+
     /// Wait for one of `conditions` (empty: stopped or exited); returns the
     /// exit code. zbus sets no timeout on method calls, so this can wait
     /// for as long as the container runs.

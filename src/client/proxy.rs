@@ -25,6 +25,7 @@ pub trait Manager {
     fn sync_container(&self, name: &str) -> zbus::Result<()>;
     fn cleanup_container(&self, name: &str) -> zbus::Result<()>;
     fn inspect_container(&self, name: &str) -> zbus::Result<String>;
+    fn logs_container(&self, name: &str, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
 
     #[zbus(signal)]
     fn event(&self, name: String, id: String, event: String, usec: u64) -> zbus::Result<()>;

@@ -89,6 +89,15 @@ impl ContainerObject {
         self.objects.unregister(&self.name).await;
         Ok(())
     }
+    /// Write the container's output into `fd` (from the journal), one line
+    /// per entry; with Follow, until the container stops.
+    async fn logs(&self, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>) -> Result<()> {
+        let o = super::options::log_options(options)?;
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let mut out = std::fs::File::from(fd);
+        self.engine.logs(&self.name, &o, &mut out).await?;
+        Ok(())
+    }
     /// The container as JSON, like `podman inspect`.
     async fn inspect(&self) -> Result<String> {
         let rec = self.engine.inspect(&self.name)?;

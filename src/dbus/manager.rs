@@ -93,6 +93,15 @@ impl Manager {
         self.engine.cleanup(&name).await?;
         Ok(())
     }
+    /// Write the container's output into `fd` (from the journal), one line
+    /// per entry; with Follow, until the container stops.
+    async fn logs_container(&self, name: String, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>) -> Result<()> {
+        let o = super::options::log_options(options)?;
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let mut out = std::fs::File::from(fd);
+        self.engine.logs(&name, &o, &mut out).await?;
+        Ok(())
+    }
     async fn inspect_container(&self, name: String) -> Result<String> {
         let rec = self.engine.inspect(&name)?;
         Ok(super::inspect_json(&self.engine, &rec))

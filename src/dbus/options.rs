@@ -44,6 +44,30 @@ pub fn from_variants(options: HashMap<String, OwnedVariant>) -> Result<BTreeMap<
     Ok(out)
 }
 
+/// Logs options: Follow b, Since t, Until t (µs since the epoch), Tail t,
+/// Timestamps b, Stdout b, Stderr b.
+pub fn log_options(options: HashMap<String, OwnedVariant>) -> Result<crate::engine::LogOptions> {
+    let mut o = crate::engine::LogOptions::default();
+    for (key, v) in &options {
+        let want = match key.as_str() {
+            "Follow" | "Timestamps" | "Stdout" | "Stderr" => "b",
+            "Since" | "Until" | "Tail" => "t",
+            _ => return Err(Error::invalid(key, "unknown option (known: Follow, Since, Until, Tail, Timestamps, Stdout, Stderr)")),
+        };
+        match (key.as_str(), convert(key, want, v)?) {
+            ("Follow", OptionValue::Bool(b)) => o.follow = b,
+            ("Timestamps", OptionValue::Bool(b)) => o.timestamps = b,
+            ("Stdout", OptionValue::Bool(b)) => o.stdout = b,
+            ("Stderr", OptionValue::Bool(b)) => o.stderr = b,
+            ("Since", OptionValue::U64(t)) => o.since = Some(t),
+            ("Until", OptionValue::U64(t)) => o.until = Some(t),
+            ("Tail", OptionValue::U64(t)) => o.tail = Some(t),
+            _ => unreachable!("types were checked"),
+        }
+    }
+    Ok(o)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,12 +4,15 @@
 //! Every verb follows the same shape: take the container's lock, refresh it
 //! from systemd, check the state guard, act, save the record, emit events.
 
+pub mod journal;
+pub mod logs;
 mod reconcile;
 mod units;
 mod verbs;
 
 pub use reconcile::{phase, reconcile, UnitPhase};
 pub use units::{restart_setting, unit_config, Units};
+pub use logs::LogOptions;
 pub use verbs::{should_restart, DEFAULT_WAIT};
 
 use crate::model::{
@@ -159,14 +162,17 @@ impl Engine {
     }
 
     pub(crate) fn emit(&self, rec: &Record, kind: EventKind) {
+        let died = kind == EventKind::Died;
         let ev = Event {
             name: rec.name.to_string(),
             id: rec.id.clone(),
             kind,
-            usec: crate::model::now_usec(),
-            exit_code: if kind == EventKind::Died { rec.exit_code } else { None },
+            // A death seen late (berthd was down) keeps the time it happened.
+            usec: if died && rec.finished_at > 0 { rec.finished_at } else { crate::model::now_usec() },
+            exit_code: if died { rec.exit_code } else { None },
         };
-        tracing::info!(container = %ev.name, event = kind.as_str(), exit_code = ?ev.exit_code, "container event");
+        // The journal first: a reader that missed the signal finds it there.
+        journal::record(&ev);
         let _ = self.inner.events.send(ev);
     }
 
@@ -243,6 +249,41 @@ impl Engine {
     /// Changes of one container's record, for property notifications.
     pub fn changes(&self, name: &str) -> Result<watch::Receiver<Record>> {
         Ok(self.get(name)?.tx.subscribe())
+    }
+
+    /// Write the container's output to `out`; with `follow`, until the
+    /// container stops (lines still in flight are drained, none lost).
+    pub async fn logs(&self, name: &str, o: &LogOptions, out: &mut (dyn std::io::Write + Send)) -> Result<()> {
+        let c = self.get(name)?;
+        let id = c.record().id;
+        let (stop_tx, mut stop) = watch::channel(false);
+        if o.follow {
+            let mut rx = c.tx.subscribe();
+            tokio::spawn(async move {
+                loop {
+                    let st = rx.borrow_and_update().state;
+                    if !st.is_live() && st != State::Created {
+                        break;
+                    }
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+                // Let journald take in what the container wrote last.
+                let _ = tokio::process::Command::new("journalctl").arg("--sync").status().await;
+                let _ = stop_tx.send(true);
+            });
+        }
+        let cursor = logs::copy(&logs::journalctl_args(&id, o, None), out, o.timestamps, &mut stop).await?;
+        if o.follow {
+            let (_keep, mut never) = watch::channel(false);
+            let drain = match &cursor {
+                Some(c) => logs::journalctl_args(&id, o, Some(c)),
+                None => logs::journalctl_args(&id, &LogOptions { follow: false, ..o.clone() }, None),
+            };
+            logs::copy(&drain, out, o.timestamps, &mut never).await?;
+        }
+        Ok(())
     }
 
     /// Containers that name `name` as a dependency.

@@ -1,8 +1,8 @@
 //! What the engine needs of systemd, behind a trait so that the engine can
 //! be driven by a fake in unit tests; [`Systemd`] is the real one.
 
-use crate::model::{ContainerSpec, Resources, RestartPolicy, Result, STOP_TIMEOUT_MAX};
-use crate::runtime::{MonitorArgs, Runtime, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
+use crate::model::{Resources, RestartPolicy, Result, STOP_TIMEOUT_MAX};
+use crate::runtime::{STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
 use crate::store::{Record, Store};
 use crate::systemd::{Properties, Systemd, UnitConfig, UnitStatus};
 use async_trait::async_trait;
@@ -69,29 +69,11 @@ pub fn restart_setting(p: RestartPolicy) -> (&'static str, Option<u32>) {
     }
 }
 
-/// The runtime of a spec, with its state directory under the run root.
-pub fn runtime_of(spec: &ContainerSpec, store: &Store) -> Runtime {
-    let runc = spec.runtime.is_runc();
-    Runtime { program: spec.runtime.program().to_path_buf(), root: store.runtime_root(runc), runc }
-}
-
 /// The transient unit of a container: berth-monitor running its bundle.
 pub fn unit_config(rec: &Record, store: &Store, monitor: &Path, dependency_units: Vec<String>) -> UnitConfig {
     let spec = &rec.spec;
-    let runtime = runtime_of(spec, store);
-    let runc = runtime.runc;
-    let args = MonitorArgs {
-        runtime,
-        bundle: store.bundle_dir(&rec.id),
-        // Half the id: runc's notify socket lives under <root>/<id>/ and a
-        // socket path must fit in 108 bytes.
-        id: rec.id[..32].to_string(),
-        exit_file: store.exit_file(&rec.id),
-        stop_signal: spec.stop_signal,
-        stop_timeout: spec.stop_timeout,
-        notify: spec.notify,
-        notify_socket: store.notify_socket(&rec.id),
-    };
+    let runc = spec.runtime.is_runc();
+    let args = crate::runtime::spec_run::monitor_args(spec, &rec.id, store.run_root());
     let monitor = monitor.to_string_lossy().into_owned();
     let mut exec_start = vec![monitor.clone()];
     exec_start.extend(args.to_args());

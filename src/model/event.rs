@@ -2,7 +2,7 @@ use super::{short_id, Usec};
 use serde::{Deserialize, Serialize};
 
 /// What happened to a container; the names of podman's events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
     Create,

@@ -57,7 +57,7 @@ impl Container {
     }
 
     pub fn from_file(file: UnitFile) -> Result<Self, Error> {
-        for s in file.sections.iter().filter(|s| !SECTIONS.contains(&s.name.as_str())) {
+        if let Some(s) = file.sections.iter().find(|s| !SECTIONS.contains(&s.name.as_str())) {
             let m = format!("unknown section [{}] (a .container file has [Unit], [Container], [Service], [Install])", s.name);
             return Err(file.error(s.line, m));
         }
@@ -363,7 +363,7 @@ mod tests {
             ("Notify=maybe\n", "/q/web.container:4: Notify: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)"),
             ("StopTimeout=10s\n", "/q/web.container:4: StopTimeout: \"10s\" is not a number of seconds"),
             ("Environment=A=1 NOEQ\n", "/q/web.container:4: Environment: \"NOEQ\" is not KEY=VALUE"),
-            ("Volume=data:/data\n", "/q/web.container:4: Volume: \"data:/data\": \"data\" is not an absolute path"),
+            ("Volume=data:/data\n", "/q/web.container:4: Volume: \"data\" is not an absolute path"),
             ("User=nobody\n", "/q/web.container:4: User: \"nobody\" is not uid[:gid] (numbers)"),
             ("Group=100\n", "/q/web.container:4: Group: needs User="),
             ("Label=novalue\n", "/q/web.container:4: Label: \"novalue\" is not KEY=VALUE"),

@@ -235,7 +235,7 @@ mod tests {
     fn continuations_join_lines_and_skip_comments() {
         let f = p("[Container]\nExec=/bin/sh -c \\\n# ignored\n; ignored too\n  'echo hi'\nRootfs=/r\\\\\nX=1\n").unwrap();
         let e = entries(&f, "Container");
-        assert_eq!(e[0], ("Exec".into(), "/bin/sh -c   'echo hi'".into(), 2));
+        assert_eq!(e[0], ("Exec".into(), "/bin/sh -c    'echo hi'".into(), 2));
         // An escaped backslash does not continue the line.
         assert_eq!(e[1], ("Rootfs".into(), "/r\\\\".into(), 6));
         assert_eq!(e[2].2, 7);

@@ -3,7 +3,9 @@
 
 pub mod bundle;
 pub mod cmdline;
+pub mod journal;
 pub mod monitor;
+pub mod spec_run;
 
 pub use cmdline::Runtime;
 pub use monitor::{MonitorArgs, STOP_REQUEST_SIGNAL, STOP_TIMEOUT_FILE, USER_STOP_STATUS};

@@ -34,6 +34,9 @@ pub const STOP_REQUEST_SIGNAL: i32 = 38;
 /// The unit lists it in SuccessExitStatus and RestartPreventExitStatus.
 pub const USER_STOP_STATUS: i32 = 250;
 
+/// How long the monitor waits for journald to read the container's output.
+const JOURNAL_DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
 /// How long the runtime may outlive its SIGKILLed container.
 const RUNTIME_GRACE: Duration = Duration::from_secs(2);
 
@@ -310,6 +313,10 @@ pub fn run(a: &MonitorArgs) -> io::Result<i32> {
     };
 
     let mut cmd = runtime_command(&a.runtime, a.runtime.run_args(&a.bundle, &pid_file, &a.id));
+    let streams = super::journal::container_streams();
+    if let Some((out, err)) = &streams {
+        cmd.stdout(out.try_clone()?).stderr(err.try_clone()?);
+    }
     if proxy.is_some() {
         cmd.env("NOTIFY_SOCKET", &a.notify_socket);
     }
@@ -380,6 +387,14 @@ pub fn run(a: &MonitorArgs) -> io::Result<i32> {
     // A short-lived container may be gone before the loop saw it start: it
     // did start, so a non-notify container still counts as started.
     m.poll_init();
+    // Exit only once journald has read every line the container wrote.
+    match &streams {
+        Some((out, err)) => super::journal::drain(&[out, err], JOURNAL_DRAIN_LIMIT),
+        None => {
+            let (out, err) = (std::io::stdout().as_fd().try_clone_to_owned()?, std::io::stderr().as_fd().try_clone_to_owned()?);
+            super::journal::drain(&[&out, &err], JOURNAL_DRAIN_LIMIT);
+        }
+    }
     let code = exit_code(status);
     if status.signal().is_some() {
         // The runtime itself was killed; its container must not outlive it.
@@ -424,6 +439,13 @@ pub fn main(args: Vec<String>) -> i32 {
                 return 2;
             }
         },
+        Some("run-spec") => match super::spec_run::RunSpecArgs::parse(&args[1..]) {
+            Ok(a) => super::spec_run::run(&a),
+            Err(e) => {
+                eprintln!("berth-monitor: {e}");
+                return 2;
+            }
+        },
         Some("record-exit") => match args.get(1).and_then(|a| a.strip_prefix("--exit-file=")) {
             Some(f) => record_exit(Path::new(f)).map(|()| 0),
             None => {
@@ -432,7 +454,7 @@ pub fn main(args: Vec<String>) -> i32 {
             }
         },
         _ => {
-            eprintln!("usage: berth-monitor run ARGS... | record-exit --exit-file=PATH");
+            eprintln!("usage: berth-monitor run ARGS... | run-spec --spec=PATH --name=NAME --id=ID [--run-root=DIR] | record-exit --exit-file=PATH");
             return 2;
         }
     };

@@ -2,6 +2,7 @@
 
 pub mod label;
 pub mod props;
+pub mod unit_file;
 
 pub use props::{Properties, UnitConfig};
 pub mod client;

@@ -87,6 +87,9 @@ impl Properties {
     }
 }
 
+/// Journal entries a container may write per rate-limit window.
+pub const LOG_BURST: u32 = 1_000_000_000;
+
 /// Everything berth puts in a container's transient unit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitConfig {
@@ -131,7 +134,10 @@ impl UnitConfig {
                 ("CONTAINER_ID", crate::model::short_id(&self.id)),
                 ("CONTAINER_ID_FULL", &self.id),
             ])
-            .u64("LogRateLimitIntervalUSec", 0)
+            // 0 means "journald's default" here, not "off": a 1 µs window
+            // with a burst no container reaches lets every line through.
+            .u64("LogRateLimitIntervalUSec", 1)
+            .put("LogRateLimitBurst", LOG_BURST)
             .string("Restart", self.restart)
             .u64("RestartUSec", 100_000)
             .statuses("SuccessExitStatus", &[self.user_stop_status], &[9])
@@ -189,6 +195,7 @@ mod tests {
             ("SyslogIdentifier", "s"),
             ("LogExtraFields", "aay"),
             ("LogRateLimitIntervalUSec", "t"),
+            ("LogRateLimitBurst", "u"),
             ("Restart", "s"),
             ("RestartUSec", "t"),
             ("SuccessExitStatus", "(aiai)"),

@@ -38,7 +38,7 @@ use Section::{Service, Unit};
 
 /// Every property `UnitConfig::properties()` may emit, with its unit-file
 /// key: the D-Bus names of times end in `USec`, the file's in `Sec`.
-const TABLE: [(&str, &str, Section, Form); 25] = [
+const TABLE: [(&str, &str, Section, Form); 26] = [
     ("Description", "Description", Unit, Text),
     ("Type", "Type", Service, Text),
     ("NotifyAccess", "NotifyAccess", Service, Text),
@@ -51,6 +51,7 @@ const TABLE: [(&str, &str, Section, Form); 25] = [
     ("SyslogIdentifier", "SyslogIdentifier", Service, Text),
     ("LogExtraFields", "LogExtraFields", Service, Fields),
     ("LogRateLimitIntervalUSec", "LogRateLimitIntervalSec", Service, Time),
+    ("LogRateLimitBurst", "LogRateLimitBurst", Service, Number),
     ("Restart", "Restart", Service, Text),
     ("RestartUSec", "RestartSec", Service, Time),
     ("SuccessExitStatus", "SuccessExitStatus", Service, Statuses),
@@ -245,7 +246,8 @@ mod tests {
                 "LogExtraFields=CONTAINER_NAME=web".into(),
                 "LogExtraFields=CONTAINER_ID=0123456789ab".into(),
                 format!("LogExtraFields=CONTAINER_ID_FULL={id}"),
-                "LogRateLimitIntervalSec=0".into(),
+                "LogRateLimitIntervalSec=1us".into(),
+                "LogRateLimitBurst=1000000000".into(),
                 "Restart=on-failure".into(),
                 "RestartSec=100ms".into(),
                 "SuccessExitStatus=250 SIGKILL".into(),

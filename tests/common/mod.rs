@@ -107,3 +107,32 @@ pub fn interface_xml(doc: &str, name: &str) -> String {
     s.push('\n');
     s
 }
+
+/// berth installed by its real install step, once per sandbox boot; never
+/// onto a host's own /usr/local.
+pub fn installed() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        require_systemd();
+        assert!(
+            std::env::var_os("BERTH_SANDBOX_LEADER").is_some(),
+            "these tests install berth; run them inside systemd/sandbox (the README's test command)"
+        );
+        let root = env!("CARGO_MANIFEST_DIR");
+        let o = Command::new("flock")
+            .args(["/run/berth-test-install.lock", "bash"])
+            .arg(format!("{root}/systemd/install"))
+            .env("PROFILE", "debug")
+            .env("CARGO_TARGET_DIR", format!("{root}/target"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "install failed: {}", String::from_utf8_lossy(&o.stderr));
+        Fixture::new()
+    })
+}
+
+/// Tests that stop or restart berthd take this for writing; others read.
+pub fn daemon_lock() -> &'static tokio::sync::RwLock<()> {
+    static L: OnceLock<tokio::sync::RwLock<()>> = OnceLock::new();
+    L.get_or_init(|| tokio::sync::RwLock::new(()))
+}

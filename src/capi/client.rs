@@ -1,0 +1,249 @@
+//! `berth_client`: a connection to berthd and the container verbs. Each
+//! client owns a small tokio runtime; every call blocks on it.
+
+use super::ffi::{arg, c_string, free_box, guard, quiet, string, Failure, Out, Res};
+use super::result::berth_result;
+use super::spec::berth_spec;
+use super::state::{self, berth_state};
+use crate::client::{variants, Client};
+use std::ffi::c_char;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::runtime::Runtime;
+
+/// A connection to berthd. See "Threads" at the top of this header.
+#[allow(non_camel_case_types)]
+pub struct berth_client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Shared with event watches, which may outlive the handle.
+pub(crate) struct Inner {
+    pub rt: Runtime,
+    pub client: Client,
+}
+
+impl Inner {
+    /// Block on one D-Bus call.
+    pub fn call<T>(&self, f: impl Future<Output = zbus::Result<T>>) -> Res<T> {
+        self.rt.block_on(f).map_err(Failure::bus)
+    }
+}
+
+async fn open(address: Option<&str>) -> zbus::Result<zbus::Connection> {
+    match address {
+        None => zbus::Connection::system().await,
+        Some(a) => zbus::connection::Builder::address(a).build().await,
+    }
+}
+
+/// One worker thread drives the connection (signals arrive while no call
+/// is in progress); calls run on the caller's thread through `block_on`.
+fn connect(address: Option<&str>) -> Res<*mut berth_client> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("berth-client")
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(berth_result::Internal, format!("cannot start a runtime: {e}")))?;
+    let client = rt.block_on(async {
+        let conn = open(address).await.map_err(Failure::bus)?;
+        Client::with(conn).await.map_err(|e| Failure::new(berth_result::Bus, e.to_string()))
+    })?;
+    Ok(Box::into_raw(Box::new(berth_client { inner: Arc::new(Inner { rt, client }) })))
+}
+
+/// The common shape of a verb: check the client and the name, then call.
+fn verb(client: *const berth_client, name: *const c_char, f: impl FnOnce(&Inner, &str) -> Res) -> berth_result {
+    guard(|| {
+        let c = arg(client, "client")?;
+        let name = string(name, "name")?;
+        f(&c.inner, name)
+    })
+}
+
+/// Connect to berthd on the system bus (bus-activating it on the first
+/// call if it is not running). On success `*out` is a new client for
+/// `berth_client_free()`.
+#[no_mangle]
+pub extern "C" fn berth_client_new(out: *mut *mut berth_client) -> berth_result {
+    guard(|| {
+        let out = Out::new(out, "out")?;
+        out.write(connect(None)?);
+        Ok(())
+    })
+}
+
+/// Connect to berthd through the bus at `address`, a D-Bus address such as
+/// "unix:path=/run/dbus/system_bus_socket".
+#[no_mangle]
+pub extern "C" fn berth_client_new_address(address: *const c_char, out: *mut *mut berth_client) -> berth_result {
+    guard(|| {
+        let address = string(address, "address")?;
+        let out = Out::new(out, "out")?;
+        out.write(connect(Some(address))?);
+        Ok(())
+    })
+}
+
+/// Close a client; NULL is ignored. Event watches of this client keep
+/// working until they are freed.
+#[no_mangle]
+pub extern "C" fn berth_client_free(client: *mut berth_client) {
+    quiet((), || free_box(client))
+}
+
+/// CreateContainer: a new container `name` (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`,
+/// at most 128 bytes) from `spec`, in state configured. The spec is not
+/// consumed.
+#[no_mangle]
+pub extern "C" fn berth_client_create(client: *const berth_client, name: *const c_char, spec: *const berth_spec) -> berth_result {
+    verb(client, name, |c, name| {
+        let spec = arg(spec, "spec")?;
+        c.call(c.client.manager().create_container(name, variants(&spec.options))).map(drop)
+    })
+}
+
+/// InitContainer: prepare the bundle (configured/stopped/exited ->
+/// created); `recursive` also starts the containers it depends on.
+#[no_mangle]
+pub extern "C" fn berth_client_init(client: *const berth_client, name: *const c_char, recursive: bool) -> berth_result {
+    verb(client, name, |c, name| c.call(c.client.manager().init_container(name, recursive)))
+}
+
+/// StartContainer: returns once the container is running (for notify
+/// containers, after its READY=1); `recursive` starts its dependencies
+/// first.
+#[no_mangle]
+pub extern "C" fn berth_client_start(client: *const berth_client, name: *const c_char, recursive: bool) -> berth_result {
+    verb(client, name, |c, name| c.call(c.client.manager().start_container(name, recursive)))
+}
+
+/// StopContainer: the stop signal, then SIGKILL after `timeout` seconds
+/// (`BERTH_TIMEOUT_DEFAULT`: the container's own stop timeout). Returns
+/// once it has stopped. BERTH_RESULT_ALREADY_STOPPED if it was.
+#[no_mangle]
+pub extern "C" fn berth_client_stop(client: *const berth_client, name: *const c_char, timeout: u32) -> berth_result {
+    verb(client, name, |c, name| c.call(c.client.manager().stop_container(name, timeout)))
+}
+
+/// KillContainer: send `signal` to the container's processes; it is then
+/// not restarted by its restart policy.
+#[no_mangle]
+pub extern "C" fn berth_client_kill(client: *const berth_client, name: *const c_char, signal: i32) -> berth_result {
+    verb(client, name, |c, name| c.call(c.client.manager().kill_container(name, signal)))
+}
+
+/// RestartContainer: stop (with `timeout` as in `berth_client_stop()`),
+/// then start.
+#[no_mangle]
+pub extern "C" fn berth_client_restart(client: *const berth_client, name: *const c_char, timeout: u32) -> berth_result {
+    verb(client, name, |c, name| c.call(c.client.manager().restart_container(name, timeout)))
+}
+
+/// PauseContainer: freeze a running container.
+#[no_mangle]
+pub extern "C" fn berth_client_pause(client: *const berth_client, name: *const c_char) -> berth_result {
+    verb(client, name, |c, name| c.call(c.client.manager().pause_container(name)))
+}
+
+/// UnpauseContainer: thaw a paused container.
+#[no_mangle]
+pub extern "C" fn berth_client_unpause(client: *const berth_client, name: *const c_char) -> berth_result {
+    verb(client, name, |c, name| c.call(c.client.manager().unpause_container(name)))
+}
+
+/// UpdateContainer: apply the resource limits set in `resources` (a spec
+/// with only MemoryMax, TasksMax, CPUWeight or CPUQuota set; any other key
+/// is BERTH_RESULT_INVALID_ARGUMENT and changes nothing), live and stored.
+#[no_mangle]
+pub extern "C" fn berth_client_update(client: *const berth_client, name: *const c_char, resources: *const berth_spec) -> berth_result {
+    verb(client, name, |c, name| {
+        let r = arg(resources, "resources")?;
+        c.call(c.client.manager().update_container(name, variants(&r.options)))
+    })
+}
+
+/// RemoveContainer: delete a container that does not run; with `force`
+/// stop it first (with `timeout` as in `berth_client_stop()`).
+#[no_mangle]
+pub extern "C" fn berth_client_remove(client: *const berth_client, name: *const c_char, force: bool, timeout: u32) -> berth_result {
+    verb(client, name, |c, name| c.call(c.client.manager().remove_container(name, force, timeout)))
+}
+
+/// SyncContainer: re-read the container's unit from systemd.
+#[no_mangle]
+pub extern "C" fn berth_client_sync(client: *const berth_client, name: *const c_char) -> berth_result {
+    verb(client, name, |c, name| c.call(c.client.manager().sync_container(name)))
+}
+
+/// CleanupContainer: release what a stopped container left behind.
+#[no_mangle]
+pub extern "C" fn berth_client_cleanup(client: *const berth_client, name: *const c_char) -> berth_result {
+    verb(client, name, |c, name| c.call(c.client.manager().cleanup_container(name)))
+}
+
+/// WaitContainer: block until the container is in one of `conditions` (an
+/// OR of `berth_state` values; 0 means stopped or exited), then write its
+/// exit code (-1 if it has none yet) to `*exit_code`. `timeout_ms`: give up
+/// with BERTH_RESULT_TIMEOUT after that many milliseconds;
+/// `BERTH_WAIT_FOREVER` (0) waits without limit.
+#[no_mangle]
+pub extern "C" fn berth_client_wait(
+    client: *const berth_client,
+    name: *const c_char,
+    conditions: u32,
+    timeout_ms: u64,
+    exit_code: *mut i32,
+) -> berth_result {
+    verb(client, name, |c, name| {
+        let out = Out::new(exit_code, "exit_code")?;
+        let states = state::from_mask(conditions)?;
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let usec = timeout_ms.saturating_mul(1000);
+        out.write(c.call(c.client.manager().wait_container(name, &names, usec))?);
+        Ok(())
+    })
+}
+
+/// The container's details as JSON (shaped like podman's inspect: Id, Name,
+/// State.Status, State.ExitCode, Spec, ...); `*json` is caller-owned, free
+/// it with `berth_string_free()`.
+#[no_mangle]
+pub extern "C" fn berth_client_inspect(client: *const berth_client, name: *const c_char, json: *mut *mut c_char) -> berth_result {
+    verb(client, name, |c, name| {
+        let out = Out::new(json, "json")?;
+        let s = c.call(c.client.manager().inspect_container(name))?;
+        out.write(c_string(&s).into_raw());
+        Ok(())
+    })
+}
+
+fn inspect(c: &Inner, name: &str) -> Res<serde_json::Value> {
+    let s = c.call(c.client.manager().inspect_container(name))?;
+    serde_json::from_str(&s).map_err(|e| Failure::new(berth_result::Bus, format!("berthd's inspect is not JSON: {e}")))
+}
+
+/// The container's current state.
+#[no_mangle]
+pub extern "C" fn berth_client_state(client: *const berth_client, name: *const c_char, state: *mut berth_state) -> berth_result {
+    verb(client, name, |c, name| {
+        let out = Out::new(state, "state")?;
+        let v = inspect(c, name)?;
+        out.write(state::parse(v["State"]["Status"].as_str().unwrap_or_default())?);
+        Ok(())
+    })
+}
+
+/// The container's last exit code: its own exit status, 128+N when a
+/// signal N ended it, -1 when it has not exited since it was created.
+#[no_mangle]
+pub extern "C" fn berth_client_exit_code(client: *const berth_client, name: *const c_char, exit_code: *mut i32) -> berth_result {
+    verb(client, name, |c, name| {
+        let out = Out::new(exit_code, "exit_code")?;
+        let v = inspect(c, name)?;
+        let code = v["State"]["ExitCode"].as_i64().and_then(|n| i32::try_from(n).ok());
+        out.write(code.ok_or_else(|| Failure::new(berth_result::Bus, "berthd's inspect has no State.ExitCode"))?);
+        Ok(())
+    })
+}

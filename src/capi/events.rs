@@ -1,0 +1,194 @@
+//! Event signals to a C callback, on a thread this library owns.
+
+use super::client::berth_client;
+use super::ffi::{arg, c_string, guard, quiet, Failure, Out};
+use super::result::berth_result;
+use crate::model::EventKind;
+use futures_util::StreamExt;
+use std::cell::Cell;
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use tokio::sync::watch;
+
+/// What happened to a container; podman's event names.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum berth_event_kind {
+    /// An event this version of libberth has no name for (see `event`).
+    Unknown = 0,
+    Create,
+    Init,
+    Start,
+    /// The container reported READY=1.
+    Ready,
+    Stop,
+    /// Its processes ended; the exit code is in inspect and wait.
+    Died,
+    Kill,
+    Pause,
+    Unpause,
+    Restart,
+    Update,
+    Sync,
+    Cleanup,
+    Remove,
+}
+
+impl berth_event_kind {
+    fn of(name: &str) -> Self {
+        use EventKind as K;
+        let kinds = [
+            (K::Create, Self::Create), (K::Init, Self::Init), (K::Start, Self::Start), (K::Ready, Self::Ready),
+            (K::Stop, Self::Stop), (K::Died, Self::Died), (K::Kill, Self::Kill), (K::Pause, Self::Pause),
+            (K::Unpause, Self::Unpause), (K::Restart, Self::Restart), (K::Update, Self::Update),
+            (K::Sync, Self::Sync), (K::Cleanup, Self::Cleanup), (K::Remove, Self::Remove),
+        ];
+        kinds.iter().find(|(k, _)| k.as_str() == name).map_or(Self::Unknown, |(_, c)| *c)
+    }
+}
+
+/// One Event signal of berthd. Everything it points to is valid only
+/// during the callback: copy what you keep.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub struct berth_event {
+    /// The container's name.
+    pub name: *const c_char,
+    /// The container's id (64 hex digits).
+    pub id: *const c_char,
+    /// The event's name: "create", "start", "died", ...
+    pub event: *const c_char,
+    /// The same as an enum.
+    pub kind: berth_event_kind,
+    /// When it happened: microseconds since the Unix epoch.
+    pub usec: u64,
+}
+
+/// Called once per event with the `userdata` given to
+/// `berth_client_watch_events()`, on the watch's own thread. It must not
+/// unwind (C++ exceptions) into libberth.
+#[allow(non_camel_case_types)]
+pub type berth_event_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const berth_event)>;
+
+/// A running event watch, from `berth_client_watch_events()`.
+#[allow(non_camel_case_types)]
+pub struct berth_event_watch {
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+    id: u64,
+}
+
+static NEXT_WATCH: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The watch whose thread this is (0: none). Not `thread::current()`:
+    /// on a thread C made, that allocates a handle that is never freed.
+    static WATCH_OF_THREAD: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The callback's userdata crosses to the watch thread: the header makes
+/// the caller promise it may.
+struct UserData(*mut c_void);
+unsafe impl Send for UserData {}
+
+/// Call `cb` for one event; the strings live until it returns.
+fn deliver(cb: unsafe extern "C" fn(*mut c_void, *const berth_event), ud: &UserData, name: &str, id: &str, event: &str, usec: u64) {
+    let (n, i, e) = (c_string(name), c_string(id), c_string(event));
+    let ev = berth_event { name: n.as_ptr(), id: i.as_ptr(), event: e.as_ptr(), kind: berth_event_kind::of(event), usec };
+    // SAFETY: the caller gave a valid function and promised that userdata
+    // may be used on this thread.
+    unsafe { cb(ud.0, &ev) }
+}
+
+/// Start calling `callback` for every Event signal of berthd (every
+/// container's create, start, died, remove, ...) on a new thread owned by
+/// libberth. The subscription is in place when this returns: events of
+/// calls made afterwards are delivered, in order. `userdata` is passed
+/// through untouched (it may be NULL) and must stay usable from that thread
+/// until the watch is freed. On success `*out` is a watch to stop with
+/// `berth_event_watch_free()`.
+#[no_mangle]
+pub extern "C" fn berth_client_watch_events(
+    client: *const berth_client,
+    callback: berth_event_callback,
+    userdata: *mut c_void,
+    out: *mut *mut berth_event_watch,
+) -> berth_result {
+    guard(|| {
+        let inner = arg(client, "client")?.inner.clone();
+        let cb = callback.ok_or_else(|| Failure::new(berth_result::NullParameter, "callback is NULL"))?;
+        let out = Out::new(out, "out")?;
+        // Subscribing adds the match rule on the bus before it returns.
+        let mut events = inner.call(inner.client.manager().receive_event())?;
+        let (stop, mut stopped) = watch::channel(false);
+        let ud = UserData(userdata);
+        let id = NEXT_WATCH.fetch_add(1, Ordering::Relaxed);
+        let thread = std::thread::Builder::new()
+            .name("berth-events".into())
+            .spawn(move || {
+                let ud = ud;
+                WATCH_OF_THREAD.with(|w| w.set(id));
+                loop {
+                    // The callback runs outside block_on, so it may call
+                    // libberth (even on this client) itself.
+                    let next = inner.rt.block_on(async {
+                        tokio::select! {
+                            _ = stopped.wait_for(|s| *s) => None,
+                            ev = events.next() => ev,
+                        }
+                    });
+                    let Some(sig) = next else { return };
+                    if *stopped.borrow() {
+                        return;
+                    }
+                    if let Ok(a) = sig.args() {
+                        deliver(cb, &ud, a.name(), a.id(), a.event(), *a.usec());
+                    }
+                }
+            })
+            .map_err(|e| Failure::new(berth_result::Internal, format!("cannot start the event thread: {e}")))?;
+        out.write(Box::into_raw(Box::new(berth_event_watch { stop, thread: Some(thread), id })));
+        Ok(())
+    })
+}
+
+/// Stop a watch and free it; NULL is ignored. Once this returns no further
+/// callback runs. It may be called from the watch's own callback: it then
+/// returns at once and the watch thread ends after the callback.
+#[no_mangle]
+pub extern "C" fn berth_event_watch_free(watch: *mut berth_event_watch) {
+    quiet((), || {
+        if watch.is_null() {
+            return;
+        }
+        // SAFETY: from Box::into_raw in berth_client_watch_events, given
+        // back once.
+        let mut w = unsafe { Box::from_raw(watch) };
+        let _ = w.stop.send(true);
+        if WATCH_OF_THREAD.with(|t| t.get()) != w.id {
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_kind_has_a_value() {
+        let all = [
+            EventKind::Create, EventKind::Init, EventKind::Start, EventKind::Ready, EventKind::Stop,
+            EventKind::Died, EventKind::Kill, EventKind::Pause, EventKind::Unpause, EventKind::Restart,
+            EventKind::Update, EventKind::Sync, EventKind::Cleanup, EventKind::Remove,
+        ];
+        for (i, k) in all.iter().enumerate() {
+            assert_eq!(berth_event_kind::of(k.as_str()) as usize, i + 1, "{k:?}");
+        }
+        assert_eq!(berth_event_kind::of("exploded"), berth_event_kind::Unknown);
+    }
+}

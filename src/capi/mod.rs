@@ -1,0 +1,83 @@
+//! The C ABI of berth (`include/berth.h`, written by cbindgen from this
+//! module alone): opaque handles with `_new`/`_free` pairs, a result code
+//! from every fallible function, outputs only through out-parameters, and
+//! a panic boundary on every entry point. The only unsafe code of the
+//! client side lives here.
+
+// Entry points take raw pointers from C and check them (ffi::arg); marking
+// them `unsafe fn` would add nothing for C callers.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
+mod ffi;
+
+// cbindgen writes the header in this order: results and states first,
+// then the spec, the client and its verbs, lists and events.
+mod result;
+
+mod state;
+
+mod spec;
+
+mod client;
+
+mod list;
+
+mod events;
+
+pub use client::berth_client;
+pub use events::{berth_event, berth_event_callback, berth_event_kind, berth_event_watch};
+pub use list::{berth_container_info, berth_container_list};
+pub use result::berth_result;
+pub use spec::berth_spec;
+pub use state::berth_state;
+
+use std::ffi::c_char;
+
+/// A stop timeout that means "the container's own StopTimeout" (for stop,
+/// restart and remove).
+pub const BERTH_TIMEOUT_DEFAULT: u32 = 0xFFFF_FFFF;
+
+/// A `timeout_ms` for `berth_client_wait()` that means "no limit".
+pub const BERTH_WAIT_FOREVER: u64 = 0;
+
+/// The version of the library linked at run time, "MAJOR.MINOR.PATCH"
+/// (compare with `BERTH_VERSION`, the header's). A static string: do not
+/// free it.
+#[no_mangle]
+pub extern "C" fn berth_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Free a string that libberth returned; NULL is ignored.
+#[no_mangle]
+pub extern "C" fn berth_string_free(s: *mut c_char) {
+    ffi::quiet((), || {
+        if !s.is_null() {
+            // SAFETY: every string libberth hands out comes from
+            // CString::into_raw, and C gives it back once.
+            drop(unsafe { std::ffi::CString::from_raw(s) });
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_timeout_is_berthds() {
+        assert_eq!(BERTH_TIMEOUT_DEFAULT, crate::dbus::DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn version_is_the_packages() {
+        let v = unsafe { std::ffi::CStr::from_ptr(berth_version()) };
+        assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn strings_round_trip() {
+        berth_string_free(result::berth_last_error_message());
+        berth_string_free(std::ptr::null_mut());
+    }
+}

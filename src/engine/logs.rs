@@ -1,0 +1,174 @@
+//! A container's output, read back from the journal by its
+//! CONTAINER_ID_FULL field with journalctl's JSON output: journalctl seeks
+//! from the end for --lines, follows with inotify, and is on every systemd
+//! host, where the sd-journal bindings on crates.io are thin or unmaintained.
+
+use crate::model::{Error, Result, Usec};
+use std::io::Write;
+
+/// What to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    pub follow: bool,
+    pub since: Option<Usec>,
+    pub until: Option<Usec>,
+    pub tail: Option<u64>,
+    pub timestamps: bool,
+    /// Which streams; both when both are false.
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+fn at(usec: Usec) -> String {
+    format!("@{}.{:06}", usec / 1_000_000, usec % 1_000_000)
+}
+
+/// journalctl's arguments for a container's lines.
+pub fn journalctl_args(id: &str, o: &LogOptions, after_cursor: Option<&str>) -> Vec<String> {
+    let mut a = vec!["--no-pager".to_string(), "--output=json".into(), "--all".into()];
+    if let Some(c) = after_cursor {
+        a.push(format!("--after-cursor={c}"));
+    } else {
+        if let Some(n) = o.tail {
+            a.push(format!("--lines={n}"));
+        }
+        if let Some(s) = o.since {
+            a.push(format!("--since={}", at(s)));
+        }
+    }
+    if let Some(u) = o.until {
+        a.push(format!("--until={}", at(u)));
+    }
+    match (o.stdout, o.stderr) {
+        (true, false) => a.push("--priority=6..6".into()),
+        (false, true) => a.push("--priority=3..3".into()),
+        _ => {}
+    }
+    if o.follow && after_cursor.is_none() {
+        a.push("--follow".into());
+    }
+    a.push(format!("CONTAINER_ID_FULL={id}"));
+    a
+}
+
+/// One journal entry of a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub usec: Usec,
+    pub stderr: bool,
+    pub message: Vec<u8>,
+    pub cursor: String,
+}
+
+/// Parse a `journalctl -o json` line; MESSAGE is a string, or an array of
+/// bytes when it is not valid UTF-8.
+pub fn parse_line(json: &str) -> Option<Line> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let message = match v.get("MESSAGE")? {
+        serde_json::Value::String(s) => s.clone().into_bytes(),
+        serde_json::Value::Array(a) => a.iter().filter_map(|b| b.as_u64().map(|b| b as u8)).collect(),
+        _ => return None,
+    };
+    Some(Line {
+        usec: v.get("__REALTIME_TIMESTAMP")?.as_str()?.parse().ok()?,
+        stderr: v.get("PRIORITY").and_then(|p| p.as_str()) == Some("3"),
+        message,
+        cursor: v.get("__CURSOR")?.as_str()?.to_string(),
+    })
+}
+
+/// A line as `berthctl logs` prints it (RFC 3339 timestamp with -t, like podman).
+pub fn format_line(l: &Line, timestamps: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(l.message.len() + 40);
+    if timestamps {
+        out.extend_from_slice(rfc3339(l.usec).as_bytes());
+        out.push(b' ');
+    }
+    out.extend_from_slice(&l.message);
+    out.push(b'\n');
+    out
+}
+
+/// UTC RFC 3339 with microseconds, without a date crate.
+pub fn rfc3339(usec: Usec) -> String {
+    let secs = (usec / 1_000_000) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        usec % 1_000_000
+    )
+}
+
+/// Copy journalctl's output for `args` to `out`; returns the last cursor.
+pub async fn copy(args: &[String], out: &mut (dyn Write + Send), timestamps: bool, stop: &mut tokio::sync::watch::Receiver<bool>) -> Result<Option<String>> {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new("journalctl")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::Internal(format!("cannot run journalctl: {e}")))?;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut cursor = None;
+    loop {
+        tokio::select! {
+            line = lines.next_line() => {
+                let Some(line) = line.map_err(Error::from)? else { break };
+                if let Some(l) = parse_line(&line) {
+                    if out.write_all(&format_line(&l, timestamps)).is_err() {
+                        break; // the reader went away
+                    }
+                    cursor = Some(l.cursor);
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    let _ = child.kill().await;
+    let _ = out.flush();
+    Ok(cursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments() {
+        let o = LogOptions { tail: Some(10), follow: true, stderr: true, ..Default::default() };
+        let a = journalctl_args("abc", &o, None);
+        assert!(a.contains(&"--lines=10".into()) && a.contains(&"--follow".into()));
+        assert!(a.contains(&"--priority=3..3".into()));
+        assert_eq!(a.last().unwrap(), "CONTAINER_ID_FULL=abc");
+        let a = journalctl_args("abc", &o, Some("c1"));
+        assert!(a.contains(&"--after-cursor=c1".into()) && !a.contains(&"--follow".into()) && !a.contains(&"--lines=10".into()));
+        let a = journalctl_args("abc", &LogOptions { since: Some(1_000_001), ..Default::default() }, None);
+        assert!(a.contains(&"--since=@1.000001".into()));
+    }
+
+    #[test]
+    fn lines_and_times() {
+        let j = r#"{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1700000000123456","PRIORITY":"3","MESSAGE":"oops"}"#;
+        let l = parse_line(j).unwrap();
+        assert!(l.stderr);
+        assert_eq!(format_line(&l, true), b"2023-11-14T22:13:20.123456Z oops\n");
+        let j = r#"{"__CURSOR":"s=2","__REALTIME_TIMESTAMP":"1","PRIORITY":"6","MESSAGE":[104,105,255]}"#;
+        assert_eq!(parse_line(j).unwrap().message, vec![104, 105, 255]);
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339(951_782_400_000_000), "2000-02-29T00:00:00.000000Z");
+    }
+}
