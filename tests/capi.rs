@@ -91,13 +91,15 @@ fn installed() -> &'static common::Fixture {
     })
 }
 
-/// libberth.so as built with this test binary: `cargo test` writes the
-/// cdylib next to it in target/debug/deps but copies it to target/debug
-/// only on `cargo build`, so the installed one may be older.
+/// The newest libberth.so of this build: `cargo test` writes the cdylib
+/// beside the test binary in target/debug/deps, `cargo build` also copies it
+/// to target/debug (what systemd/install installs), so either may be older.
 fn fresh_lib_dir() -> PathBuf {
-    let dir = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
-    assert!(dir.join("libberth.so").exists(), "no libberth.so beside the test binary in {dir:?}");
-    dir
+    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let dirs = [deps.clone(), deps.parent().unwrap().to_path_buf()];
+    let mtime = |d: &PathBuf| std::fs::metadata(d.join("libberth.so")).and_then(|m| m.modified()).ok();
+    let newest = dirs.iter().filter(|d| mtime(d).is_some()).max_by_key(|d| mtime(d));
+    newest.unwrap_or_else(|| panic!("no libberth.so in {dirs:?}; build it: cargo build")).clone()
 }
 
 /// Compile one program of ffi-tests/ with every warning an error. `how`

@@ -22,6 +22,7 @@ fn config(dir: &Path) -> Config {
         state_root: dir.join("state"),
         run_root: dir.join("run"),
         monitor: env!("CARGO_BIN_EXE_berth-monitor").into(),
+        defined_dir: None,
     }
 }
 

@@ -35,7 +35,7 @@ fn units_match_the_expected_files() {
     let mut mismatches = Vec::new();
     for path in &files {
         let g = generator::generate(path, Path::new(NORMAL_DIR), Path::new(MONITOR)).unwrap_or_else(|e| panic!("{e}"));
-        for (ext, got) in [("service", shown(&g.service)), ("json", g.spec_json.clone())] {
+        for (ext, got) in [("service", shown(&g.service)), ("json", shown(&g.spec_json))] {
             let want_path = path.with_extension(ext);
             if bless {
                 fs::write(&want_path, &got).unwrap();
@@ -96,9 +96,10 @@ fn a_bad_file_fails_alone() {
     for unit in ["web", "db"] {
         let text = fs::read_to_string(out.join(format!("{unit}.service"))).unwrap();
         assert!(text.contains(&format!("--spec={}/berth/{unit}.json ", out.display())), "{text}");
-        let spec: berth::model::ContainerSpec =
+        let defined: berth::model::FileDefined =
             serde_json::from_str(&fs::read_to_string(out.join(format!("berth/{unit}.json"))).unwrap()).unwrap();
-        assert_eq!(spec.rootfs, Path::new("/srv").join(unit));
+        assert_eq!(defined.spec.rootfs, Path::new("/srv").join(unit));
+        assert_eq!(defined.unit, format!("{unit}.service"));
     }
     assert!(!out.join("broken.service").exists() && !out.join("berth/broken.json").exists());
     let link = |p: &str| fs::read_link(out.join(p)).unwrap();

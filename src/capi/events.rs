@@ -121,14 +121,16 @@ pub extern "C" fn berth_client_watch_events(
         let cb = callback.ok_or_else(|| Failure::new(berth_result::NullParameter, "callback is NULL"))?;
         let out = Out::new(out, "out")?;
         // Subscribing adds the match rule on the bus before it returns.
-        let mut events = inner.call(inner.client.manager().receive_event())?;
+        let events = inner.call(inner.client.manager().receive_event())?;
         let (stop, mut stopped) = watch::channel(false);
         let ud = UserData(userdata);
         let id = NEXT_WATCH.fetch_add(1, Ordering::Relaxed);
         let thread = std::thread::Builder::new()
             .name("berth-events".into())
             .spawn(move || {
-                let ud = ud;
+                // Locals drop in reverse order: the stream (whose drop queues
+                // a RemoveMatch on the runtime) before the runtime's Arc.
+                let (inner, mut events, ud) = (inner, events, ud);
                 WATCH_OF_THREAD.with(|w| w.set(id));
                 loop {
                     // The callback runs outside block_on, so it may call

@@ -117,7 +117,7 @@ impl Failure {
 #[no_mangle]
 pub extern "C" fn berth_result_name(result: u32) -> *const c_char {
     let known = berth_result::NAMES.iter().find(|(r, _)| *r as u32 == result);
-    known.map_or("Unknown\0", |(_, n)| n).as_ptr().cast()
+    ffi::quiet("Unknown\0", || known.map_or("Unknown\0", |(_, n)| n)).as_ptr().cast()
 }
 
 /// The message of the last failed call made on this thread, as a new

@@ -67,10 +67,13 @@ pub(crate) fn from_mask(mask: u32) -> Res<Vec<State>> {
 pub extern "C" fn berth_state_name(state: u32) -> *const c_char {
     const NAMES: [&str; 8] =
         ["configured\0", "created\0", "running\0", "paused\0", "stopping\0", "stopped\0", "exited\0", "removing\0"];
-    if !state.is_power_of_two() || state > berth_state::Removing as u32 {
-        return std::ptr::null();
-    }
-    NAMES[state.trailing_zeros() as usize].as_ptr().cast()
+    super::ffi::quiet(std::ptr::null(), || {
+        if state.is_power_of_two() && state <= berth_state::Removing as u32 {
+            NAMES[state.trailing_zeros() as usize].as_ptr().cast()
+        } else {
+            std::ptr::null()
+        }
+    })
 }
 
 #[cfg(test)]

@@ -113,8 +113,8 @@ impl ContainerObject {
         self.id.clone()
     }
     #[zbus(property(emits_changed_signal = "const"))]
-    fn unit(&self) -> String {
-        format!("berth-{}.service", self.name)
+    fn unit(&self) -> zbus::fdo::Result<String> {
+        Ok(self.rec()?.unit_name())
     }
     #[zbus(property)]
     fn state(&self) -> zbus::fdo::Result<String> {

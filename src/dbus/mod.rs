@@ -52,7 +52,8 @@ pub fn inspect_json(engine: &Engine, rec: &Record) -> String {
             "RestartCount": rec.restart_count,
             "StoppedByUser": rec.stopped_by_user,
         },
-        "Unit": rec.name.unit(),
+        "Unit": rec.unit_name(),
+        "Source": rec.source,
         "ShouldRestart": crate::engine::should_restart(rec),
         "Spec": rec.spec,
     });

@@ -32,12 +32,18 @@ pub struct Config {
     pub run_root: PathBuf,
     /// The berth-monitor binary that units run.
     pub monitor: PathBuf,
+    /// Where berth-generator records file-defined containers (None: none).
+    pub defined_dir: Option<PathBuf>,
 }
+
+/// Where berth-generator writes, under systemd's normal generator directory.
+pub const DEFINED_DIR: &str = "/run/systemd/generator/berth";
 
 /// One container: its lock, its record and a channel that tells waiters
 /// about every change of the record.
 pub(crate) struct Container {
     pub(crate) name: ContainerName,
+    unit: String,
     op: Arc<Mutex<()>>,
     rec: StdMutex<Record>,
     tx: watch::Sender<Record>,
@@ -49,6 +55,7 @@ impl Container {
         let (tx, _) = watch::channel(rec.clone());
         Arc::new(Container {
             name: rec.name.clone(),
+            unit: rec.unit_name(),
             op: Arc::new(Mutex::new(())),
             rec: StdMutex::new(rec),
             tx,
@@ -92,6 +99,7 @@ impl Engine {
                 reg.insert(rec.name.to_string(), Container::new(rec));
             }
         }
+        engine.sync_defined().await?;
         for c in engine.containers() {
             let _g = c.op.lock().await;
             engine.refresh(&c).await?;
@@ -100,11 +108,80 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Take in the containers berth-generator defined from `.container`
+    /// files: new ones are added, changed specs updated, and those whose
+    /// file is gone forgotten.
+    pub async fn sync_defined(&self) -> Result<()> {
+        let Some(dir) = self.inner.config.defined_dir.clone() else { return Ok(()) };
+        let mut defined = BTreeMap::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_none_or(|x| x != "json") {
+                    continue;
+                }
+                match std::fs::read(&p).ok().and_then(|d| serde_json::from_slice::<crate::model::FileDefined>(&d).ok()) {
+                    Some(d) => {
+                        defined.insert(d.name.to_string(), d);
+                    }
+                    None => tracing::warn!("ignoring unreadable {}", p.display()),
+                }
+            }
+        }
+        for c in self.containers() {
+            let rec = c.record();
+            if rec.source.is_some() && !defined.contains_key(rec.name.as_str()) {
+                self.inner.store.delete(&rec.name)?;
+                self.unregister(rec.name.as_str());
+                self.emit(&rec, EventKind::Remove);
+            }
+        }
+        for (name, d) in defined {
+            self.inner.units.watch_unit(&d.unit);
+            match self.get(&name) {
+                Ok(c) => {
+                    let _g = c.op.lock().await;
+                    let mut rec = c.record();
+                    if rec.source.is_none() {
+                        tracing::warn!("{} defines {name}, which berth already has; ignored", d.source.display());
+                        continue;
+                    }
+                    if rec.spec != d.spec || rec.source.as_ref() != Some(&d.source) {
+                        rec.spec = d.spec;
+                        rec.source = Some(d.source);
+                        self.commit(&c, rec.clone())?;
+                        self.emit(&rec, EventKind::Update);
+                    }
+                }
+                Err(_) => {
+                    let mut rec = Record::new(d.name, d.id, d.spec);
+                    rec.unit = Some(d.unit);
+                    rec.source = Some(d.source);
+                    self.inner.store.save(&rec)?;
+                    self.inner.registry.write().unwrap().insert(name, Container::new(rec.clone()));
+                    self.emit(&rec, EventKind::Create);
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn follow(&self, mut watch: broadcast::Receiver<String>) {
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {
                 let unit = match watch.recv().await {
+                    Ok(u) if u == crate::systemd::RELOADED => {
+                        let Some(inner) = weak.upgrade() else { return };
+                        let engine = Engine { inner };
+                        if let Err(e) = engine.sync_defined().await {
+                            tracing::warn!("cannot take in file-defined containers: {e}");
+                        }
+                        for c in engine.containers() {
+                            engine.queue_sync(c);
+                        }
+                        continue;
+                    }
                     Ok(u) => Some(u),
                     // Missed some: re-read every container.
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
@@ -113,7 +190,7 @@ impl Engine {
                 let Some(inner) = weak.upgrade() else { return };
                 let engine = Engine { inner };
                 let targets: Vec<Arc<Container>> = match unit {
-                    Some(u) => engine.containers().into_iter().filter(|c| c.name.unit() == u).collect(),
+                    Some(u) => engine.containers().into_iter().filter(|c| c.unit == u).collect(),
                     None => engine.containers(),
                 };
                 for c in targets {
@@ -190,22 +267,24 @@ impl Engine {
         if rec.state == State::Removing {
             return Ok(rec);
         }
-        let unit = self.inner.units.status(&rec.name.unit()).await?;
+        let unit = self.inner.units.status(&rec.unit_name()).await?;
         let exit = self.inner.store.read_exit(&rec.id)?;
         let was = rec.state;
         let out = reconcile(&mut rec, unit.as_ref(), exit.as_ref());
         if out.died && unit.is_some() {
             // A failed unit keeps its name until reset; reset it before
             // anyone learns that the container ended.
-            self.inner.units.reset_failed(&rec.name.unit()).await?;
+            self.inner.units.reset_failed(&rec.unit_name()).await?;
         }
         if out.changed {
             self.commit(c, rec.clone())?;
         }
         if out.died {
             self.emit(&rec, EventKind::Died);
-        } else if out.changed && rec.state == State::Running && matches!(was, State::Stopped | State::Exited | State::Created) {
-            self.emit(&rec, EventKind::Restart);
+        } else if out.changed && rec.state == State::Running && matches!(was, State::Stopped | State::Exited | State::Created | State::Configured) {
+            // systemd started it: at boot or by hand (first run), or by Restart=.
+            let first = matches!(was, State::Configured | State::Created);
+            self.emit(&rec, if first { EventKind::Start } else { EventKind::Restart });
         }
         Ok(rec)
     }

@@ -54,7 +54,7 @@ pub fn reconcile(rec: &mut Record, unit: Option<&UnitStatus>, exit: Option<&Exit
         (State::Running | State::Paused | State::Stopping, UnitPhase::Frozen) => rec.state = State::Paused,
         (State::Running | State::Paused | State::Stopping, UnitPhase::Stopping) => rec.state = State::Stopping,
         // systemd restarted it (Restart=) or someone started it behind our back.
-        (State::Stopped | State::Exited | State::Created, UnitPhase::Up | UnitPhase::Frozen) => {
+        (State::Configured | State::Stopped | State::Exited | State::Created, UnitPhase::Up | UnitPhase::Frozen) => {
             rec.state = if phase(unit) == UnitPhase::Frozen { State::Paused } else { State::Running };
             rec.started_at = unit.map(|u| u.active_enter_usec).filter(|t| *t > 0).unwrap_or(rec.started_at);
             rec.stopped_by_user = false;

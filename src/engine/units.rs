@@ -13,6 +13,10 @@ use tokio::sync::broadcast;
 pub trait Units: Send + Sync + 'static {
     /// Start a transient unit and wait for its start job's result.
     async fn start_transient(&self, unit: &str, config: &UnitConfig) -> Result<String>;
+    /// Start an existing unit (a file-defined container's) and wait.
+    async fn start_unit(&self, unit: &str) -> Result<String>;
+    /// Follow a unit whose name lacks berth's prefix.
+    fn watch_unit(&self, unit: &str);
     /// Stop a unit and wait for the stop job's result.
     async fn stop(&self, unit: &str) -> Result<String>;
     async fn kill(&self, unit: &str, whom: &str, signal: i32) -> Result<()>;
@@ -29,6 +33,12 @@ pub trait Units: Send + Sync + 'static {
 impl Units for Systemd {
     async fn start_transient(&self, unit: &str, config: &UnitConfig) -> Result<String> {
         Systemd::start_transient(self, unit, config.properties()?).await
+    }
+    async fn start_unit(&self, unit: &str) -> Result<String> {
+        Systemd::start(self, unit).await
+    }
+    fn watch_unit(&self, unit: &str) {
+        Systemd::watch_unit(self, unit)
     }
     async fn stop(&self, unit: &str) -> Result<String> {
         Systemd::stop(self, unit).await

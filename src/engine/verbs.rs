@@ -83,7 +83,7 @@ impl Engine {
                     }
                     self.start(d.as_str(), true).await.map_err(|e| not_running(format!("cannot start: {e}")))?;
                 }
-                units.push(d.unit());
+                units.push(dep.record().unit_name());
             }
             Ok(units)
         })
@@ -122,15 +122,20 @@ impl Engine {
             rec.state = State::Created;
             self.emit(&rec, EventKind::Init);
         }
-        let unit = rec.name.unit();
+        let unit = rec.unit_name();
         units.reset_failed(&unit).await?;
         let _ = std::fs::remove_file(store.bundle_dir(&rec.id).join(STOP_TIMEOUT_FILE));
         // Before the unit starts, so that an exit file of this run is newer.
         rec.started_at = now_usec();
         rec.stopped_by_user = false;
         rec.restart_count = 0;
-        let config = unit_config(&rec, store, &self.inner.config.monitor, deps);
-        let result = units.start_transient(&unit, &config).await?;
+        let result = if rec.source.is_some() {
+            // A file-defined container's unit exists: systemd runs it as written.
+            units.start_unit(&unit).await?
+        } else {
+            let config = unit_config(&rec, store, &self.inner.config.monitor, deps);
+            units.start_transient(&unit, &config).await?
+        };
         if result == "done" {
             rec.state = State::Running;
             self.commit(c, rec.clone())?;
@@ -179,7 +184,7 @@ impl Engine {
     }
 
     async fn stop_locked(&self, c: &Container, mut rec: Record, timeout: Option<u32>) -> Result<Record> {
-        let unit = rec.name.unit();
+        let unit = rec.unit_name();
         if rec.state == State::Created {
             rec.state = State::Stopped;
             self.commit(c, rec.clone())?;
@@ -216,7 +221,7 @@ impl Engine {
         self.commit(&c, rec.clone())?;
         // SIGKILL cannot be forwarded by the monitor: kill every process.
         let whom = if signal == 9 { "all" } else { "main" };
-        self.inner.units.kill(&rec.name.unit(), whom, signal).await?;
+        self.inner.units.kill(&rec.unit_name(), whom, signal).await?;
         self.emit(&rec, EventKind::Kill);
         Ok(rec)
     }
@@ -242,7 +247,7 @@ impl Engine {
         let (c, _g) = self.locked(name).await?;
         let mut rec = self.refresh(&c).await?;
         rec.state.check(Verb::Pause, name)?;
-        self.inner.units.freeze(&rec.name.unit()).await?;
+        self.inner.units.freeze(&rec.unit_name()).await?;
         rec.state = State::Paused;
         self.commit(&c, rec.clone())?;
         self.emit(&rec, EventKind::Pause);
@@ -253,7 +258,7 @@ impl Engine {
         let (c, _g) = self.locked(name).await?;
         let mut rec = self.refresh(&c).await?;
         rec.state.check(Verb::Unpause, name)?;
-        self.inner.units.thaw(&rec.name.unit()).await?;
+        self.inner.units.thaw(&rec.unit_name()).await?;
         rec.state = State::Running;
         self.commit(&c, rec.clone())?;
         self.emit(&rec, EventKind::Unpause);
@@ -267,7 +272,7 @@ impl Engine {
         rec.state.check(Verb::Update, name)?;
         rec.spec.resources.apply(options)?;
         if rec.state.is_live() {
-            self.inner.units.set_resources(&rec.name.unit(), &rec.spec.resources).await?;
+            self.inner.units.set_resources(&rec.unit_name(), &rec.spec.resources).await?;
         }
         self.commit(&c, rec.clone())?;
         self.emit(&rec, EventKind::Update);
@@ -317,7 +322,7 @@ impl Engine {
         if rec.state == State::Stopping {
             return Ok(rec);
         }
-        self.inner.units.reset_failed(&rec.name.unit()).await?;
+        self.inner.units.reset_failed(&rec.unit_name()).await?;
         self.inner.store.remove_runtime_data(&rec.id)?;
         if matches!(rec.state, State::Stopped | State::Created) {
             rec.state = if rec.state == State::Created { State::Configured } else { State::Exited };
@@ -335,6 +340,12 @@ impl Engine {
         let (c, _g) = self.locked(name).await?;
         let mut rec = self.refresh(&c).await?;
         rec.state.check(if force { Verb::ForceRemove } else { Verb::Remove }, name)?;
+        if let Some(src) = &rec.source {
+            return Err(Error::InvalidState(format!(
+                "container {name} is defined by {}; remove that file and run systemctl daemon-reload",
+                src.display()
+            )));
+        }
         let dependents = self.dependents(&rec.name);
         if !dependents.is_empty() {
             return Err(Error::InvalidState(format!(
@@ -347,7 +358,7 @@ impl Engine {
         }
         rec.state = State::Removing;
         self.commit(&c, rec.clone())?;
-        self.inner.units.reset_failed(&rec.name.unit()).await?;
+        self.inner.units.reset_failed(&rec.unit_name()).await?;
         self.inner.store.remove_runtime_data(&rec.id)?;
         self.inner.store.delete(&rec.name)?;
         self.unregister(name);

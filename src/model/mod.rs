@@ -13,7 +13,7 @@ pub use event::{Event, EventKind};
 pub use name::{new_id, short_id, validate_id, ContainerName, NAME_MAX};
 pub use signal::{check_signal, parse_signal, signal_name};
 pub use spec::{
-    ContainerSpec, Network, OptionValue, Resources, RestartPolicy, RuntimeKind, Volume,
+    ContainerSpec, FileDefined, Network, OptionValue, Resources, RestartPolicy, RuntimeKind, Volume,
     OPTION_KEYS, STOP_TIMEOUT_MAX,
 };
 pub use state::{State, Verb};

@@ -479,6 +479,19 @@ impl ContainerSpec {
     }
 }
 
+/// A container defined by a `.container` file, as berth-generator records
+/// it next to the unit: what berth-monitor runs and berthd lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDefined {
+    pub name: ContainerName,
+    pub id: String,
+    /// The unit, `NAME.service`.
+    pub unit: String,
+    /// The `.container` file.
+    pub source: PathBuf,
+    pub spec: ContainerSpec,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

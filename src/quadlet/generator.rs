@@ -79,7 +79,14 @@ pub fn generate(path: &Path, normal_dir: &Path, monitor: &Path) -> Result<Genera
     let unit = format!("{}.service", container.unit);
     let spec_path = normal_dir.join("berth").join(format!("{}.json", container.unit));
     let service = render::service(&container, monitor, &spec_path)?;
-    let mut spec_json = serde_json::to_string_pretty(&container.spec).map_err(|e| Error::file(path, e.to_string()))?;
+    let defined = crate::model::FileDefined {
+        name: container.name.clone(),
+        id: container.id.clone(),
+        unit: unit.clone(),
+        source: path.to_path_buf(),
+        spec: container.spec.clone(),
+    };
+    let mut spec_json = serde_json::to_string_pretty(&defined).map_err(|e| Error::file(path, e.to_string()))?;
     spec_json.push('\n');
     let links = install_links(&container, &unit, normal_dir)?;
     Ok(Generated { service_path: normal_dir.join(&unit), service, spec_path, spec_json, links, container })

@@ -81,7 +81,10 @@ pub fn monitor_args(spec: &ContainerSpec, id: &str, run_root: &Path) -> MonitorA
 pub fn prepare(a: &RunSpecArgs) -> Result<MonitorArgs> {
     let bad = |e: String| Error::Internal(format!("{}: {e}", a.spec.display()));
     let json = std::fs::read(&a.spec).map_err(|e| bad(e.to_string()))?;
-    let spec: ContainerSpec = serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?;
+    let spec: ContainerSpec = match serde_json::from_slice::<crate::model::FileDefined>(&json) {
+        Ok(d) => d.spec,
+        Err(_) => serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?,
+    };
     let m = monitor_args(&spec, &a.id, &a.run_root);
     bundle::write_config(&m.bundle, &bundle::config(&spec, &a.name, &a.id)?)?;
     if let Some(d) = m.exit_file.parent() {

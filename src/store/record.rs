@@ -21,6 +21,13 @@ pub struct Record {
     /// Restarts done by systemd before the current run of the unit.
     #[serde(default)]
     pub restart_count: u32,
+    /// The unit of a file-defined container (`NAME.service`); None for
+    /// berth's transient `berth-NAME.service`.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// The `.container` file that defines it, if any.
+    #[serde(default)]
+    pub source: Option<std::path::PathBuf>,
 }
 
 impl Record {
@@ -36,6 +43,13 @@ impl Record {
             exit_code: None,
             stopped_by_user: false,
             restart_count: 0,
+            unit: None,
+            source: None,
         }
+    }
+
+    /// The systemd unit that runs this container.
+    pub fn unit_name(&self) -> String {
+        self.unit.clone().unwrap_or_else(|| self.name.unit())
     }
 }

@@ -16,8 +16,12 @@ use zbus::message::Type as MsgType;
 use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath, OwnedVariant};
 use zbus_systemd::systemd1::ManagerProxy;
 
-/// Only units of this prefix are watched and their jobs tracked.
+/// Units of this prefix are watched and their jobs tracked, and so are
+/// units named with [`Systemd::watch_unit`] (file-defined containers).
 pub const UNIT_PREFIX: &str = "berth-";
+
+/// Sent on the watch channel when PID 1 finished a daemon-reload.
+pub const RELOADED: &str = "@reload";
 
 /// What berth reads of a unit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,6 +60,7 @@ pub struct Systemd {
     manager: ManagerProxy<'static>,
     jobs: Arc<Mutex<JobTable>>,
     events: broadcast::Sender<String>,
+    watched: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
 }
 
 pub fn bus_error(e: zbus::Error) -> Error {
@@ -107,13 +112,15 @@ impl Systemd {
         // Without Subscribe, PID 1 sends no PropertiesChanged for units.
         manager.subscribe().await.map_err(bus_error)?;
         let (events, _) = broadcast::channel(4096);
-        let s = Arc::new(Systemd { conn, manager, jobs: Arc::default(), events });
+        let s = Arc::new(Systemd { conn, manager, jobs: Arc::default(), events, watched: Arc::default() });
         let jobs = s.jobs.clone();
         let tx = s.events.clone();
+        let watched = s.watched.clone();
         let mut merged = futures_util::stream::select_all(streams);
         tokio::spawn(async move {
             while let Some(Ok(msg)) = merged.next().await {
-                dispatch(&msg, &jobs, &tx);
+                let is_ours = |u: &str| u.starts_with(UNIT_PREFIX) || watched.read().unwrap().contains(u);
+                dispatch(&msg, &jobs, &tx, &is_ours);
             }
         });
         Ok(s)
@@ -123,9 +130,14 @@ impl Systemd {
         &self.conn
     }
 
-    /// Names of berth units whose state may have changed.
+    /// Names of berth units whose state may have changed, and [`RELOADED`].
     pub fn watch(&self) -> broadcast::Receiver<String> {
         self.events.subscribe()
+    }
+
+    /// Follow a unit outside berth's prefix too.
+    pub fn watch_unit(&self, unit: &str) {
+        self.watched.write().unwrap().insert(unit.to_string());
     }
 
     async fn wait_job(&self, job: OwnedObjectPath) -> Result<String> {
@@ -240,7 +252,7 @@ impl Systemd {
     }
 }
 
-fn dispatch(msg: &zbus::Message, jobs: &Mutex<JobTable>, tx: &broadcast::Sender<String>) {
+fn dispatch(msg: &zbus::Message, jobs: &Mutex<JobTable>, tx: &broadcast::Sender<String>, is_ours: &dyn Fn(&str) -> bool) {
     let h = msg.header();
     let member = h.member().map(|m| m.as_str()).unwrap_or("");
     let unit = match member {
@@ -248,7 +260,7 @@ fn dispatch(msg: &zbus::Message, jobs: &Mutex<JobTable>, tx: &broadcast::Sender<
             let Ok((_, job, unit, result)) = msg.body().deserialize::<(u32, OwnedObjectPath, String, String)>() else {
                 return;
             };
-            if !unit.starts_with(UNIT_PREFIX) {
+            if !is_ours(&unit) {
                 return;
             }
             let mut t = jobs.lock().unwrap();
@@ -267,6 +279,13 @@ fn dispatch(msg: &zbus::Message, jobs: &Mutex<JobTable>, tx: &broadcast::Sender<
             }
             unit
         }
+        "Reloading" => {
+            // Reloading(false): the reload is over; generated units changed.
+            if let Ok(false) = msg.body().deserialize::<bool>() {
+                let _ = tx.send(RELOADED.to_string());
+            }
+            return;
+        }
         "UnitRemoved" | "UnitNew" => match msg.body().deserialize::<(String, OwnedObjectPath)>() {
             Ok((unit, _)) => unit,
             Err(_) => return,
@@ -280,7 +299,7 @@ fn dispatch(msg: &zbus::Message, jobs: &Mutex<JobTable>, tx: &broadcast::Sender<
         }
         _ => return,
     };
-    if unit.starts_with(UNIT_PREFIX) {
+    if is_ours(&unit) {
         let _ = tx.send(unit);
     }
 }
