@@ -160,12 +160,14 @@ async fn floor_start(bundle: &Path, unit: &str, notify: bool) -> Result<(f64, f6
     let _ = std::fs::remove_file(&pid);
     let (b, p) = (bundle.to_string_lossy(), pid.to_string_lossy());
     let typ = if notify { "Type=notify" } else { "Type=exec" };
+    let unit_arg = format!("--unit={unit}");
+    // KillSignal: sleep, the container's init, ignores SIGTERM.
+    let argv = [
+        "systemd-run", "-q", "--collect", &unit_arg, "-p", typ, "-p", "NotifyAccess=all", "-p", "KillSignal=SIGKILL",
+        "crun", "--cgroup-manager=disabled", "run", "--bundle", &b, "--pid-file", &p, unit,
+    ];
     let t = Instant::now();
-    #[rustfmt::skip]
-    run(&["systemd-run", "-q", "--collect", &format!("--unit={unit}"), "-p", typ, "-p", "NotifyAccess=all",
-        // sleep, the container's init, ignores SIGTERM.
-        "-p", "KillSignal=SIGKILL",
-        "crun", "--cgroup-manager=disabled", "run", "--bundle", &b, "--pid-file", &p, unit]).await?;
+    run(&argv).await?;
     let job = ms(t.elapsed());
     while !pid.exists() {
         if t.elapsed() > Duration::from_secs(10) {
@@ -412,7 +414,7 @@ async fn defined(c: &Client, s: &Setup, idle_rss: f64, t: &mut Targets) -> Resul
     let path = c.object_path(&names[s.defined / 2]).await?;
     // No cache: every read is a round trip to berthd.
     let proxy = ContainerProxy::builder(c.connection())
-        .path(path)?
+        .path(path)
         .cache_properties(zbus::proxy::CacheProperties::No)
         .build()
         .await?;
@@ -467,9 +469,9 @@ async fn logs(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     let noise = |k: usize| {
         let n = (s.noise_lines / 2).to_string();
         async move {
-            #[rustfmt::skip]
-            run(&["systemd-run", "-q", "--wait", "--collect", &format!("--unit=bench-noise-{k}"),
-                "-p", "LogRateLimitIntervalSec=0", "/usr/bin/seq", "1", &n]).await
+            let unit = format!("--unit=bench-noise-{k}");
+            let argv = ["systemd-run", "-q", "--wait", "--collect", &unit, "-p", "LogRateLimitIntervalSec=0", "/usr/bin/seq", "1", &n];
+            run(&argv).await
         }
     };
     // Other units' lines before and after the container's, so that its

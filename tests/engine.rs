@@ -307,6 +307,20 @@ async fn wait_is_prompt(rt: &'static str) {
     e.engine.remove(&n, false, None).await.unwrap();
 }
 
+async fn start_failure_is_explained(rt: &'static str) {
+    let e = env(rt).await;
+    let name = common::unique(&format!("noexec-{rt}"));
+    let mut o = e.options("true", &[]);
+    o.insert("Command".into(), OptionValue::StrList(vec!["/no/such/program".into()]));
+    e.engine.create(&name, &o).await.unwrap();
+    let err = e.engine.start(&name, false).await.unwrap_err();
+    assert_eq!(err.name(), "Runtime", "{err}");
+    assert!(err.to_string().contains("/no/such/program"), "the runtime's own words are shown: {err}");
+    assert_eq!(e.state(&name), State::Exited);
+    assert!(e.unit_active(&name).await.is_none_or(|s| s == "inactive"));
+    e.engine.remove(&name, false, None).await.unwrap();
+}
+
 macro_rules! both {
     ($($f:ident),*) => {
         mod crun { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $f() { super::$f("crun").await } )* }
@@ -324,5 +338,6 @@ both!(
     pause_update_kill,
     dependencies,
     verbs_in_every_state,
-    wait_is_prompt
+    wait_is_prompt,
+    start_failure_is_explained
 );

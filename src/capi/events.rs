@@ -36,16 +36,32 @@ pub enum berth_event_kind {
     Remove,
 }
 
+/// Exhaustive, so that a new kind of event needs a value here.
+impl From<EventKind> for berth_event_kind {
+    fn from(k: EventKind) -> Self {
+        match k {
+            EventKind::Create => Self::Create,
+            EventKind::Init => Self::Init,
+            EventKind::Start => Self::Start,
+            EventKind::Ready => Self::Ready,
+            EventKind::Stop => Self::Stop,
+            EventKind::Died => Self::Died,
+            EventKind::Kill => Self::Kill,
+            EventKind::Pause => Self::Pause,
+            EventKind::Unpause => Self::Unpause,
+            EventKind::Restart => Self::Restart,
+            EventKind::Update => Self::Update,
+            EventKind::Sync => Self::Sync,
+            EventKind::Cleanup => Self::Cleanup,
+            EventKind::Remove => Self::Remove,
+        }
+    }
+}
+
 impl berth_event_kind {
+    /// The kind of an event name on the bus (the model's serde names).
     fn of(name: &str) -> Self {
-        use EventKind as K;
-        let kinds = [
-            (K::Create, Self::Create), (K::Init, Self::Init), (K::Start, Self::Start), (K::Ready, Self::Ready),
-            (K::Stop, Self::Stop), (K::Died, Self::Died), (K::Kill, Self::Kill), (K::Pause, Self::Pause),
-            (K::Unpause, Self::Unpause), (K::Restart, Self::Restart), (K::Update, Self::Update),
-            (K::Sync, Self::Sync), (K::Cleanup, Self::Cleanup), (K::Remove, Self::Remove),
-        ];
-        kinds.iter().find(|(k, _)| k.as_str() == name).map_or(Self::Unknown, |(_, c)| *c)
+        serde_json::from_value::<EventKind>(name.into()).map_or(Self::Unknown, Into::into)
     }
 }
 

@@ -45,7 +45,7 @@ pub const BERTH_WAIT_FOREVER: u64 = 0;
 /// free it.
 #[no_mangle]
 pub extern "C" fn berth_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    ffi::quiet(std::ptr::null(), || concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
 }
 
 /// Free a string that libberth returned; NULL is ignored.

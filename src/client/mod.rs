@@ -27,7 +27,11 @@ pub fn from_bus(e: zbus::Error) -> Error {
                 None => Error::Internal(format!("{}: {msg}", name.as_str())),
             }
         }
-        zbus::Error::FDO(e) => Error::Internal(e.to_string()),
+        zbus::Error::FDO(e) => match *e {
+            zbus::fdo::Error::AccessDenied(m) => Error::Internal(format!("access denied: {m} (changing containers needs root)")),
+            zbus::fdo::Error::ServiceUnknown(m) => Error::Internal(format!("berthd is not running and could not be started: {m}")),
+            e => Error::Internal(e.to_string()),
+        },
         e => Error::Internal(format!("D-Bus: {e}")),
     }
 }

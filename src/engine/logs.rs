@@ -143,6 +143,21 @@ pub async fn copy(args: &[String], out: &mut (dyn Write + Send), timestamps: boo
     Ok(cursor)
 }
 
+/// The last lines the container (or its runtime) wrote to stderr since
+/// `since`: what a failed start's error should show.
+pub async fn recent_errors(id: &str, since: Usec) -> Vec<String> {
+    let _ = tokio::process::Command::new("journalctl").arg("--sync").status().await;
+    let o = LogOptions { since: Some(since), tail: Some(3), stderr: true, ..Default::default() };
+    let Ok(out) = tokio::process::Command::new("journalctl").args(journalctl_args(id, &o, None)).output().await else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(parse_line)
+        .map(|l| String::from_utf8_lossy(&l.message).into_owned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,6 +158,8 @@ impl Engine {
         units.reset_failed(&unit).await?;
         self.emit(&rec, EventKind::Died);
         let code = rec.exit_code.unwrap_or(-1);
+        let said = super::logs::recent_errors(&rec.id, rec.started_at).await;
+        let said = if said.is_empty() { String::new() } else { format!(": {}", said.join(" / ")) };
         Err(if timed_out {
             Error::Timeout(format!(
                 "container {} did not become ready within {} s (no READY=1) and was stopped; see journalctl -u {unit}",
@@ -165,7 +167,7 @@ impl Engine {
             ))
         } else {
             Error::Runtime(format!(
-                "container {} failed to start (start job {result}, exit code {code}); see journalctl -u {unit}",
+                "container {} failed to start (start job {result}, exit code {code}){said}; see journalctl -u {unit}",
                 rec.name
             ))
         })

@@ -13,7 +13,7 @@ pub enum Error {
     AlreadyStopped(String),
     #[error("container {0} has been removed")]
     Removed(String),
-    #[error("invalid argument {key}: {message}")]
+    #[error("{}", invalid_text(key, message))]
     InvalidArgument { key: String, message: String },
     #[error("{0}")]
     DependencyNotRunning(String),
@@ -32,6 +32,15 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error rebuilt from D-Bus carries berthd's whole text and no key.
+fn invalid_text(key: &str, message: &str) -> String {
+    if key.is_empty() {
+        message.to_string()
+    } else {
+        format!("invalid argument {key}: {message}")
+    }
+}
 
 impl Error {
     pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
@@ -87,8 +96,9 @@ impl Error {
             "Canceled" => Error::Canceled(message),
             "Timeout" => Error::Timeout(message),
             "NotImplemented" => Error::NotImplemented(message),
-            "Runtime" => Error::Runtime(message),
-            "Systemd" => Error::Systemd(message),
+            // berthd's text already carries the prefix that Display adds.
+            "Runtime" => Error::Runtime(message.strip_prefix("OCI runtime: ").unwrap_or(&message).to_string()),
+            "Systemd" => Error::Systemd(message.strip_prefix("systemd: ").unwrap_or(&message).to_string()),
             _ => Error::Internal(message),
         }
     }
@@ -109,6 +119,14 @@ mod tests {
         for n in Error::NAMES {
             let e = Error::from_name(n, "m".into());
             assert_eq!(e.name(), n);
+        }
+    }
+
+    #[test]
+    fn rebuilt_errors_print_berthds_text_once() {
+        for e in [Error::invalid("Rootfs", "is required"), Error::Runtime("x".into()), Error::Systemd("y".into())] {
+            let back = Error::from_name(e.name(), e.to_string());
+            assert_eq!(back.to_string(), e.to_string());
         }
     }
 
