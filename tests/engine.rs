@@ -321,6 +321,33 @@ async fn start_failure_is_explained(rt: &'static str) {
     e.engine.remove(&name, false, None).await.unwrap();
 }
 
+async fn restart_policy_through_systemd(rt: &'static str) {
+    let e = env(rt).await;
+    // on-failure:2: systemd restarts it twice, then it stays exited.
+    let n = e.create("onfail", "echo run; exit 1", &[("RestartPolicy", OptionValue::Str("on-failure:2".into()))]).await;
+    e.engine.start(&n, false).await.unwrap();
+    common::wait_until(Duration::from_secs(30), || common::journal_lines(&n).iter().filter(|l| *l == "run").count() == 3);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rec = e.engine.sync(&n).await.unwrap();
+    assert_eq!((rec.state, rec.exit_code), (State::Exited, Some(1)), "{rec:?}");
+    assert_eq!(common::journal_lines(&n).iter().filter(|l| *l == "run").count(), 3, "exactly two restarts");
+    assert!(e.unit_active(&n).await.is_none_or(|s| s != "active"));
+    e.engine.remove(&n, false, None).await.unwrap();
+
+    // always: a crash is restarted (RestartCount from NRestarts), a kill is not.
+    let n = e.create("always", "echo up; sleep 0.3; exit 2", &[("RestartPolicy", OptionValue::Str("always".into()))]).await;
+    e.engine.start(&n, false).await.unwrap();
+    common::wait_until(Duration::from_secs(30), || common::journal_lines(&n).iter().filter(|l| *l == "up").count() >= 2);
+    let st = e.sd.status(&format!("berth-{n}.service")).await.unwrap();
+    assert!(st.is_some_and(|s| s.n_restarts >= 1));
+    common::wait_until(Duration::from_secs(10), || e.engine.inspect(&n).unwrap().restart_count >= 1);
+    e.engine.stop(&n, Some(1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(!e.engine.inspect(&n).unwrap().state.is_live(), "a user's stop is never restarted");
+    assert!(e.unit_active(&n).await.is_none_or(|s| s == "inactive"));
+    e.engine.remove(&n, false, None).await.unwrap();
+}
+
 macro_rules! both {
     ($($f:ident),*) => {
         mod crun { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $f() { super::$f("crun").await } )* }
@@ -339,5 +366,6 @@ both!(
     dependencies,
     verbs_in_every_state,
     wait_is_prompt,
-    start_failure_is_explained
+    start_failure_is_explained,
+    restart_policy_through_systemd
 );

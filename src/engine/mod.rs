@@ -271,7 +271,9 @@ impl Engine {
         let exit = self.inner.store.read_exit(&rec.id)?;
         let was = rec.state;
         let out = reconcile(&mut rec, unit.as_ref(), exit.as_ref());
-        if out.died && unit.is_some() {
+        // Only a failed unit (not one waiting to restart: resetting it would
+        // also reset its start limit and so the on-failure:N count).
+        if out.died && unit.as_ref().is_some_and(|u| u.active_state == "failed") {
             // A failed unit keeps its name until reset; reset it before
             // anyone learns that the container ended.
             self.inner.units.reset_failed(&rec.unit_name()).await?;
