@@ -60,6 +60,16 @@
 #define BERTH_WAIT_FOREVER 0
 
 /**
+ * Only what the container wrote to standard output (`streams`).
+ */
+#define BERTH_LOGS_STDOUT 1
+
+/**
+ * Only what the container wrote to standard error (`streams`).
+ */
+#define BERTH_LOGS_STDERR 2
+
+/**
  * What a fallible function returns. `BERTH_RESULT_OK` is 0; every other
  * value is a failure, and `berth_last_error_message()` tells more.
  * Values 1 to 13 are berthd's D-Bus errors `org.berth.Berth1.Error.<Name>`;
@@ -304,6 +314,46 @@ typedef struct berth_event {
  * unwind (C++ exceptions) into libberth.
  */
 typedef void (*berth_event_callback)(void *userdata, const struct berth_event *event);
+
+/**
+ * What `berth_client_logs()` reads. Zero-initialise it for "every line of
+ * every run, both streams, no timestamps, no follow".
+ */
+typedef struct berth_logs_options {
+  /**
+   * Keep reading new lines until the container stops.
+   */
+  bool follow;
+  /**
+   * Only lines written at or after this time, in microseconds since the
+   * epoch (0: from the first).
+   */
+  uint64_t since_usec;
+  /**
+   * Only lines written before this time (0: no limit).
+   */
+  uint64_t until_usec;
+  /**
+   * Only the last `tail` lines (0: all of them).
+   */
+  uint64_t tail;
+  /**
+   * Prefix each line with its RFC 3339 time, as `berthctl logs -t`.
+   */
+  bool timestamps;
+  /**
+   * An OR of BERTH_LOGS_STDOUT and BERTH_LOGS_STDERR; 0 means both.
+   */
+  uint32_t streams;
+} berth_logs_options;
+
+/**
+ * Called once per line, on the thread that called `berth_client_logs()`:
+ * `line` holds `len` bytes without the newline, followed by a NUL (a line
+ * may itself contain NUL bytes, hence `len`). It is valid only during the
+ * call.
+ */
+typedef void (*berth_log_callback)(void *userdata, const char *line, size_t len);
 
 #ifdef __cplusplus
 extern "C" {
@@ -649,6 +699,18 @@ berth_result berth_client_watch_events(const struct berth_client *client,
  * returns at once and the watch thread ends after the callback.
  */
 void berth_event_watch_free(struct berth_event_watch *watch);
+
+/**
+ * Read the container's output from the journal (every run of it,
+ * restarts included) and call `callback` for each line; with `follow`,
+ * returns once the container has stopped and its last lines were passed.
+ * `options` may be NULL for the defaults.
+ */
+berth_result berth_client_logs(const struct berth_client *client,
+                               const char *name,
+                               const struct berth_logs_options *options,
+                               berth_log_callback callback,
+                               void *userdata);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -145,6 +145,11 @@ fn c_errors() {
 }
 
 #[test]
+fn c_logs() {
+    assert!(ffi_test("logs.c").contains("logs: ok"));
+}
+
+#[test]
 fn c_events() {
     assert!(ffi_test("events.c").contains("events: ok"));
 }

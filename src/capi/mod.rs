@@ -24,9 +24,12 @@ mod list;
 
 mod events;
 
+mod logs;
+
 pub use client::berth_client;
 pub use events::{berth_event, berth_event_callback, berth_event_kind, berth_event_watch};
 pub use list::{berth_container_info, berth_container_list};
+pub use logs::{berth_log_callback, berth_logs_options, BERTH_LOGS_STDERR, BERTH_LOGS_STDOUT};
 pub use result::berth_result;
 pub use spec::berth_spec;
 pub use state::berth_state;
