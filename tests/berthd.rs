@@ -281,7 +281,7 @@ async fn daemon_restarts_lose_nothing() {
         c.start(n, false).await.unwrap();
     }
     // SIGKILL: systemd restarts berthd (Restart=on-failure).
-    ok("systemctl", &["kill", "--signal=KILL", "berthd.service"]);
+    ok("systemctl", &["kill", "--kill-whom=main", "--signal=KILL", "berthd.service"]);
     tokio::time::sleep(Duration::from_millis(500)).await;
     common::wait_until(Duration::from_secs(20), || run("systemctl", &["is-active", "--quiet", "berthd"]).status.success());
     let c = Client::system().await.unwrap();

@@ -29,8 +29,11 @@ pub fn journalctl_args(id: &str, o: &LogOptions, after_cursor: Option<&str>) -> 
     if let Some(c) = after_cursor {
         a.push(format!("--after-cursor={c}"));
     } else {
-        if let Some(n) = o.tail {
-            a.push(format!("--lines={n}"));
+        match o.tail {
+            Some(n) => a.push(format!("--lines={n}")),
+            // --follow alone shows only the last 10 lines first.
+            None if o.follow => a.push("--no-tail".into()),
+            None => {}
         }
         if let Some(s) = o.since {
             a.push(format!("--since={}", at(s)));
@@ -171,6 +174,8 @@ mod tests {
         assert_eq!(a.last().unwrap(), "CONTAINER_ID_FULL=abc");
         let a = journalctl_args("abc", &o, Some("c1"));
         assert!(a.contains(&"--after-cursor=c1".into()) && !a.contains(&"--follow".into()) && !a.contains(&"--lines=10".into()));
+        let a = journalctl_args("abc", &LogOptions { follow: true, ..Default::default() }, None);
+        assert!(a.contains(&"--no-tail".into()), "a follow starts from the first line");
         let a = journalctl_args("abc", &LogOptions { since: Some(1_000_001), ..Default::default() }, None);
         assert!(a.contains(&"--since=@1.000001".into()));
     }
