@@ -36,11 +36,11 @@ impl Manager {
     /// (name, id, state, object path) of every container.
     async fn list_containers(&self) -> Vec<(String, String, String, OwnedObjectPath)> {
         self.engine
-            .list()
+            .list_brief()
             .into_iter()
-            .map(|r| {
-                let path = container_path(r.name.as_str());
-                (r.name.to_string(), r.id, r.state.to_string(), path)
+            .map(|(name, id, state)| {
+                let path = container_path(&name);
+                (name, id, state.to_string(), path)
             })
             .collect()
     }

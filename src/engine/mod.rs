@@ -318,6 +318,18 @@ impl Engine {
         Ok(rec)
     }
 
+    /// (name, id, state) of every container, ordered by name; cheaper than
+    /// [`Engine::list`] for ListContainers.
+    pub fn list_brief(&self) -> Vec<(String, String, State)> {
+        self.containers()
+            .iter()
+            .map(|c| {
+                let r = c.rec.lock().unwrap();
+                (r.name.to_string(), r.id.clone(), r.state)
+            })
+            .collect()
+    }
+
     /// Every container's record, ordered by name.
     pub fn list(&self) -> Vec<Record> {
         self.containers().iter().map(|c| c.record()).collect()

@@ -342,8 +342,8 @@ pub fn run(a: &MonitorArgs) -> io::Result<i32> {
     let status = loop {
         m.poll_init();
         let timeout = match (m.init, m.deadline) {
-            (_, Some(d)) => d.saturating_duration_since(Instant::now()).min(Duration::from_millis(if m.init.is_none() { 5 } else { 60_000 })),
-            (None, None) => Duration::from_millis(5),
+            (_, Some(d)) => d.saturating_duration_since(Instant::now()).min(Duration::from_millis(if m.init.is_none() { 1 } else { 60_000 })),
+            (None, None) => Duration::from_millis(1),
             (Some(_), None) => Duration::from_secs(60),
         };
         let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
