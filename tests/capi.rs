@@ -6,7 +6,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -74,21 +73,8 @@ fn header_compiles_alone_as_c_and_cpp() {
     }
 }
 
-/// The install step, once per sandbox: never onto a host's own /usr/local.
 fn installed() -> &'static common::Fixture {
-    static F: OnceLock<common::Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        common::require_systemd();
-        assert!(
-            std::env::var_os("BERTH_SANDBOX_LEADER").is_some(),
-            "these tests install berth; run them inside systemd/sandbox (the README's test command)"
-        );
-        run(Command::new("bash")
-            .arg(format!("{ROOT}/systemd/install"))
-            .env("PROFILE", "debug")
-            .env("CARGO_TARGET_DIR", format!("{ROOT}/target")));
-        common::Fixture::new()
-    })
+    common::installed()
 }
 
 /// The newest libberth.so of this build: `cargo test` writes the cdylib
