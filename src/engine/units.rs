@@ -1,8 +1,8 @@
 //! What the engine needs of systemd, behind a trait so that the engine can
 //! be driven by a fake in unit tests; [`Systemd`] is the real one.
 
-use crate::model::{Resources, RestartPolicy, Result, STOP_TIMEOUT_MAX};
-use crate::runtime::{STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
+use crate::model::{Resources, RestartPolicy, Result};
+use crate::runtime::spec_run;
 use crate::store::{Record, Store};
 use crate::systemd::{Properties, Systemd, UnitConfig, UnitStatus};
 use async_trait::async_trait;
@@ -81,29 +81,9 @@ pub fn restart_setting(p: RestartPolicy) -> (&'static str, Option<u32>) {
 
 /// The transient unit of a container: berth-monitor running its bundle.
 pub fn unit_config(rec: &Record, store: &Store, monitor: &Path, dependency_units: Vec<String>) -> UnitConfig {
-    let spec = &rec.spec;
-    let runc = spec.runtime.is_runc();
-    let args = crate::runtime::spec_run::monitor_args(spec, &rec.id, store.run_root());
-    let monitor = monitor.to_string_lossy().into_owned();
-    let mut exec_start = vec![monitor.clone()];
-    exec_start.extend(args.to_args());
-    let (restart, restart_limit) = restart_setting(spec.restart_policy);
-    UnitConfig {
-        description: format!("berth container {}", rec.name),
-        exec_start,
-        exec_stop_post: vec![monitor, "record-exit".into(), format!("--exit-file={}", args.exit_file.display())],
-        kill_signal: STOP_REQUEST_SIGNAL,
-        timeout_start_usec: spec.start_timeout as u64 * 1_000_000,
-        // The monitor enforces the stop timeout; this is only a backstop.
-        timeout_stop_usec: (STOP_TIMEOUT_MAX as u64 + 60) * 1_000_000,
-        syslog_identifier: rec.name.to_string(),
-        name: rec.name.to_string(),
-        id: rec.id.clone(),
-        restart,
-        restart_limit,
-        user_stop_status: USER_STOP_STATUS,
-        resources: spec.resources.clone(),
-        dependencies: dependency_units,
-        delegate: runc,
-    }
+    let args = spec_run::monitor_args(&rec.spec, &rec.id, store.run_root());
+    let mut config = spec_run::unit_config(&rec.name, &rec.id, &rec.spec, monitor, args.to_args(), &args.exit_file);
+    (config.restart, config.restart_limit) = restart_setting(rec.spec.restart_policy);
+    config.dependencies = dependency_units;
+    config
 }

@@ -3,9 +3,7 @@
 //! therefore override them where systemd keeps the last assignment.
 
 use super::{Container, Entry, Error};
-use crate::model::STOP_TIMEOUT_MAX;
-use crate::runtime::spec_run::{monitor_args, RunSpecArgs};
-use crate::runtime::{STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
+use crate::runtime::spec_run::{self, monitor_args, RunSpecArgs};
 use crate::store::DEFAULT_RUN_ROOT;
 use crate::systemd::unit_file::{self, escape_specifiers, quote};
 use crate::systemd::UnitConfig;
@@ -13,35 +11,15 @@ use std::fmt::Write;
 use std::path::Path;
 
 /// The unit berthd would start for this container, except that the
-/// monitor writes the bundle itself from the spec file (`run-spec`).
+/// monitor writes the bundle itself from the spec file (`run-spec`). No
+/// restart policy in [Container]: Restart= in [Service] is systemd's own, as
+/// in podman quadlet, and passes through; ordering between files is the
+/// administrator's, in [Unit].
 pub fn unit_config(c: &Container, monitor: &Path, spec_path: &Path) -> UnitConfig {
     let run_root = Path::new(DEFAULT_RUN_ROOT);
     let args = RunSpecArgs { spec: spec_path.into(), name: c.name.clone(), id: c.id.clone(), run_root: run_root.into() };
-    let monitor = monitor.to_string_lossy().into_owned();
-    let mut exec_start = vec![monitor.clone()];
-    exec_start.extend(args.to_args());
     let exit_file = monitor_args(&c.spec, &c.id, run_root).exit_file;
-    UnitConfig {
-        description: format!("berth container {}", c.name),
-        exec_start,
-        exec_stop_post: vec![monitor, "record-exit".into(), format!("--exit-file={}", exit_file.display())],
-        kill_signal: STOP_REQUEST_SIGNAL,
-        timeout_start_usec: c.spec.start_timeout as u64 * 1_000_000,
-        // The monitor enforces the stop timeout; this is only a backstop.
-        timeout_stop_usec: (STOP_TIMEOUT_MAX as u64 + 60) * 1_000_000,
-        syslog_identifier: c.name.to_string(),
-        name: c.name.to_string(),
-        id: c.id.clone(),
-        // No restart policy in [Container]: Restart= in [Service] is
-        // systemd's own, as in podman quadlet, and passes through.
-        restart: "no",
-        restart_limit: None,
-        user_stop_status: USER_STOP_STATUS,
-        resources: c.spec.resources.clone(),
-        // Ordering between files is the administrator's, in [Unit].
-        dependencies: Vec::new(),
-        delegate: c.spec.runtime.is_runc(),
-    }
+    spec_run::unit_config(&c.name, &c.id, &c.spec, monitor, args.to_args(), &exit_file)
 }
 
 pub fn service(c: &Container, monitor: &Path, spec_path: &Path) -> Result<String, Error> {

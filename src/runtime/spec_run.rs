@@ -4,8 +4,9 @@
 
 use super::bundle;
 use super::cmdline::Runtime;
-use super::monitor::{self, MonitorArgs};
-use crate::model::{short_id, validate_id, ContainerName, ContainerSpec, Error, Result};
+use super::monitor::{self, MonitorArgs, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
+use crate::model::{short_id, validate_id, ContainerName, ContainerSpec, Error, Result, STOP_TIMEOUT_MAX};
+use crate::systemd::UnitConfig;
 use crate::store::DEFAULT_RUN_ROOT;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -73,6 +74,34 @@ pub fn monitor_args(spec: &ContainerSpec, id: &str, run_root: &Path) -> MonitorA
         notify: spec.notify,
         // Short, as socket paths are limited to 108 bytes.
         notify_socket: run_root.join("notify").join(short_id(id)),
+    }
+}
+
+/// What every container's unit holds, transient or file-defined: the
+/// monitor run with `monitor_args` (after `run` or `run-spec`), the
+/// recording of its exit, and the container's timeouts and limits.
+/// Restart= and dependencies are left to the caller (none here).
+pub fn unit_config(name: &ContainerName, id: &str, spec: &ContainerSpec, monitor: &Path, args: Vec<String>, exit_file: &Path) -> UnitConfig {
+    let monitor = monitor.to_string_lossy().into_owned();
+    let mut exec_start = vec![monitor.clone()];
+    exec_start.extend(args);
+    UnitConfig {
+        description: format!("berth container {name}"),
+        exec_start,
+        exec_stop_post: vec![monitor, "record-exit".into(), format!("--exit-file={}", exit_file.display())],
+        kill_signal: STOP_REQUEST_SIGNAL,
+        timeout_start_usec: spec.start_timeout as u64 * 1_000_000,
+        // The monitor enforces the stop timeout; this is only a backstop.
+        timeout_stop_usec: (STOP_TIMEOUT_MAX as u64 + 60) * 1_000_000,
+        syslog_identifier: name.to_string(),
+        name: name.to_string(),
+        id: id.to_string(),
+        restart: "no",
+        restart_limit: None,
+        user_stop_status: USER_STOP_STATUS,
+        resources: spec.resources.clone(),
+        dependencies: Vec::new(),
+        delegate: spec.runtime.is_runc(),
     }
 }
 
