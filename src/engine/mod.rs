@@ -6,7 +6,7 @@
 
 pub mod journal;
 pub mod logs;
-mod reconcile;
+pub(crate) mod reconcile;
 mod units;
 mod verbs;
 

@@ -77,7 +77,9 @@ fn apply_exit(rec: &mut Record, x: &ExitRecord) {
     rec.state = if x.stop_requested { State::Stopped } else { State::Exited };
 }
 
-fn finish(rec: &mut Record, unit: Option<&UnitStatus>, exit: Option<&ExitRecord>) {
+/// A run has ended: record how, from this run's exit file, or from what
+/// systemd saw of the main process when there is none.
+pub(crate) fn finish(rec: &mut Record, unit: Option<&UnitStatus>, exit: Option<&ExitRecord>) {
     match exit.filter(|x| x.finished_at >= rec.started_at) {
         Some(x) => apply_exit(rec, x),
         None => {

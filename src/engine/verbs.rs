@@ -148,12 +148,8 @@ impl Engine {
         // The start job failed: learn why, leave nothing running.
         let status = units.status(&unit).await?;
         let timed_out = status.as_ref().is_some_and(|s| s.result == "timeout");
-        rec.state = State::Running;
         let exit = store.read_exit(&rec.id)?;
-        let _ = super::reconcile(&mut rec, None, exit.as_ref());
-        if rec.state.is_live() {
-            rec.state = State::Exited;
-        }
+        super::reconcile::finish(&mut rec, None, exit.as_ref());
         self.commit(c, rec.clone())?;
         units.reset_failed(&unit).await?;
         self.emit(&rec, EventKind::Died);
