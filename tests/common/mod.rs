@@ -28,6 +28,18 @@ fn sdnotify() -> &'static Path {
     })
 }
 
+/// Run a program to its end.
+pub fn run(cmd: &str, args: &[&str]) -> std::process::Output {
+    Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+/// Run a program that must succeed; its standard output.
+pub fn ok(cmd: &str, args: &[&str]) -> String {
+    let o = run(cmd, args);
+    assert!(o.status.success(), "{cmd} {args:?} failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// A tiny container root file system: busybox-static with a link for each
 /// applet, a static `sdnotify`, and the usual mount points.
 pub fn busybox_rootfs(dir: &Path) -> PathBuf {
