@@ -142,7 +142,7 @@ fn spec(rootfs: &str, command: &[&str], notify: bool) -> BTreeMap<String, Option
 async fn floor_bundle(c: &Client, s: &Setup, name: &str, command: &[&str], notify: bool) -> Result<PathBuf> {
     c.create(name, &spec(&s.rootfs, command, notify)).await?;
     c.init(name, false).await?;
-    let id = c.inspect_value(name).await?["Id"].as_str().context("inspect has no Id")?.to_string();
+    let id = c.info(name).await?.id;
     let dir = s.scratch.join(name);
     std::fs::create_dir_all(&dir)?;
     std::fs::copy(format!("/run/berth/bundles/{id}/config.json"), dir.join("config.json"))
@@ -546,7 +546,7 @@ async fn parallel(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
         }
     }
     let wall = ms(t0.elapsed());
-    let running = c.list().await?.iter().filter(|l| l.name.starts_with("bench-par-") && l.state == "running").count();
+    let running = c.list().await?.iter().filter(|l| l.name.starts_with("bench-par-") && l.state == berth::model::State::Running).count();
     let t0 = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for n in names {
@@ -726,7 +726,7 @@ async fn logs(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     jctl.remove(0);
 
     // berthd itself reads `journalctl -o json` and re-encodes each line.
-    let id = c.inspect_value(name).await?["Id"].as_str().context("inspect has no Id")?.to_string();
+    let id = c.info(name).await?.id;
     let id_match = format!("CONTAINER_ID_FULL={id}");
     let (mut berth_all, mut jctl_all, mut json_all, mut slim_all, mut got) = (vec![], vec![], vec![], vec![], 0);
     for i in 0..3 {

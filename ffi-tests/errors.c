@@ -189,7 +189,7 @@ static void null_parameters(berth_client *c, berth_spec *spec)
 static void bad_addresses(void)
 {
     berth_client *c = NULL;
-    RESULT(BERTH_RESULT_INVALID_ARGUMENT, berth_client_new_address("no-such-transport:x=y", &c));
+    RESULT(BERTH_RESULT_INVALID_PARAMETER, berth_client_new_address("no-such-transport:x=y", &c));
     RESULT(BERTH_RESULT_BUS, berth_client_new_address("unix:path=/nonexistent/bus", &c));
     CHECK(c == NULL);
 }
@@ -308,7 +308,7 @@ static void wrong_states(berth_client *c, const char *rootfs)
     RESULT(BERTH_RESULT_INVALID_ARGUMENT, berth_client_kill(c, name, -1));
     RESULT(BERTH_RESULT_INVALID_ARGUMENT, berth_client_kill(c, name, 65));
     RESULT(BERTH_RESULT_INVALID_ARGUMENT, berth_client_stop(c, name, 999999999));
-    RESULT(BERTH_RESULT_INVALID_ARGUMENT, berth_client_wait(c, name, 1u << 20, 100, &code));
+    RESULT(BERTH_RESULT_INVALID_PARAMETER, berth_client_wait(c, name, 1u << 20, 100, &code));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "not a resource key", berth_client_update(c, name, not_resources));
     RESULT(BERTH_RESULT_TIMEOUT, berth_client_wait(c, name, BERTH_STATE_EXITED, 200, &code));
     CHECK(code == 7);

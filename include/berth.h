@@ -60,6 +60,12 @@
 #define BERTH_WAIT_FOREVER 0
 
 /**
+ * The `kind` of an event this version of libberth has no name for (see
+ * `event` for its name).
+ */
+#define BERTH_EVENT_KIND_UNKNOWN 0
+
+/**
  * Only what the container wrote to standard output (`streams`).
  */
 #define BERTH_LOGS_STDOUT 1
@@ -70,10 +76,9 @@
 #define BERTH_LOGS_STDERR 2
 
 /**
- * What a fallible function returns. `BERTH_RESULT_OK` is 0; every other
- * value is a failure, and `berth_last_error_message()` tells more.
- * Values 1 to 13 are berthd's D-Bus errors `org.berth.Berth1.Error.<Name>`;
- * values from 100 are failures on this side of the bus.
+ * What kind of failure, as every front end reports it. Values 1 to 99 are
+ * berthd's D-Bus errors; values from 100 happen on the caller's side of
+ * the bus. Retired values are never reused.
  */
 enum berth_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -128,6 +133,11 @@ enum berth_result
    */
   BERTH_RESULT_INTERNAL = 13,
   /**
+   * A client has too many calls of one kind outstanding (waits, log or
+   * event streams); the message names the limit.
+   */
+  BERTH_RESULT_LIMIT_EXCEEDED = 14,
+  /**
    * A pointer parameter was NULL.
    */
   BERTH_RESULT_NULL_PARAMETER = 100,
@@ -144,6 +154,11 @@ enum berth_result
    * a bad reply.
    */
   BERTH_RESULT_BUS = 103,
+  /**
+   * A parameter given to libberth is not valid (not UTF-8, unknown
+   * bits); berthd was not asked.
+   */
+  BERTH_RESULT_INVALID_PARAMETER = 104,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -154,8 +169,9 @@ typedef uint32_t berth_result;
 #endif // __cplusplus
 
 /**
- * The lifecycle state of a container (libpod's). Each value is one bit:
- * `BERTH_STATE_STOPPED | BERTH_STATE_EXITED` is a set of states.
+ * The lifecycle state of a container (libpod's). Each value is one bit,
+ * so that a set of states is their bitwise OR (in C:
+ * `BERTH_STATE_STOPPED | BERTH_STATE_EXITED`).
  */
 enum berth_state
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -201,18 +217,15 @@ typedef uint32_t berth_state;
 #endif // __cplusplus
 
 /**
- * What happened to a container; podman's event names.
+ * What happened to a container; the names of podman's events.
+ * (0 is left for an event a client has no name for.)
  */
 enum berth_event_kind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  /**
-   * An event this version of libberth has no name for (see `event`).
-   */
-  BERTH_EVENT_KIND_UNKNOWN = 0,
-  BERTH_EVENT_KIND_CREATE,
+  BERTH_EVENT_KIND_CREATE = 1,
   BERTH_EVENT_KIND_INIT,
   BERTH_EVENT_KIND_START,
   /**
@@ -299,9 +312,10 @@ typedef struct berth_event {
    */
   const char *event;
   /**
-   * The same as an enum.
+   * The same as a `berth_event_kind` value, or
+   * `BERTH_EVENT_KIND_UNKNOWN` for an event this library has no name for.
    */
-  berth_event_kind kind;
+  uint32_t kind;
   /**
    * When it happened: microseconds since the Unix epoch.
    */
@@ -373,7 +387,7 @@ void berth_string_free(char *s);
 
 /**
  * The name of a result code without prefix ("Ok", "NoSuchContainer",
- * "NullParameter", ...; berthd's D-Bus error names for 1 to 13), or
+ * "NullParameter", ...; berthd's D-Bus error names for 1 to 99), or
  * "Unknown". A static string: do not free it.
  */
 const char *berth_result_name(uint32_t result);
@@ -406,6 +420,52 @@ void berth_spec_free(struct berth_spec *spec);
  * A copy of `spec`, to be freed with `berth_spec_free()`.
  */
 berth_result berth_spec_clone(const struct berth_spec *spec, struct berth_spec **out);
+
+/**
+ * Set any option key (the table in the README) whose type is a string
+ * (`s`), such as "Hostname" or "StopSignal". The value is checked alone,
+ * as berthd checks it; a bad one is BERTH_RESULT_INVALID_ARGUMENT (also
+ * for an unknown key or a key of another type) and changes nothing.
+ */
+berth_result berth_spec_set_string(struct berth_spec *spec, const char *key, const char *value);
+
+/**
+ * Set a string-list option key (`as`, such as "Command" or "Env") to
+ * `len` strings, replacing what it held.
+ */
+berth_result berth_spec_set_strings(struct berth_spec *spec,
+                                    const char *key,
+                                    const char *const *values,
+                                    size_t len);
+
+/**
+ * Append one string to a string-list option key (`as`).
+ */
+berth_result berth_spec_add_string(struct berth_spec *spec, const char *key, const char *item);
+
+/**
+ * Set one entry of a map option key (`a{ss}`, such as "Labels"); an
+ * entry set again is replaced.
+ */
+berth_result berth_spec_set_entry(struct berth_spec *spec,
+                                  const char *key,
+                                  const char *entry_key,
+                                  const char *entry_value);
+
+/**
+ * Set a boolean option key (`b`).
+ */
+berth_result berth_spec_set_bool(struct berth_spec *spec, const char *key, bool value);
+
+/**
+ * Set a 32-bit option key (`u`).
+ */
+berth_result berth_spec_set_u32(struct berth_spec *spec, const char *key, uint32_t value);
+
+/**
+ * Set a 64-bit option key (`t`).
+ */
+berth_result berth_spec_set_u64(struct berth_spec *spec, const char *key, uint64_t value);
 
 /**
  * Rootfs: the container's root file system, an absolute directory path.

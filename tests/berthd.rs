@@ -144,7 +144,7 @@ async fn unprivileged_users_read_only() {
         assert!(err.contains("Access denied") || err.contains("AccessDenied"), "{args:?}: {err}");
     }
     assert_eq!(c.state(&name).await.unwrap(), State::Configured, "nothing changed");
-    assert!(c.inspect("intruder").await.is_err());
+    assert!(c.info("intruder").await.is_err());
     c.remove(&name, true, None).await.unwrap();
 }
 
@@ -203,7 +203,7 @@ async fn berthctl_every_verb() {
     let _g = daemon_lock().read().await;
     let name = common::unique("ctl");
     let ctl = |args: &[&str]| run("/usr/local/bin/berthctl", args);
-    let o = ctl(&["create", "--rootfs", &f.rootfs, "--stop-timeout", "2", &name, "--", "/bin/sh", "-c", "trap 'exit 0' TERM; while true; do echo tick; sleep 0.1; done"]);
+    let o = ctl(&["create", "--name", &name, "--stop-timeout", "2", "--rootfs", &f.rootfs, "/bin/sh", "-c", "trap 'exit 0' TERM; while true; do echo tick; sleep 0.1; done"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim().len(), 64, "create prints the id");
     for verb in [&["init"][..], &["start"], &["pause"], &["unpause"], &["restart", "-t", "1"], &["update", "--memory", "64m"], &["stop"], &["cleanup"], &["start"], &["kill", "-s", "TERM"]] {
@@ -231,7 +231,7 @@ async fn berthctl_every_verb() {
 
     // run --rm: the container's exit code, and nothing left behind.
     let n2 = common::unique("ctlrun");
-    let o = ctl(&["run", "--rm", "--rootfs", &f.rootfs, &n2, "--", "/bin/sh", "-c", "exit 4"]);
+    let o = ctl(&["run", "--rm", "--name", &n2, "--rootfs", &f.rootfs, "/bin/sh", "-c", "exit 4"]);
     assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!String::from_utf8_lossy(&ctl(&["ps", "-a", "-q"]).stdout).contains(&n2));
     let units = ok("systemctl", &["list-units", "--all", "--no-legend", &format!("berth-{n2}.service")]);

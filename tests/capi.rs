@@ -26,6 +26,9 @@ fn generated_header() -> Vec<u8> {
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(format!("{ROOT}/src/capi/mod.rs"))
+        .with_src(format!("{ROOT}/src/model/error.rs"))
+        .with_src(format!("{ROOT}/src/model/state.rs"))
+        .with_src(format!("{ROOT}/src/model/event.rs"))
         .generate()
         .expect("cbindgen failed");
     let mut out = Vec::new();

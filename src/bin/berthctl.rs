@@ -7,7 +7,7 @@ async fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e}");
-            berth::cli::EXIT_ERROR
+            berth::cli::exit_status(&e)
         }
     };
     std::process::exit(code);

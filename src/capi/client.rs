@@ -2,10 +2,9 @@
 //! client owns a small tokio runtime; every call blocks on it.
 
 use super::ffi::{arg, c_string, free_box, guard, quiet, string, Failure, Out, Res};
-use super::result::berth_result;
 use super::spec::berth_spec;
-use super::state::{self, berth_state};
-use crate::client::{variants, Client};
+use crate::client::Client;
+use crate::model::{ErrorKind, State};
 use std::ffi::c_char;
 use std::future::Future;
 use std::sync::Arc;
@@ -24,16 +23,9 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// Block on one D-Bus call.
-    pub fn call<T>(&self, f: impl Future<Output = zbus::Result<T>>) -> Res<T> {
-        self.rt.block_on(f).map_err(Failure::bus)
-    }
-}
-
-async fn open(address: Option<&str>) -> zbus::Result<zbus::Connection> {
-    match address {
-        None => zbus::Connection::system().await,
-        Some(a) => zbus::connection::Builder::address(a).build().await,
+    /// Block on one call of the client.
+    pub fn call<T>(&self, f: impl Future<Output = crate::model::Result<T>>) -> Res<T> {
+        self.rt.block_on(f).map_err(Failure::from)
     }
 }
 
@@ -45,16 +37,18 @@ fn connect(address: Option<&str>) -> Res<*mut berth_client> {
         .thread_name("berth-client")
         .enable_all()
         .build()
-        .map_err(|e| Failure::new(berth_result::Internal, format!("cannot start a runtime: {e}")))?;
-    let client = rt.block_on(async {
-        let conn = open(address).await.map_err(Failure::bus)?;
-        Client::with(conn).await.map_err(|e| Failure::new(berth_result::Bus, e.to_string()))
-    })?;
+        .map_err(|e| Failure::new(ErrorKind::Internal, format!("cannot start a runtime: {e}")))?;
+    let client = rt.block_on(Client::connect(address)).map_err(Failure::from)?;
     Ok(Box::into_raw(Box::new(berth_client { inner: Arc::new(Inner { rt, client }) })))
 }
 
+/// `BERTH_TIMEOUT_DEFAULT` means the container's own stop timeout.
+fn timeout_arg(t: u32) -> Option<u32> {
+    (t != super::BERTH_TIMEOUT_DEFAULT).then_some(t)
+}
+
 /// The common shape of a verb: check the client and the name, then call.
-fn verb(client: *const berth_client, name: *const c_char, f: impl FnOnce(&Inner, &str) -> Res) -> berth_result {
+fn verb(client: *const berth_client, name: *const c_char, f: impl FnOnce(&Inner, &str) -> Res) -> ErrorKind {
     guard(|| {
         let c = arg(client, "client")?;
         let name = string(name, "name")?;
@@ -66,7 +60,7 @@ fn verb(client: *const berth_client, name: *const c_char, f: impl FnOnce(&Inner,
 /// call if it is not running). On success `*out` is a new client for
 /// `berth_client_free()`.
 #[no_mangle]
-pub extern "C" fn berth_client_new(out: *mut *mut berth_client) -> berth_result {
+pub extern "C" fn berth_client_new(out: *mut *mut berth_client) -> ErrorKind {
     guard(|| {
         let out = Out::new(out, "out")?;
         out.write(connect(None)?);
@@ -77,7 +71,7 @@ pub extern "C" fn berth_client_new(out: *mut *mut berth_client) -> berth_result 
 /// Connect to berthd through the bus at `address`, a D-Bus address such as
 /// "unix:path=/run/dbus/system_bus_socket".
 #[no_mangle]
-pub extern "C" fn berth_client_new_address(address: *const c_char, out: *mut *mut berth_client) -> berth_result {
+pub extern "C" fn berth_client_new_address(address: *const c_char, out: *mut *mut berth_client) -> ErrorKind {
     guard(|| {
         let address = string(address, "address")?;
         let out = Out::new(out, "out")?;
@@ -97,90 +91,90 @@ pub extern "C" fn berth_client_free(client: *mut berth_client) {
 /// at most 128 bytes) from `spec`, in state configured. The spec is not
 /// consumed.
 #[no_mangle]
-pub extern "C" fn berth_client_create(client: *const berth_client, name: *const c_char, spec: *const berth_spec) -> berth_result {
+pub extern "C" fn berth_client_create(client: *const berth_client, name: *const c_char, spec: *const berth_spec) -> ErrorKind {
     verb(client, name, |c, name| {
         let spec = arg(spec, "spec")?;
-        c.call(c.client.manager().create_container(name, variants(&spec.options))).map(drop)
+        c.call(c.client.create(name, &spec.options)).map(drop)
     })
 }
 
 /// InitContainer: prepare the bundle (configured/stopped/exited ->
 /// created); `recursive` also starts the containers it depends on.
 #[no_mangle]
-pub extern "C" fn berth_client_init(client: *const berth_client, name: *const c_char, recursive: bool) -> berth_result {
-    verb(client, name, |c, name| c.call(c.client.manager().init_container(name, recursive)))
+pub extern "C" fn berth_client_init(client: *const berth_client, name: *const c_char, recursive: bool) -> ErrorKind {
+    verb(client, name, |c, name| c.call(c.client.init(name, recursive)))
 }
 
 /// StartContainer: returns once the container is running (for notify
 /// containers, after its READY=1); `recursive` starts its dependencies
 /// first.
 #[no_mangle]
-pub extern "C" fn berth_client_start(client: *const berth_client, name: *const c_char, recursive: bool) -> berth_result {
-    verb(client, name, |c, name| c.call(c.client.manager().start_container(name, recursive)))
+pub extern "C" fn berth_client_start(client: *const berth_client, name: *const c_char, recursive: bool) -> ErrorKind {
+    verb(client, name, |c, name| c.call(c.client.start(name, recursive)))
 }
 
 /// StopContainer: the stop signal, then SIGKILL after `timeout` seconds
 /// (`BERTH_TIMEOUT_DEFAULT`: the container's own stop timeout). Returns
 /// once it has stopped. BERTH_RESULT_ALREADY_STOPPED if it was.
 #[no_mangle]
-pub extern "C" fn berth_client_stop(client: *const berth_client, name: *const c_char, timeout: u32) -> berth_result {
-    verb(client, name, |c, name| c.call(c.client.manager().stop_container(name, timeout)))
+pub extern "C" fn berth_client_stop(client: *const berth_client, name: *const c_char, timeout: u32) -> ErrorKind {
+    verb(client, name, |c, name| c.call(c.client.stop(name, timeout_arg(timeout))))
 }
 
 /// KillContainer: send `signal` to the container's processes; it is then
 /// not restarted by its restart policy.
 #[no_mangle]
-pub extern "C" fn berth_client_kill(client: *const berth_client, name: *const c_char, signal: i32) -> berth_result {
-    verb(client, name, |c, name| c.call(c.client.manager().kill_container(name, signal)))
+pub extern "C" fn berth_client_kill(client: *const berth_client, name: *const c_char, signal: i32) -> ErrorKind {
+    verb(client, name, |c, name| c.call(c.client.kill(name, signal)))
 }
 
 /// RestartContainer: stop (with `timeout` as in `berth_client_stop()`),
 /// then start.
 #[no_mangle]
-pub extern "C" fn berth_client_restart(client: *const berth_client, name: *const c_char, timeout: u32) -> berth_result {
-    verb(client, name, |c, name| c.call(c.client.manager().restart_container(name, timeout)))
+pub extern "C" fn berth_client_restart(client: *const berth_client, name: *const c_char, timeout: u32) -> ErrorKind {
+    verb(client, name, |c, name| c.call(c.client.restart(name, timeout_arg(timeout))))
 }
 
 /// PauseContainer: freeze a running container.
 #[no_mangle]
-pub extern "C" fn berth_client_pause(client: *const berth_client, name: *const c_char) -> berth_result {
-    verb(client, name, |c, name| c.call(c.client.manager().pause_container(name)))
+pub extern "C" fn berth_client_pause(client: *const berth_client, name: *const c_char) -> ErrorKind {
+    verb(client, name, |c, name| c.call(c.client.pause(name)))
 }
 
 /// UnpauseContainer: thaw a paused container.
 #[no_mangle]
-pub extern "C" fn berth_client_unpause(client: *const berth_client, name: *const c_char) -> berth_result {
-    verb(client, name, |c, name| c.call(c.client.manager().unpause_container(name)))
+pub extern "C" fn berth_client_unpause(client: *const berth_client, name: *const c_char) -> ErrorKind {
+    verb(client, name, |c, name| c.call(c.client.unpause(name)))
 }
 
 /// UpdateContainer: apply the resource limits set in `resources` (a spec
 /// with only MemoryMax, TasksMax, CPUWeight or CPUQuota set; any other key
 /// is BERTH_RESULT_INVALID_ARGUMENT and changes nothing), live and stored.
 #[no_mangle]
-pub extern "C" fn berth_client_update(client: *const berth_client, name: *const c_char, resources: *const berth_spec) -> berth_result {
+pub extern "C" fn berth_client_update(client: *const berth_client, name: *const c_char, resources: *const berth_spec) -> ErrorKind {
     verb(client, name, |c, name| {
         let r = arg(resources, "resources")?;
-        c.call(c.client.manager().update_container(name, variants(&r.options)))
+        c.call(c.client.update(name, &r.options))
     })
 }
 
 /// RemoveContainer: delete a container that does not run; with `force`
 /// stop it first (with `timeout` as in `berth_client_stop()`).
 #[no_mangle]
-pub extern "C" fn berth_client_remove(client: *const berth_client, name: *const c_char, force: bool, timeout: u32) -> berth_result {
-    verb(client, name, |c, name| c.call(c.client.manager().remove_container(name, force, timeout)))
+pub extern "C" fn berth_client_remove(client: *const berth_client, name: *const c_char, force: bool, timeout: u32) -> ErrorKind {
+    verb(client, name, |c, name| c.call(c.client.remove(name, force, timeout_arg(timeout))))
 }
 
 /// SyncContainer: re-read the container's unit from systemd.
 #[no_mangle]
-pub extern "C" fn berth_client_sync(client: *const berth_client, name: *const c_char) -> berth_result {
-    verb(client, name, |c, name| c.call(c.client.manager().sync_container(name)))
+pub extern "C" fn berth_client_sync(client: *const berth_client, name: *const c_char) -> ErrorKind {
+    verb(client, name, |c, name| c.call(c.client.sync(name)))
 }
 
 /// CleanupContainer: release what a stopped container left behind.
 #[no_mangle]
-pub extern "C" fn berth_client_cleanup(client: *const berth_client, name: *const c_char) -> berth_result {
-    verb(client, name, |c, name| c.call(c.client.manager().cleanup_container(name)))
+pub extern "C" fn berth_client_cleanup(client: *const berth_client, name: *const c_char) -> ErrorKind {
+    verb(client, name, |c, name| c.call(c.client.cleanup(name)))
 }
 
 /// WaitContainer: block until the container is in one of `conditions` (an
@@ -195,13 +189,14 @@ pub extern "C" fn berth_client_wait(
     conditions: u32,
     timeout_ms: u64,
     exit_code: *mut i32,
-) -> berth_result {
+) -> ErrorKind {
     verb(client, name, |c, name| {
         let out = Out::new(exit_code, "exit_code")?;
-        let states = state::from_mask(conditions)?;
-        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-        let usec = timeout_ms.saturating_mul(1000);
-        out.write(c.call(c.client.manager().wait_container(name, &names, usec))?);
+        let states = State::from_mask(conditions).ok_or_else(|| {
+            Failure::new(ErrorKind::InvalidParameter, format!("conditions: unknown state bits {conditions:#x}"))
+        })?;
+        let limit = (timeout_ms > 0).then(|| std::time::Duration::from_millis(timeout_ms));
+        out.write(c.call(c.client.wait(name, &states, limit))?);
         Ok(())
     })
 }
@@ -210,27 +205,21 @@ pub extern "C" fn berth_client_wait(
 /// State.Status, State.ExitCode, Spec, ...); `*json` is caller-owned, free
 /// it with `berth_string_free()`.
 #[no_mangle]
-pub extern "C" fn berth_client_inspect(client: *const berth_client, name: *const c_char, json: *mut *mut c_char) -> berth_result {
+pub extern "C" fn berth_client_inspect(client: *const berth_client, name: *const c_char, json: *mut *mut c_char) -> ErrorKind {
     verb(client, name, |c, name| {
         let out = Out::new(json, "json")?;
-        let s = c.call(c.client.manager().inspect_container(name))?;
+        let s = c.call(c.client.inspect_json(name))?;
         out.write(c_string(&s).into_raw());
         Ok(())
     })
 }
 
-fn inspect(c: &Inner, name: &str) -> Res<serde_json::Value> {
-    let s = c.call(c.client.manager().inspect_container(name))?;
-    serde_json::from_str(&s).map_err(|e| Failure::new(berth_result::Bus, format!("berthd's inspect is not JSON: {e}")))
-}
-
 /// The container's current state.
 #[no_mangle]
-pub extern "C" fn berth_client_state(client: *const berth_client, name: *const c_char, state: *mut berth_state) -> berth_result {
+pub extern "C" fn berth_client_state(client: *const berth_client, name: *const c_char, state: *mut State) -> ErrorKind {
     verb(client, name, |c, name| {
         let out = Out::new(state, "state")?;
-        let v = inspect(c, name)?;
-        out.write(state::parse(v["State"]["Status"].as_str().unwrap_or_default())?);
+        out.write(c.call(c.client.state(name))?);
         Ok(())
     })
 }
@@ -238,12 +227,10 @@ pub extern "C" fn berth_client_state(client: *const berth_client, name: *const c
 /// The container's last exit code: its own exit status, 128+N when a
 /// signal N ended it, -1 when it has not exited since it was created.
 #[no_mangle]
-pub extern "C" fn berth_client_exit_code(client: *const berth_client, name: *const c_char, exit_code: *mut i32) -> berth_result {
+pub extern "C" fn berth_client_exit_code(client: *const berth_client, name: *const c_char, exit_code: *mut i32) -> ErrorKind {
     verb(client, name, |c, name| {
         let out = Out::new(exit_code, "exit_code")?;
-        let v = inspect(c, name)?;
-        let code = v["State"]["ExitCode"].as_i64().and_then(|n| i32::try_from(n).ok());
-        out.write(code.ok_or_else(|| Failure::new(berth_result::Bus, "berthd's inspect has no State.ExitCode"))?);
+        out.write(c.call(c.client.exit_code(name))?);
         Ok(())
     })
 }

@@ -2,8 +2,7 @@
 
 use super::client::berth_client;
 use super::ffi::{arg, c_string, guard, quiet, Failure, Out};
-use super::result::berth_result;
-use crate::model::EventKind;
+use crate::model::{ErrorKind, EventKind};
 use futures_util::StreamExt;
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
@@ -11,58 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use tokio::sync::watch;
 
-/// What happened to a container; podman's event names.
-#[allow(non_camel_case_types)]
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum berth_event_kind {
-    /// An event this version of libberth has no name for (see `event`).
-    Unknown = 0,
-    Create,
-    Init,
-    Start,
-    /// The container reported READY=1.
-    Ready,
-    Stop,
-    /// Its processes ended; the exit code is in inspect and wait.
-    Died,
-    Kill,
-    Pause,
-    Unpause,
-    Restart,
-    Update,
-    Sync,
-    Cleanup,
-    Remove,
-}
+/// The `kind` of an event this version of libberth has no name for (see
+/// `event` for its name).
+pub const BERTH_EVENT_KIND_UNKNOWN: u32 = 0;
 
-/// Exhaustive, so that a new kind of event needs a value here.
-impl From<EventKind> for berth_event_kind {
-    fn from(k: EventKind) -> Self {
-        match k {
-            EventKind::Create => Self::Create,
-            EventKind::Init => Self::Init,
-            EventKind::Start => Self::Start,
-            EventKind::Ready => Self::Ready,
-            EventKind::Stop => Self::Stop,
-            EventKind::Died => Self::Died,
-            EventKind::Kill => Self::Kill,
-            EventKind::Pause => Self::Pause,
-            EventKind::Unpause => Self::Unpause,
-            EventKind::Restart => Self::Restart,
-            EventKind::Update => Self::Update,
-            EventKind::Sync => Self::Sync,
-            EventKind::Cleanup => Self::Cleanup,
-            EventKind::Remove => Self::Remove,
-        }
-    }
-}
-
-impl berth_event_kind {
-    /// The kind of an event name on the bus (the model's serde names).
-    fn of(name: &str) -> Self {
-        serde_json::from_value::<EventKind>(name.into()).map_or(Self::Unknown, Into::into)
-    }
+/// The kind of an event name on the bus, as C sees it.
+fn kind_of(name: &str) -> u32 {
+    EventKind::parse(name).map_or(BERTH_EVENT_KIND_UNKNOWN, |k| k as u32)
 }
 
 /// One Event signal of berthd. Everything it points to is valid only
@@ -76,8 +30,9 @@ pub struct berth_event {
     pub id: *const c_char,
     /// The event's name: "create", "start", "died", ...
     pub event: *const c_char,
-    /// The same as an enum.
-    pub kind: berth_event_kind,
+    /// The same as a `berth_event_kind` value, or
+    /// `BERTH_EVENT_KIND_UNKNOWN` for an event this library has no name for.
+    pub kind: u32,
     /// When it happened: microseconds since the Unix epoch.
     pub usec: u64,
 }
@@ -112,7 +67,7 @@ unsafe impl Send for UserData {}
 /// Call `cb` for one event; the strings live until it returns.
 fn deliver(cb: unsafe extern "C" fn(*mut c_void, *const berth_event), ud: &UserData, name: &str, id: &str, event: &str, usec: u64) {
     let (n, i, e) = (c_string(name), c_string(id), c_string(event));
-    let ev = berth_event { name: n.as_ptr(), id: i.as_ptr(), event: e.as_ptr(), kind: berth_event_kind::of(event), usec };
+    let ev = berth_event { name: n.as_ptr(), id: i.as_ptr(), event: e.as_ptr(), kind: kind_of(event), usec };
     // SAFETY: the caller gave a valid function and promised that userdata
     // may be used on this thread.
     unsafe { cb(ud.0, &ev) }
@@ -131,13 +86,13 @@ pub extern "C" fn berth_client_watch_events(
     callback: berth_event_callback,
     userdata: *mut c_void,
     out: *mut *mut berth_event_watch,
-) -> berth_result {
+) -> ErrorKind {
     guard(|| {
         let inner = arg(client, "client")?.inner.clone();
-        let cb = callback.ok_or_else(|| Failure::new(berth_result::NullParameter, "callback is NULL"))?;
+        let cb = callback.ok_or_else(|| Failure::new(ErrorKind::NullParameter, "callback is NULL"))?;
         let out = Out::new(out, "out")?;
         // Subscribing adds the match rule on the bus before it returns.
-        let events = inner.call(inner.client.manager().receive_event())?;
+        let events = inner.call(async { inner.client.manager().receive_event().await.map_err(crate::client::from_bus) })?;
         let (stop, mut stopped) = watch::channel(false);
         let ud = UserData(userdata);
         let id = NEXT_WATCH.fetch_add(1, Ordering::Relaxed);
@@ -166,7 +121,7 @@ pub extern "C" fn berth_client_watch_events(
                     }
                 }
             })
-            .map_err(|e| Failure::new(berth_result::Internal, format!("cannot start the event thread: {e}")))?;
+            .map_err(|e| Failure::new(ErrorKind::Internal, format!("cannot start the event thread: {e}")))?;
         out.write(Box::into_raw(Box::new(berth_event_watch { stop, thread: Some(thread), id })));
         Ok(())
     })
@@ -198,15 +153,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_event_kind_has_a_value() {
-        let all = [
-            EventKind::Create, EventKind::Init, EventKind::Start, EventKind::Ready, EventKind::Stop,
-            EventKind::Died, EventKind::Kill, EventKind::Pause, EventKind::Unpause, EventKind::Restart,
-            EventKind::Update, EventKind::Sync, EventKind::Cleanup, EventKind::Remove,
-        ];
-        for (i, k) in all.iter().enumerate() {
-            assert_eq!(berth_event_kind::of(k.as_str()) as usize, i + 1, "{k:?}");
+    fn kinds_are_the_models() {
+        for k in EventKind::all() {
+            assert_eq!(kind_of(k.as_str()), k as u32);
         }
-        assert_eq!(berth_event_kind::of("exploded"), berth_event_kind::Unknown);
+        assert_eq!(kind_of("exploded"), BERTH_EVENT_KIND_UNKNOWN);
     }
 }

@@ -1,7 +1,7 @@
 //! The boundary every entry point crosses: no panic escapes into C, NULL
 //! pointers are refused, and the thread's last error follows each result.
 
-use super::result::berth_result;
+use crate::model::ErrorKind;
 use std::any::Any;
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
@@ -10,14 +10,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// Why a call failed: the code C sees and the text behind it.
 #[derive(Debug)]
 pub(crate) struct Failure {
-    pub code: berth_result,
+    pub code: ErrorKind,
     pub message: String,
 }
 
 pub(crate) type Res<T = ()> = Result<T, Failure>;
 
 impl Failure {
-    pub fn new(code: berth_result, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorKind, message: impl Into<String>) -> Self {
         Failure { code, message: message.into() }
     }
 
@@ -27,7 +27,7 @@ impl Failure {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown cause".into());
-        Failure::new(berth_result::Panic, format!("internal panic in libberth: {what}"))
+        Failure::new(ErrorKind::Panic, format!("internal panic in libberth: {what}"))
     }
 }
 
@@ -46,12 +46,12 @@ fn set_last_error(message: String) {
 /// Run one entry point's body. A panic becomes `BERTH_RESULT_PANIC` (unwinding
 /// into C is undefined behaviour); the message of a failure, or "" on
 /// success, becomes this thread's last error.
-pub(crate) fn guard(body: impl FnOnce() -> Res) -> berth_result {
+pub(crate) fn guard(body: impl FnOnce() -> Res) -> ErrorKind {
     let r = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|p| Err(Failure::panic(p)));
     match r {
         Ok(()) => {
             set_last_error(String::new());
-            berth_result::Ok
+            ErrorKind::Ok
         }
         Err(f) => {
             set_last_error(f.message);
@@ -67,7 +67,7 @@ pub(crate) fn quiet<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 }
 
 fn null(what: &str) -> Failure {
-    Failure::new(berth_result::NullParameter, format!("{what} is NULL"))
+    Failure::new(ErrorKind::NullParameter, format!("{what} is NULL"))
 }
 
 /// A borrowed handle or value behind a pointer from C.
@@ -89,7 +89,7 @@ pub(crate) fn string<'a>(p: *const c_char, what: &str) -> Res<&'a str> {
     }
     // SAFETY: non-NULL, and C promises a NUL-terminated string.
     let s = unsafe { CStr::from_ptr(p) };
-    s.to_str().map_err(|_| Failure::new(berth_result::InvalidArgument, format!("{what} is not UTF-8")))
+    s.to_str().map_err(|_| Failure::new(ErrorKind::InvalidParameter, format!("{what} is not UTF-8")))
 }
 
 /// An array of `len` strings from C.
@@ -144,27 +144,27 @@ mod tests {
     #[test]
     fn panics_become_a_result_and_a_message() {
         let r = guard(|| panic!("boom"));
-        assert_eq!(r, berth_result::Panic);
+        assert_eq!(r, ErrorKind::Panic);
         assert!(last_error().contains("boom"));
-        assert_eq!(guard(|| Ok(())), berth_result::Ok);
+        assert_eq!(guard(|| Ok(())), ErrorKind::Ok);
         assert_eq!(last_error(), "");
     }
 
     #[test]
     fn nulls_are_refused() {
         let r = guard(|| string(std::ptr::null(), "name").map(drop));
-        assert_eq!(r, berth_result::NullParameter);
+        assert_eq!(r, ErrorKind::NullParameter);
         assert_eq!(last_error(), "name is NULL");
-        assert_eq!(guard(|| Out::<i32>::new(std::ptr::null_mut(), "out").map(drop)), berth_result::NullParameter);
+        assert_eq!(guard(|| Out::<i32>::new(std::ptr::null_mut(), "out").map(drop)), ErrorKind::NullParameter);
         let a: [*const c_char; 2] = [b"a\0".as_ptr().cast(), std::ptr::null()];
         let r = guard(|| strings(a.as_ptr(), 2, "argv").map(drop));
-        assert_eq!((r, last_error().as_str()), (berth_result::NullParameter, "argv[1] is NULL"));
+        assert_eq!((r, last_error().as_str()), (ErrorKind::NullParameter, "argv[1] is NULL"));
     }
 
     #[test]
     fn non_utf8_is_an_invalid_argument() {
         let bad = [0xffu8, 0];
         let r = guard(|| string(bad.as_ptr().cast(), "name").map(drop));
-        assert_eq!(r, berth_result::InvalidArgument);
+        assert_eq!(r, ErrorKind::InvalidParameter);
     }
 }

@@ -3,8 +3,7 @@
 
 use super::client::berth_client;
 use super::ffi::{arg, c_string, free_box, guard, quiet, Out};
-use super::result::berth_result;
-use super::state::{self, berth_state};
+use crate::model::{ErrorKind, State};
 use std::ffi::{c_char, CString};
 
 /// One container of a list. The strings belong to the list: valid until
@@ -17,7 +16,7 @@ pub struct berth_container_info {
     /// Its id: 64 hex digits.
     pub id: *const c_char,
     /// Its state when the list was made.
-    pub state: berth_state,
+    pub state: State,
 }
 
 /// The containers berthd knows, from `berth_client_list()`.
@@ -31,16 +30,16 @@ pub struct berth_container_list {
 /// ListContainers: every container, in name order. On success `*out` is a
 /// new list for `berth_container_list_free()`.
 #[no_mangle]
-pub extern "C" fn berth_client_list(client: *const berth_client, out: *mut *mut berth_container_list) -> berth_result {
+pub extern "C" fn berth_client_list(client: *const berth_client, out: *mut *mut berth_container_list) -> ErrorKind {
     guard(|| {
         let c = &arg(client, "client")?.inner;
         let out = Out::new(out, "out")?;
-        let mut rows = c.call(c.client.manager().list_containers())?;
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut rows = c.call(c.client.list())?;
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
         let (mut items, mut strings) = (Vec::new(), Vec::new());
-        for (name, id, st, _path) in rows {
-            let (name, id) = (c_string(&name), c_string(&id));
-            items.push(berth_container_info { name: name.as_ptr(), id: id.as_ptr(), state: state::parse(&st)? });
+        for l in rows {
+            let (name, id) = (c_string(&l.name), c_string(&l.id));
+            items.push(berth_container_info { name: name.as_ptr(), id: id.as_ptr(), state: l.state });
             strings.extend([name, id]);
         }
         out.write(Box::into_raw(Box::new(berth_container_list { items, _strings: strings })));

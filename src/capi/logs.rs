@@ -2,8 +2,7 @@
 
 use super::client::berth_client;
 use super::ffi::{arg, guard, string, Failure};
-use super::result::berth_result;
-use crate::engine::LogOptions;
+use crate::model::{ErrorKind, LogOptions};
 use std::ffi::{c_char, c_void};
 use std::io::{BufRead, BufReader};
 
@@ -65,14 +64,14 @@ pub extern "C" fn berth_client_logs(
     options: *const berth_logs_options,
     callback: berth_log_callback,
     userdata: *mut c_void,
-) -> berth_result {
+) -> ErrorKind {
     guard(|| {
         let c = arg(client, "client")?;
         let name = string(name, "name")?.to_string();
-        let cb = callback.ok_or_else(|| Failure::new(berth_result::NullParameter, "callback is NULL"))?;
+        let cb = callback.ok_or_else(|| Failure::new(ErrorKind::NullParameter, "callback is NULL"))?;
         // SAFETY: a non-NULL `options` points to a berth_logs_options (header contract).
         let o = if options.is_null() { berth_logs_options::default() } else { unsafe { *options } }.engine();
-        let (r, w) = nix::unistd::pipe().map_err(|e| Failure::new(berth_result::Internal, format!("pipe: {e}")))?;
+        let (r, w) = nix::unistd::pipe().map_err(|e| Failure::new(ErrorKind::Internal, format!("pipe: {e}")))?;
         let inner = c.inner.clone();
         // berthd writes into the pipe while this thread reads it; the write
         // end closes when the call returns, which ends the reading.
@@ -103,8 +102,8 @@ pub extern "C" fn berth_client_logs(
         }
         match inner.rt.block_on(call) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Failure::model(e)),
-            Err(e) => Err(Failure::new(berth_result::Internal, format!("the logs call failed: {e}"))),
+            Ok(Err(e)) => Err(Failure::from(e)),
+            Err(e) => Err(Failure::new(ErrorKind::Internal, format!("the logs call failed: {e}"))),
         }
     })
 }

@@ -27,12 +27,10 @@ mod events;
 mod logs;
 
 pub use client::berth_client;
-pub use events::{berth_event, berth_event_callback, berth_event_kind, berth_event_watch};
+pub use events::{berth_event, berth_event_callback, berth_event_watch, BERTH_EVENT_KIND_UNKNOWN};
 pub use list::{berth_container_info, berth_container_list};
 pub use logs::{berth_log_callback, berth_logs_options, BERTH_LOGS_STDERR, BERTH_LOGS_STDOUT};
-pub use result::berth_result;
 pub use spec::berth_spec;
-pub use state::berth_state;
 
 use std::ffi::c_char;
 
@@ -69,7 +67,7 @@ mod tests {
 
     #[test]
     fn the_default_timeout_is_berthds() {
-        assert_eq!(BERTH_TIMEOUT_DEFAULT, crate::dbus::DEFAULT_TIMEOUT);
+        assert_eq!(BERTH_TIMEOUT_DEFAULT, crate::model::DEFAULT_TIMEOUT);
     }
 
     #[test]

@@ -4,8 +4,7 @@
 //! it was.
 
 use super::ffi::{arg, arg_mut, free_box, guard, quiet, string, strings, Failure, Res};
-use super::result::berth_result;
-use crate::model::{ContainerSpec, OptionValue};
+use crate::model::{validate_option, ErrorKind, OptionValue};
 use std::collections::BTreeMap;
 use std::ffi::c_char;
 
@@ -17,16 +16,11 @@ pub struct berth_spec {
 }
 
 impl berth_spec {
-    /// Check `value` for `key` with the model's validation (the required
-    /// keys filled with placeholders), then store it.
+    /// Check `value` for `key` alone with berthd's own rules (so a bad
+    /// value is berthd's INVALID_ARGUMENT, found early), then store it.
     fn set(&mut self, key: &str, value: OptionValue) -> Res {
-        let mut probe: BTreeMap<String, OptionValue> = [
-            ("Rootfs".to_string(), OptionValue::Str("/".into())),
-            ("Command".to_string(), OptionValue::StrList(vec!["/bin/true".into()])),
-        ]
-        .into();
-        probe.insert(key.to_string(), value.clone());
-        ContainerSpec::from_options(&probe).map_err(Failure::model)?;
+        validate_option(key, &value)
+            .map_err(|e| Failure::new(ErrorKind::InvalidArgument, e.to_string()))?;
         self.options.insert(key.to_string(), value);
         Ok(())
     }
@@ -42,18 +36,18 @@ impl berth_spec {
     }
 }
 
-fn with_spec(spec: *mut berth_spec, f: impl FnOnce(&mut berth_spec) -> Res) -> berth_result {
+fn with_spec(spec: *mut berth_spec, f: impl FnOnce(&mut berth_spec) -> Res) -> ErrorKind {
     guard(|| f(arg_mut(spec, "spec")?))
 }
 
-fn set_str(spec: *mut berth_spec, key: &str, value: *const c_char) -> berth_result {
+fn set_str(spec: *mut berth_spec, key: &str, value: *const c_char) -> ErrorKind {
     with_spec(spec, |s| {
         let v = string(value, key)?;
         s.set(key, OptionValue::Str(v.into()))
     })
 }
 
-fn add_str(spec: *mut berth_spec, key: &str, value: *const c_char) -> berth_result {
+fn add_str(spec: *mut berth_spec, key: &str, value: *const c_char) -> ErrorKind {
     with_spec(spec, |s| {
         let v = string(value, key)?;
         s.add(key, v)
@@ -74,7 +68,7 @@ pub extern "C" fn berth_spec_free(spec: *mut berth_spec) {
 
 /// A copy of `spec`, to be freed with `berth_spec_free()`.
 #[no_mangle]
-pub extern "C" fn berth_spec_clone(spec: *const berth_spec, out: *mut *mut berth_spec) -> berth_result {
+pub extern "C" fn berth_spec_clone(spec: *const berth_spec, out: *mut *mut berth_spec) -> ErrorKind {
     guard(|| {
         let s = arg(spec, "spec")?;
         let out = super::ffi::Out::new(out, "out")?;
@@ -83,17 +77,93 @@ pub extern "C" fn berth_spec_clone(spec: *const berth_spec, out: *mut *mut berth
     })
 }
 
+/// Set any option key (the table in the README) whose type is a string
+/// (`s`), such as "Hostname" or "StopSignal". The value is checked alone,
+/// as berthd checks it; a bad one is BERTH_RESULT_INVALID_ARGUMENT (also
+/// for an unknown key or a key of another type) and changes nothing.
+#[no_mangle]
+pub extern "C" fn berth_spec_set_string(spec: *mut berth_spec, key: *const c_char, value: *const c_char) -> ErrorKind {
+    with_spec(spec, |s| {
+        let (k, v) = (string(key, "key")?, string(value, "value")?);
+        s.set(k, OptionValue::Str(v.into()))
+    })
+}
+
+/// Set a string-list option key (`as`, such as "Command" or "Env") to
+/// `len` strings, replacing what it held.
+#[no_mangle]
+pub extern "C" fn berth_spec_set_strings(
+    spec: *mut berth_spec,
+    key: *const c_char,
+    values: *const *const c_char,
+    len: usize,
+) -> ErrorKind {
+    with_spec(spec, |s| {
+        let k = string(key, "key")?;
+        let v = strings(values, len, "values")?;
+        s.set(k, OptionValue::StrList(v))
+    })
+}
+
+/// Append one string to a string-list option key (`as`).
+#[no_mangle]
+pub extern "C" fn berth_spec_add_string(spec: *mut berth_spec, key: *const c_char, item: *const c_char) -> ErrorKind {
+    with_spec(spec, |s| {
+        let (k, v) = (string(key, "key")?, string(item, "item")?);
+        s.add(k, v)
+    })
+}
+
+/// Set one entry of a map option key (`a{ss}`, such as "Labels"); an
+/// entry set again is replaced.
+#[no_mangle]
+pub extern "C" fn berth_spec_set_entry(
+    spec: *mut berth_spec,
+    key: *const c_char,
+    entry_key: *const c_char,
+    entry_value: *const c_char,
+) -> ErrorKind {
+    with_spec(spec, |s| {
+        let k = string(key, "key")?;
+        let (ek, ev) = (string(entry_key, "entry_key")?, string(entry_value, "entry_value")?);
+        let mut m = match s.options.get(k) {
+            Some(OptionValue::StrMap(m)) => m.clone(),
+            _ => BTreeMap::new(),
+        };
+        m.insert(ek.into(), ev.into());
+        s.set(k, OptionValue::StrMap(m))
+    })
+}
+
+/// Set a boolean option key (`b`).
+#[no_mangle]
+pub extern "C" fn berth_spec_set_bool(spec: *mut berth_spec, key: *const c_char, value: bool) -> ErrorKind {
+    with_spec(spec, |s| s.set(string(key, "key")?, OptionValue::Bool(value)))
+}
+
+/// Set a 32-bit option key (`u`).
+#[no_mangle]
+pub extern "C" fn berth_spec_set_u32(spec: *mut berth_spec, key: *const c_char, value: u32) -> ErrorKind {
+    with_spec(spec, |s| s.set(string(key, "key")?, OptionValue::U32(value)))
+}
+
+/// Set a 64-bit option key (`t`).
+#[no_mangle]
+pub extern "C" fn berth_spec_set_u64(spec: *mut berth_spec, key: *const c_char, value: u64) -> ErrorKind {
+    with_spec(spec, |s| s.set(string(key, "key")?, OptionValue::U64(value)))
+}
+
 /// Rootfs: the container's root file system, an absolute directory path.
 /// Required.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_rootfs(spec: *mut berth_spec, path: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_set_rootfs(spec: *mut berth_spec, path: *const c_char) -> ErrorKind {
     set_str(spec, "Rootfs", path)
 }
 
 /// Command: the argv of the container's init, `argc` strings (at least one).
 /// Required.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_command(spec: *mut berth_spec, argv: *const *const c_char, argc: usize) -> berth_result {
+pub extern "C" fn berth_spec_set_command(spec: *mut berth_spec, argv: *const *const c_char, argc: usize) -> ErrorKind {
     with_spec(spec, |s| {
         let argv = strings(argv, argc, "argv")?;
         s.set("Command", OptionValue::StrList(argv))
@@ -102,69 +172,69 @@ pub extern "C" fn berth_spec_set_command(spec: *mut berth_spec, argv: *const *co
 
 /// Env: add one `KEY=VALUE` entry to the container's environment.
 #[no_mangle]
-pub extern "C" fn berth_spec_add_env(spec: *mut berth_spec, entry: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_add_env(spec: *mut berth_spec, entry: *const c_char) -> ErrorKind {
     add_str(spec, "Env", entry)
 }
 
 /// WorkingDir: an absolute path inside the container.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_working_dir(spec: *mut berth_spec, path: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_set_working_dir(spec: *mut berth_spec, path: *const c_char) -> ErrorKind {
     set_str(spec, "WorkingDir", path)
 }
 
 /// User: `uid[:gid]`, numbers.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_user(spec: *mut berth_spec, user: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_set_user(spec: *mut berth_spec, user: *const c_char) -> ErrorKind {
     set_str(spec, "User", user)
 }
 
 /// Hostname: the container's host name.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_hostname(spec: *mut berth_spec, hostname: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_set_hostname(spec: *mut berth_spec, hostname: *const c_char) -> ErrorKind {
     set_str(spec, "Hostname", hostname)
 }
 
 /// Notify: true when the container sends READY=1 itself (start returns
 /// after it); false (the default) when it is ready once started.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_notify(spec: *mut berth_spec, notify: bool) -> berth_result {
+pub extern "C" fn berth_spec_set_notify(spec: *mut berth_spec, notify: bool) -> ErrorKind {
     with_spec(spec, |s| s.set("Notify", OptionValue::Bool(notify)))
 }
 
 /// StopSignal: a name ("SIGTERM", "TERM") or number ("15"); default SIGTERM.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_stop_signal(spec: *mut berth_spec, signal: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_set_stop_signal(spec: *mut berth_spec, signal: *const c_char) -> ErrorKind {
     set_str(spec, "StopSignal", signal)
 }
 
 /// StopTimeout: seconds between the stop signal and SIGKILL; default 10.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_stop_timeout(spec: *mut berth_spec, seconds: u32) -> berth_result {
+pub extern "C" fn berth_spec_set_stop_timeout(spec: *mut berth_spec, seconds: u32) -> ErrorKind {
     with_spec(spec, |s| s.set("StopTimeout", OptionValue::U32(seconds)))
 }
 
 /// StartTimeout: seconds the container has to become ready; default 90.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_start_timeout(spec: *mut berth_spec, seconds: u32) -> berth_result {
+pub extern "C" fn berth_spec_set_start_timeout(spec: *mut berth_spec, seconds: u32) -> ErrorKind {
     with_spec(spec, |s| s.set("StartTimeout", OptionValue::U32(seconds)))
 }
 
 /// RestartPolicy: "no" (default), "on-failure", "on-failure:N", "always" or
 /// "unless-stopped".
 #[no_mangle]
-pub extern "C" fn berth_spec_set_restart_policy(spec: *mut berth_spec, policy: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_set_restart_policy(spec: *mut berth_spec, policy: *const c_char) -> ErrorKind {
     set_str(spec, "RestartPolicy", policy)
 }
 
 /// Dependencies: add the name of a container that must run first.
 #[no_mangle]
-pub extern "C" fn berth_spec_add_dependency(spec: *mut berth_spec, name: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_add_dependency(spec: *mut berth_spec, name: *const c_char) -> ErrorKind {
     add_str(spec, "Dependencies", name)
 }
 
 /// Labels: set one label (free metadata); a key set again is replaced.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_label(spec: *mut berth_spec, key: *const c_char, value: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_set_label(spec: *mut berth_spec, key: *const c_char, value: *const c_char) -> ErrorKind {
     with_spec(spec, |s| {
         let (k, v) = (string(key, "key")?, string(value, "value")?);
         let mut labels = match s.options.get("Labels") {
@@ -178,56 +248,56 @@ pub extern "C" fn berth_spec_set_label(spec: *mut berth_spec, key: *const c_char
 
 /// Volumes: add one bind mount, `SRC:DST[:ro]` with absolute paths.
 #[no_mangle]
-pub extern "C" fn berth_spec_add_volume(spec: *mut berth_spec, volume: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_add_volume(spec: *mut berth_spec, volume: *const c_char) -> ErrorKind {
     add_str(spec, "Volumes", volume)
 }
 
 /// ReadOnly: a read-only root file system.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_read_only(spec: *mut berth_spec, read_only: bool) -> berth_result {
+pub extern "C" fn berth_spec_set_read_only(spec: *mut berth_spec, read_only: bool) -> ErrorKind {
     with_spec(spec, |s| s.set("ReadOnly", OptionValue::Bool(read_only)))
 }
 
 /// Network: "none" (default: an own namespace with only lo) or "host".
 #[no_mangle]
-pub extern "C" fn berth_spec_set_network(spec: *mut berth_spec, network: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_set_network(spec: *mut berth_spec, network: *const c_char) -> ErrorKind {
     set_str(spec, "Network", network)
 }
 
 /// Runtime: "crun" (default), "runc", or an absolute path to an OCI runtime.
 #[no_mangle]
-pub extern "C" fn berth_spec_set_runtime(spec: *mut berth_spec, runtime: *const c_char) -> berth_result {
+pub extern "C" fn berth_spec_set_runtime(spec: *mut berth_spec, runtime: *const c_char) -> ErrorKind {
     set_str(spec, "Runtime", runtime)
 }
 
 /// MemoryMax: bytes (a resource key: also valid for `berth_client_update()`).
 #[no_mangle]
-pub extern "C" fn berth_spec_set_memory_max(spec: *mut berth_spec, bytes: u64) -> berth_result {
+pub extern "C" fn berth_spec_set_memory_max(spec: *mut berth_spec, bytes: u64) -> ErrorKind {
     with_spec(spec, |s| s.set("MemoryMax", OptionValue::U64(bytes)))
 }
 
 /// TasksMax: most processes and threads (a resource key).
 #[no_mangle]
-pub extern "C" fn berth_spec_set_tasks_max(spec: *mut berth_spec, tasks: u64) -> berth_result {
+pub extern "C" fn berth_spec_set_tasks_max(spec: *mut berth_spec, tasks: u64) -> ErrorKind {
     with_spec(spec, |s| s.set("TasksMax", OptionValue::U64(tasks)))
 }
 
 /// CPUWeight: 1 to 10000 (a resource key).
 #[no_mangle]
-pub extern "C" fn berth_spec_set_cpu_weight(spec: *mut berth_spec, weight: u64) -> berth_result {
+pub extern "C" fn berth_spec_set_cpu_weight(spec: *mut berth_spec, weight: u64) -> ErrorKind {
     with_spec(spec, |s| s.set("CPUWeight", OptionValue::U64(weight)))
 }
 
 /// CPUQuota: percent of one CPU (a resource key).
 #[no_mangle]
-pub extern "C" fn berth_spec_set_cpu_quota(spec: *mut berth_spec, percent: u32) -> berth_result {
+pub extern "C" fn berth_spec_set_cpu_quota(spec: *mut berth_spec, percent: u32) -> ErrorKind {
     with_spec(spec, |s| s.set("CPUQuota", OptionValue::U32(percent)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::OPTION_KEYS;
+    use crate::model::{ContainerSpec, OPTIONS};
 
     fn c(s: &str) -> std::ffi::CString {
         std::ffi::CString::new(s).unwrap()
@@ -262,10 +332,10 @@ mod tests {
             berth_spec_set_cpu_weight(sp, 100),
             berth_spec_set_cpu_quota(sp, 50),
         ];
-        assert!(ok.iter().all(|r| *r == berth_result::Ok), "{ok:?}");
+        assert!(ok.iter().all(|r| *r == ErrorKind::Ok), "{ok:?}");
         let s = unsafe { &*sp };
         let keys: Vec<&str> = s.options.keys().map(|k| k.as_str()).collect();
-        let mut all: Vec<&str> = OPTION_KEYS.iter().map(|(k, _)| *k).collect();
+        let mut all: Vec<&str> = OPTIONS.iter().map(|d| d.key).collect();
         all.sort();
         assert_eq!(keys, all);
         assert_eq!(s.options["Env"], OptionValue::StrList(vec!["A=1".into(), "B=2".into()]));
@@ -274,16 +344,39 @@ mod tests {
     }
 
     #[test]
+    fn generic_setters_reach_every_key() {
+        let sp = berth_spec_new();
+        let argv = [c("/bin/true")];
+        let argv: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        let ok = [
+            berth_spec_set_string(sp, c("Rootfs").as_ptr(), c("/r").as_ptr()),
+            berth_spec_set_strings(sp, c("Command").as_ptr(), argv.as_ptr(), argv.len()),
+            berth_spec_add_string(sp, c("Env").as_ptr(), c("A=1").as_ptr()),
+            berth_spec_set_entry(sp, c("Labels").as_ptr(), c("a").as_ptr(), c("b").as_ptr()),
+            berth_spec_set_bool(sp, c("ReadOnly").as_ptr(), true),
+            berth_spec_set_u32(sp, c("StopTimeout").as_ptr(), 4),
+            berth_spec_set_u64(sp, c("MemoryMax").as_ptr(), 1 << 20),
+        ];
+        assert!(ok.iter().all(|r| *r == ErrorKind::Ok), "{ok:?}");
+        let s = unsafe { &*sp };
+        let spec = ContainerSpec::from_options(&s.options).unwrap();
+        assert_eq!((spec.stop_timeout, spec.read_only, spec.labels["a"].as_str()), (4, true, "b"));
+        berth_spec_free(sp);
+    }
+
+    #[test]
     fn bad_values_fail_at_the_setter_and_change_nothing() {
         let sp = berth_spec_new();
-        assert_eq!(berth_spec_set_rootfs(sp, c("/ok").as_ptr()), berth_result::Ok);
-        assert_eq!(berth_spec_set_rootfs(sp, c("relative").as_ptr()), berth_result::InvalidArgument);
+        assert_eq!(berth_spec_set_rootfs(sp, c("/ok").as_ptr()), ErrorKind::Ok);
+        assert_eq!(berth_spec_set_rootfs(sp, c("relative").as_ptr()), ErrorKind::InvalidArgument);
         assert!(super::super::ffi::last_error().contains("Rootfs"));
-        assert_eq!(berth_spec_set_stop_signal(sp, c("SIGBOGUS").as_ptr()), berth_result::InvalidArgument);
-        assert_eq!(berth_spec_add_env(sp, c("NOEQUALS").as_ptr()), berth_result::InvalidArgument);
-        assert_eq!(berth_spec_set_command(sp, std::ptr::null(), 0), berth_result::NullParameter);
-        assert_eq!(berth_spec_set_command(sp, [].as_ptr(), 0), berth_result::InvalidArgument);
-        assert_eq!(berth_spec_set_rootfs(std::ptr::null_mut(), c("/x").as_ptr()), berth_result::NullParameter);
+        assert_eq!(berth_spec_set_stop_signal(sp, c("SIGBOGUS").as_ptr()), ErrorKind::InvalidArgument);
+        assert_eq!(berth_spec_add_env(sp, c("NOEQUALS").as_ptr()), ErrorKind::InvalidArgument);
+        assert_eq!(berth_spec_set_command(sp, std::ptr::null(), 0), ErrorKind::NullParameter);
+        assert_eq!(berth_spec_set_command(sp, [].as_ptr(), 0), ErrorKind::InvalidArgument);
+        assert_eq!(berth_spec_set_u32(sp, c("Hostname").as_ptr(), 3), ErrorKind::InvalidArgument);
+        assert_eq!(berth_spec_set_string(sp, c("Bogus").as_ptr(), c("x").as_ptr()), ErrorKind::InvalidArgument);
+        assert_eq!(berth_spec_set_rootfs(std::ptr::null_mut(), c("/x").as_ptr()), ErrorKind::NullParameter);
         assert_eq!(unsafe { &*sp }.options.len(), 1);
         assert_eq!(unsafe { &*sp }.options["Rootfs"], OptionValue::Str("/ok".into()));
         berth_spec_free(sp);

@@ -1,5 +1,6 @@
 //! berthctl's arguments: podman's verbs and flags where they exist.
 
+use super::flags::{ResourceFlags, SpecFlags};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -12,77 +13,21 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `create` and `run`: podman's argument order.
 #[derive(Debug, Args, Clone, Default)]
 pub struct CreateArgs {
-    /// Root file system directory of the container.
+    /// The container's name (default: a generated one).
     #[arg(long)]
-    pub rootfs: Option<String>,
-    /// Environment variable KEY=VALUE (repeatable).
-    #[arg(short = 'e', long = "env")]
-    pub env: Vec<String>,
-    /// Working directory inside the container.
-    #[arg(short = 'w', long = "workdir")]
-    pub workdir: Option<String>,
-    /// uid[:gid] to run as.
-    #[arg(short = 'u', long)]
-    pub user: Option<String>,
+    pub name: Option<String>,
+    /// The first argument is a root file system directory, not an image.
     #[arg(long)]
-    pub hostname: Option<String>,
-    /// The container sends READY=1 itself (sd_notify); start waits for it.
-    #[arg(long)]
-    pub notify: bool,
-    /// Signal that stops the container (name or number).
-    #[arg(long)]
-    pub stop_signal: Option<String>,
-    /// Seconds between the stop signal and SIGKILL.
-    #[arg(long)]
-    pub stop_timeout: Option<u32>,
-    /// Seconds the container has to become ready.
-    #[arg(long)]
-    pub start_timeout: Option<u32>,
-    /// no, on-failure[:N], always or unless-stopped.
-    #[arg(long)]
-    pub restart: Option<String>,
-    /// Containers that must run first (repeatable, or comma-separated).
-    #[arg(long = "requires", value_delimiter = ',')]
-    pub requires: Vec<String>,
-    /// Label KEY=VALUE (repeatable).
-    #[arg(short = 'l', long = "label")]
-    pub label: Vec<String>,
-    /// Bind mount SRC:DST[:ro] (repeatable).
-    #[arg(short = 'v', long = "volume")]
-    pub volume: Vec<String>,
-    #[arg(long)]
-    pub read_only: bool,
-    /// none (own namespace, only lo) or host.
-    #[arg(long)]
-    pub network: Option<String>,
-    /// crun, runc, or a path.
-    #[arg(long)]
-    pub runtime: Option<String>,
+    pub rootfs: bool,
     #[command(flatten)]
-    pub resources: ResourceArgs,
-    /// The container's name.
-    pub name: String,
-    /// The command to run, after `--`.
-    #[arg(last = true)]
-    pub command: Vec<String>,
-}
-
-#[derive(Debug, Args, Clone, Default)]
-pub struct ResourceArgs {
-    /// Memory limit: bytes, or with a k, m or g suffix.
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Most tasks (processes and threads) allowed.
-    #[arg(long)]
-    pub pids_limit: Option<u64>,
-    /// CPU weight, 1..10000.
-    #[arg(long)]
-    pub cpu_weight: Option<u64>,
-    /// CPUs the container may use, e.g. 0.5 or 2.
-    #[arg(long)]
-    pub cpus: Option<f64>,
+    pub options: SpecFlags,
+    /// IMAGE (or with --rootfs a directory), then the command and its
+    /// arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "IMAGE [COMMAND [ARG...]]")]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,18 +92,24 @@ pub enum Command {
         /// Stop running containers first.
         #[arg(short = 'f', long)]
         force: bool,
+        /// Remove every container.
+        #[arg(short = 'a', long, conflicts_with = "names")]
+        all: bool,
         #[arg(short = 't', long)]
         time: Option<u32>,
-        #[arg(required = true)]
+        #[arg(required_unless_present = "all")]
         names: Vec<String>,
     },
     /// List containers (running ones unless -a).
     Ps {
         #[arg(short = 'a', long)]
         all: bool,
-        /// Print names only.
+        /// Print ids only.
         #[arg(short = 'q', long)]
         quiet: bool,
+        /// `json` (the containers' descriptions) or `table` (default).
+        #[arg(long, default_value = "table")]
+        format: String,
     },
     /// Show containers as JSON.
     Inspect {
@@ -175,7 +126,7 @@ pub enum Command {
     /// Change resource limits, live.
     Update {
         #[command(flatten)]
-        resources: ResourceArgs,
+        resources: ResourceFlags,
         name: String,
     },
     /// Re-read containers' state from systemd.
@@ -222,6 +173,9 @@ pub enum Command {
         /// Events since (same forms as logs --since).
         #[arg(long)]
         since: Option<String>,
+        /// Events before this time; ends a follow there.
+        #[arg(long)]
+        until: Option<String>,
         /// container=NAME
         #[arg(long)]
         filter: Vec<String>,

@@ -1,38 +1,56 @@
-//! A client of berthd's D-Bus API, shared by berthctl and the C ABI.
+//! A client of berthd's D-Bus API, shared by berthctl and the C ABI. It
+//! links no daemon code: what it reads back are the model's types.
 
 mod proxy;
 
 pub use proxy::{ContainerProxy, ManagerProxy};
 
-use crate::model::{Error, OptionValue, Result, State};
+use crate::model::{ContainerInfo, Error, ErrorKind, EventOptions, LogOptions, OptionValue, Result, State};
 use std::collections::{BTreeMap, HashMap};
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 use zbus::{Connection, OwnedVariant, Variant};
 
-pub const ERROR_PREFIX: &str = "org.berth.Berth1.Error.";
+/// The method a refused call named, from the bus's policy text
+/// (`... member="StartContainer" ...`).
+fn refused_member(text: &str) -> Option<&str> {
+    let rest = &text[text.find("member=\"")? + 8..];
+    Some(&rest[..rest.find('"')?])
+}
 
-/// A D-Bus error back into berth's error (named errors keep their name).
+fn access_denied(text: &str) -> Error {
+    let message = match refused_member(text) {
+        Some(m) => format!("only root may call {m}"),
+        None if text.is_empty() => "only root may change containers".to_string(),
+        None => text.to_string(),
+    };
+    Error::AccessDenied { message }
+}
+
+/// A D-Bus error back into berth's error: berthd's named errors keep their
+/// kind and text; the bus's own become AccessDenied or Bus.
 pub fn from_bus(e: zbus::Error) -> Error {
     match e {
         zbus::Error::MethodError(name, msg, _) => {
             let msg = msg.unwrap_or_default();
-            match name.as_str().strip_prefix(ERROR_PREFIX) {
-                Some(n) => Error::from_name(n, msg),
-                None if name.as_str() == "org.freedesktop.DBus.Error.AccessDenied" => {
-                    Error::Internal(format!("access denied: {msg} (changing containers needs root)"))
-                }
+            match ErrorKind::from_dbus_name(name.as_str()) {
+                Some(ErrorKind::AccessDenied) => access_denied(&msg),
+                Some(kind) => Error::Remote { kind, message: msg },
                 None if name.as_str() == "org.freedesktop.DBus.Error.ServiceUnknown" => {
-                    Error::Internal(format!("berthd is not running and could not be started: {msg}"))
+                    Error::Bus { message: format!("berthd is not running and could not be started: {msg}") }
                 }
-                None => Error::Internal(format!("{}: {msg}", name.as_str())),
+                None => Error::Bus { message: format!("{}: {msg}", name.as_str()) },
             }
         }
         zbus::Error::FDO(e) => match *e {
-            zbus::fdo::Error::AccessDenied(m) => Error::Internal(format!("access denied: {m} (changing containers needs root)")),
-            zbus::fdo::Error::ServiceUnknown(m) => Error::Internal(format!("berthd is not running and could not be started: {m}")),
-            e => Error::Internal(e.to_string()),
+            zbus::fdo::Error::AccessDenied(m) => access_denied(&m),
+            zbus::fdo::Error::ServiceUnknown(m) => {
+                Error::Bus { message: format!("berthd is not running and could not be started: {m}") }
+            }
+            e => Error::Bus { message: e.to_string() },
         },
-        e => Error::Internal(format!("D-Bus: {e}")),
+        zbus::Error::Address(m) => Error::invalid("address", format!("bad D-Bus address: {m}")),
+        e => Error::Bus { message: format!("D-Bus: {e}") },
     }
 }
 
@@ -57,13 +75,21 @@ pub fn variants(options: &BTreeMap<String, OptionValue>) -> HashMap<String, Owne
 pub struct Listed {
     pub name: String,
     pub id: String,
-    pub state: String,
+    pub state: State,
     pub path: String,
 }
 
-/// `u32::MAX` on the wire: the container's own stop timeout.
+/// On the wire, the container's own stop timeout is DEFAULT_TIMEOUT.
 fn timeout(t: Option<u32>) -> u32 {
-    t.unwrap_or(u32::MAX)
+    t.unwrap_or(crate::model::DEFAULT_TIMEOUT)
+}
+
+fn parse_state(s: &str) -> Result<State> {
+    s.parse().map_err(|_| Error::Bus { message: format!("berthd answered an unknown state {s:?}") })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| Error::Bus { message: format!("berthd's {what} is not what this client reads: {e}") })
 }
 
 #[derive(Clone)]
@@ -78,13 +104,14 @@ impl Client {
         Self::with(Connection::system().await.map_err(from_bus)?).await
     }
 
-    /// Connect through a bus at `address` (a D-Bus address string).
-    pub async fn at_address(address: &str) -> Result<Self> {
-        let conn = zbus::connection::Builder::address(address)
-            .build()
-            .await
-            .map_err(from_bus)?;
-        Self::with(conn).await
+    /// Connect through a bus at `address` (a D-Bus address string), or the
+    /// system bus when None.
+    pub async fn connect(address: Option<&str>) -> Result<Self> {
+        let conn = match address {
+            None => Connection::system().await,
+            Some(a) => zbus::connection::Builder::address(a).build().await,
+        };
+        Self::with(conn.map_err(from_bus)?).await
     }
 
     pub async fn with(conn: Connection) -> Result<Self> {
@@ -104,23 +131,55 @@ impl Client {
         let p = self.manager.create_container(name, variants(options)).await.map_err(from_bus)?;
         Ok(p.to_string())
     }
+    /// Every container, ordered by name.
     pub async fn list(&self) -> Result<Vec<Listed>> {
         let l = self.manager.list_containers().await.map_err(from_bus)?;
-        Ok(l.into_iter().map(|(name, id, state, path)| Listed { name, id, state, path: path.to_string() }).collect())
+        l.into_iter()
+            .map(|(name, id, state, path)| Ok(Listed { name, id, state: parse_state(&state)?, path: path.to_string() }))
+            .collect()
+    }
+    /// Every container's description in one call (what `ps` shows).
+    pub async fn list_info(&self) -> Result<Vec<ContainerInfo>> {
+        parse_json("container list", &self.manager.list_container_info().await.map_err(from_bus)?)
     }
     pub async fn object_path(&self, name: &str) -> Result<String> {
         Ok(self.manager.get_container(name).await.map_err(from_bus)?.to_string())
     }
-    pub async fn inspect(&self, name: &str) -> Result<String> {
+    /// The container's description as berthd sends it (JSON).
+    pub async fn inspect_json(&self, name: &str) -> Result<String> {
         self.manager.inspect_container(name).await.map_err(from_bus)
     }
-    /// The parsed inspect JSON.
-    pub async fn inspect_value(&self, name: &str) -> Result<serde_json::Value> {
-        serde_json::from_str(&self.inspect(name).await?).map_err(|e| Error::Internal(e.to_string()))
+    pub async fn info(&self, name: &str) -> Result<ContainerInfo> {
+        parse_json("inspect", &self.inspect_json(name).await?)
+    }
+    async fn container(&self, name: &str) -> Result<ContainerProxy<'static>> {
+        let path = self.manager.get_container(name).await.map_err(from_bus)?;
+        self.container_at(&path).await
+    }
+    async fn container_at(&self, path: &str) -> Result<ContainerProxy<'static>> {
+        let path = zbus::OwnedObjectPath::try_from(path.to_string())
+            .map_err(|e| Error::Bus { message: format!("bad object path {path:?}: {e}") })?;
+        ContainerProxy::builder(&self.conn)
+            .path(path)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(from_bus)
+    }
+    /// The name of the container at an object path (CreateContainer's answer).
+    pub async fn name_at(&self, path: &str) -> Result<String> {
+        self.container_at(path).await?.name().await.map_err(from_bus)
+    }
+    /// The id of the container at an object path.
+    pub async fn id_at(&self, path: &str) -> Result<String> {
+        self.container_at(path).await?.id().await.map_err(from_bus)
     }
     pub async fn state(&self, name: &str) -> Result<State> {
-        let v = self.inspect_value(name).await?;
-        v["State"]["Status"].as_str().unwrap_or_default().parse()
+        parse_state(&self.container(name).await?.state().await.map_err(from_bus)?)
+    }
+    /// The last run's exit code; -1 until the container has exited once.
+    pub async fn exit_code(&self, name: &str) -> Result<i32> {
+        self.container(name).await?.exit_code().await.map_err(from_bus)
     }
     pub async fn init(&self, name: &str, recursive: bool) -> Result<()> {
         self.manager.init_container(name, recursive).await.map_err(from_bus)
@@ -157,19 +216,14 @@ impl Client {
     }
 
     /// Stream the container's output into `fd` (see the Logs method).
-    pub async fn logs(&self, name: &str, fd: std::os::fd::BorrowedFd<'_>, o: &crate::engine::LogOptions) -> Result<()> {
-        let mut m: BTreeMap<String, OptionValue> = BTreeMap::new();
-        let b = |v: bool| OptionValue::Bool(v);
-        m.insert("Follow".into(), b(o.follow));
-        m.insert("Timestamps".into(), b(o.timestamps));
-        m.insert("Stdout".into(), b(o.stdout));
-        m.insert("Stderr".into(), b(o.stderr));
-        for (k, v) in [("Since", o.since), ("Until", o.until), ("Tail", o.tail)] {
-            if let Some(v) = v {
-                m.insert(k.into(), OptionValue::U64(v));
-            }
-        }
-        self.manager.logs_container(name, zbus::Fd::from(fd), variants(&m)).await.map_err(from_bus)
+    pub async fn logs(&self, name: &str, fd: BorrowedFd<'_>, o: &LogOptions) -> Result<()> {
+        self.manager.logs_container(name, zbus::Fd::from(fd), variants(&o.to_options())).await.map_err(from_bus)
+    }
+
+    /// Stream events into `fd`, one JSON object per line (see the Events
+    /// method).
+    pub async fn events(&self, fd: BorrowedFd<'_>, o: &EventOptions) -> Result<()> {
+        self.manager.events(zbus::Fd::from(fd), variants(&o.to_options())).await.map_err(from_bus)
     }
 
     /// Wait for one of `conditions` (empty: stopped or exited); returns the
@@ -179,5 +233,25 @@ impl Client {
         let conds: Vec<&str> = conditions.iter().map(|s| s.as_str()).collect();
         let usec = t.map(|d| d.as_micros().max(1) as u64).unwrap_or(0);
         self.manager.wait_container(name, &conds, usec).await.map_err(from_bus)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_calls_read_as_one_sentence() {
+        let policy = r#"Rejected send message, 2 matched rules; type="method_call", sender=":1.9" (uid=1000 pid=7 comm="berthctl") interface="org.berth.Berth1.Manager" member="StartContainer" error name="(unset)" requested_reply="0" destination="org.berth.Berth1" (uid=0 pid=5 comm="berthd")"#;
+        let e = access_denied(policy);
+        assert_eq!(e.to_string(), "access denied: only root may call StartContainer");
+        assert_eq!(e.kind(), ErrorKind::AccessDenied);
+    }
+
+    #[test]
+    fn named_errors_keep_their_kind_and_text_once() {
+        let name = zbus::names::OwnedErrorName::try_from("org.berth.Berth1.Error.NoSuchContainer").unwrap();
+        let e = from_bus(zbus::Error::MethodError(name, Some("no such container: x".into()), zbus::message::Message::method_call("/", "X").build(&()).unwrap()));
+        assert_eq!((e.kind(), e.to_string().as_str()), (ErrorKind::NoSuchContainer, "no such container: x"));
     }
 }

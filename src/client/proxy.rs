@@ -26,6 +26,8 @@ pub trait Manager {
     fn cleanup_container(&self, name: &str) -> zbus::Result<()>;
     fn inspect_container(&self, name: &str) -> zbus::Result<String>;
     fn logs_container(&self, name: &str, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
+    fn list_container_info(&self) -> zbus::Result<String>;
+    fn events(&self, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
 
     #[zbus(signal)]
     fn event(&self, name: String, id: String, event: String, usec: u64) -> zbus::Result<()>;

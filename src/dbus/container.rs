@@ -26,15 +26,6 @@ impl ContainerObject {
     }
 }
 
-/// The container's init on the host, while it runs.
-pub fn main_pid(engine: &Engine, rec: &Record) -> u32 {
-    if !rec.state.is_live() {
-        return 0;
-    }
-    let pid_file = engine.store().bundle_dir(&rec.id).join("pid");
-    std::fs::read_to_string(pid_file).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
-}
-
 #[interface(name = "org.berth.Berth1.Container")]
 impl ContainerObject {
     async fn init(&self, recursive: bool) -> Result<()> {
@@ -99,9 +90,13 @@ impl ContainerObject {
         Ok(())
     }
     /// The container as JSON, like `podman inspect`.
-    async fn inspect(&self) -> Result<String> {
+    async fn inspect(
+        &self,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<String> {
         let rec = self.engine.inspect(&self.name)?;
-        Ok(super::inspect_json(&self.engine, &rec))
+        Ok(super::info_json(&self.engine, &rec, super::caller_is_root(conn, &header).await))
     }
 
     #[zbus(property(emits_changed_signal = "const"))]
@@ -122,7 +117,7 @@ impl ContainerObject {
     }
     #[zbus(property, name = "MainPID")]
     fn main_pid(&self) -> zbus::fdo::Result<u32> {
-        Ok(main_pid(&self.engine, &self.rec()?))
+        Ok(self.engine.main_pid(&self.rec()?))
     }
     /// The last run's exit code; -1 until the container has exited once.
     #[zbus(property)]

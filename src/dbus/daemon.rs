@@ -43,10 +43,10 @@ fn default_monitor() -> PathBuf {
 /// Serve until SIGTERM or SIGINT. Running containers are left alone: systemd
 /// holds them, and the next berthd reconciles.
 pub async fn run(opts: Options) -> crate::model::Result<()> {
-    let err = |e: zbus::Error| crate::model::Error::Internal(format!("D-Bus: {e}"));
+    let err = |e: zbus::Error| crate::model::Error::internal(format!("D-Bus: {e}"));
     let monitor = opts.monitor.unwrap_or_else(default_monitor);
     if !monitor.is_file() {
-        return Err(crate::model::Error::Internal(format!("berth-monitor not found at {}", monitor.display())));
+        return Err(crate::model::Error::internal(format!("berth-monitor not found at {}", monitor.display())));
     }
     let systemd = Systemd::connect().await?;
     let config = Config {
@@ -62,8 +62,9 @@ pub async fn run(opts: Options) -> crate::model::Result<()> {
     tracing::info!(containers = engine.list().len(), "berthd ready on {}", super::BUS_NAME);
 
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(crate::model::Error::from)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(crate::model::Error::from)?;
+    let sig_err = |e| crate::model::Error::internal(format!("cannot handle signals: {e}"));
+    let mut term = signal(SignalKind::terminate()).map_err(sig_err)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(sig_err)?;
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}

@@ -102,9 +102,47 @@ impl Manager {
         self.engine.logs(&name, &o, &mut out).await?;
         Ok(())
     }
-    async fn inspect_container(&self, name: String) -> Result<String> {
+    /// The container as JSON, like `podman inspect`; the values of secret
+    /// options (Env) are hidden from callers other than root.
+    async fn inspect_container(
+        &self,
+        name: String,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<String> {
         let rec = self.engine.inspect(&name)?;
-        Ok(super::inspect_json(&self.engine, &rec))
+        Ok(super::info_json(&self.engine, &rec, super::caller_is_root(conn, &header).await))
+    }
+    /// Every container's description (a JSON array), as InspectContainer
+    /// gives them one by one.
+    async fn list_container_info(
+        &self,
+        #[zbus(header)] header: zbus::message::Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> String {
+        let root = super::caller_is_root(conn, &header).await;
+        let infos: Vec<_> = self
+            .engine
+            .list()
+            .iter()
+            .map(|r| {
+                let mut i = self.engine.info(r);
+                if !root {
+                    i.redact();
+                }
+                i
+            })
+            .collect();
+        serde_json::to_string(&infos).expect("container descriptions serialize")
+    }
+    /// Write events into `fd`, one JSON object per line: the history from
+    /// the journal (Since, Until, Container), then with Follow live events.
+    async fn events(&self, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>) -> Result<()> {
+        let o = super::options::event_options(options)?;
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let mut out = std::fs::File::from(fd);
+        self.engine.events(&o, &mut out).await?;
+        Ok(())
     }
 
     #[zbus(signal)]

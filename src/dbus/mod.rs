@@ -35,29 +35,21 @@ pub(crate) fn wait_args(conditions: &[String], timeout_usec: u64) -> Result<(Vec
     Ok((states, (timeout_usec > 0).then(|| Duration::from_micros(timeout_usec))))
 }
 
-/// A container as JSON, shaped like podman's inspect where it can be.
-pub fn inspect_json(engine: &Engine, rec: &Record) -> String {
-    let v = serde_json::json!({
-        "Id": rec.id,
-        "Name": rec.name,
-        "Created": rec.created_at,
-        "State": {
-            "Status": rec.state,
-            "Running": rec.state == State::Running,
-            "Paused": rec.state == State::Paused,
-            "Pid": container::main_pid(engine, rec),
-            "ExitCode": rec.exit_code.unwrap_or(-1),
-            "StartedAt": rec.started_at,
-            "FinishedAt": rec.finished_at,
-            "RestartCount": rec.restart_count,
-            "StoppedByUser": rec.stopped_by_user,
-        },
-        "Unit": rec.unit_name(),
-        "Source": rec.source,
-        "ShouldRestart": crate::engine::should_restart(rec),
-        "Spec": rec.spec,
-    });
-    serde_json::to_string_pretty(&v).expect("json values serialize")
+/// The container's description as JSON; secret option values are hidden
+/// unless the caller is root.
+pub fn info_json(engine: &Engine, rec: &Record, root: bool) -> String {
+    let mut info = engine.info(rec);
+    if !root {
+        info.redact();
+    }
+    serde_json::to_string_pretty(&info).expect("container descriptions serialize")
+}
+
+/// Whether the sender of a call is root (uid 0), asked of the bus.
+pub async fn caller_is_root(conn: &Connection, header: &zbus::message::Header<'_>) -> bool {
+    let Some(sender) = header.sender() else { return false };
+    let Ok(dbus) = zbus::fdo::DBusProxy::new(conn).await else { return false };
+    matches!(dbus.get_connection_unix_user(sender.clone().into()).await, Ok(0))
 }
 
 /// Registers and removes container objects, and forwards engine events.

@@ -1,32 +1,30 @@
 //! `a{sv}` options to berth's option values, with the key named in every
 //! error.
 
-use crate::model::{Error, OptionValue, Result, OPTION_KEYS};
+use crate::model::{option, Error, EventOptions, LogOptions, OptionValue, Result, Sig};
 use std::collections::{BTreeMap, HashMap};
 use zbus::OwnedVariant;
 
-/// Where the D-Bus API takes a timeout, this means "the container's own".
-pub const DEFAULT_TIMEOUT: u32 = u32::MAX;
+pub use crate::model::DEFAULT_TIMEOUT;
 
 pub fn timeout_arg(t: u32) -> Option<u32> {
     (t != DEFAULT_TIMEOUT).then_some(t)
 }
 
-fn convert(key: &str, want: &str, v: &OwnedVariant) -> Result<OptionValue> {
+fn convert(key: &str, want: Sig, v: &OwnedVariant) -> Result<OptionValue> {
     let got = v.value_signature().to_string();
-    if got != want {
-        return Err(Error::invalid(key, format!("wrong type: expected '{want}', got '{got}'")));
+    if got != want.as_str() {
+        return Err(Error::invalid(key, format!("wrong type: expected '{}', got '{got}'", want.as_str())));
     }
-    let v = v.try_clone().map_err(|e| Error::Internal(e.to_string()))?;
+    let v = v.try_clone().map_err(|e| Error::invalid(key, e.to_string()))?;
     let bad = |e: zbus::wire::Error| Error::invalid(key, e.to_string());
     Ok(match want {
-        "s" => OptionValue::Str(String::try_from(v).map_err(bad)?),
-        "as" => OptionValue::StrList(Vec::<String>::try_from(v).map_err(bad)?),
-        "b" => OptionValue::Bool(bool::try_from(v).map_err(bad)?),
-        "u" => OptionValue::U32(u32::try_from(v).map_err(bad)?),
-        "t" => OptionValue::U64(u64::try_from(v).map_err(bad)?),
-        "a{ss}" => OptionValue::StrMap(HashMap::<String, String>::try_from(v).map_err(bad)?.into_iter().collect()),
-        _ => unreachable!("OPTION_KEYS holds only these signatures"),
+        Sig::Str => OptionValue::Str(String::try_from(v).map_err(bad)?),
+        Sig::StrList => OptionValue::StrList(Vec::<String>::try_from(v).map_err(bad)?),
+        Sig::Bool => OptionValue::Bool(bool::try_from(v).map_err(bad)?),
+        Sig::U32 => OptionValue::U32(u32::try_from(v).map_err(bad)?),
+        Sig::U64 => OptionValue::U64(u64::try_from(v).map_err(bad)?),
+        Sig::StrMap => OptionValue::StrMap(HashMap::<String, String>::try_from(v).map_err(bad)?.into_iter().collect()),
     })
 }
 
@@ -35,37 +33,39 @@ fn convert(key: &str, want: &str, v: &OwnedVariant) -> Result<OptionValue> {
 pub fn from_variants(options: HashMap<String, OwnedVariant>) -> Result<BTreeMap<String, OptionValue>> {
     let mut out = BTreeMap::new();
     for (key, v) in &options {
-        let Some((_, want)) = OPTION_KEYS.iter().find(|(k, _)| k == key) else {
-            let known: Vec<&str> = OPTION_KEYS.iter().map(|(k, _)| *k).collect();
-            return Err(Error::invalid(key, format!("unknown option (known: {})", known.join(", "))));
+        out.insert(key.clone(), convert(key, option(key)?.sig, v)?);
+    }
+    Ok(out)
+}
+
+/// A method's own `a{sv}` options, converted by the signature each value
+/// carries (the model's parser checks keys and types).
+fn plain(options: HashMap<String, OwnedVariant>) -> Result<BTreeMap<String, OptionValue>> {
+    let mut out = BTreeMap::new();
+    for (key, v) in &options {
+        let sig = match v.value_signature().to_string().as_str() {
+            "s" => Sig::Str,
+            "as" => Sig::StrList,
+            "b" => Sig::Bool,
+            "u" => Sig::U32,
+            "t" => Sig::U64,
+            "a{ss}" => Sig::StrMap,
+            other => return Err(Error::invalid(key, format!("unsupported type '{other}'"))),
         };
-        out.insert(key.clone(), convert(key, want, v)?);
+        out.insert(key.clone(), convert(key, sig, v)?);
     }
     Ok(out)
 }
 
 /// Logs options: Follow b, Since t, Until t (µs since the epoch), Tail t,
 /// Timestamps b, Stdout b, Stderr b.
-pub fn log_options(options: HashMap<String, OwnedVariant>) -> Result<crate::engine::LogOptions> {
-    let mut o = crate::engine::LogOptions::default();
-    for (key, v) in &options {
-        let want = match key.as_str() {
-            "Follow" | "Timestamps" | "Stdout" | "Stderr" => "b",
-            "Since" | "Until" | "Tail" => "t",
-            _ => return Err(Error::invalid(key, "unknown option (known: Follow, Since, Until, Tail, Timestamps, Stdout, Stderr)")),
-        };
-        match (key.as_str(), convert(key, want, v)?) {
-            ("Follow", OptionValue::Bool(b)) => o.follow = b,
-            ("Timestamps", OptionValue::Bool(b)) => o.timestamps = b,
-            ("Stdout", OptionValue::Bool(b)) => o.stdout = b,
-            ("Stderr", OptionValue::Bool(b)) => o.stderr = b,
-            ("Since", OptionValue::U64(t)) => o.since = Some(t),
-            ("Until", OptionValue::U64(t)) => o.until = Some(t),
-            ("Tail", OptionValue::U64(t)) => o.tail = Some(t),
-            _ => unreachable!("types were checked"),
-        }
-    }
-    Ok(o)
+pub fn log_options(options: HashMap<String, OwnedVariant>) -> Result<LogOptions> {
+    LogOptions::from_options(&plain(options)?)
+}
+
+/// Events options: Follow b, Since t, Until t, Container s.
+pub fn event_options(options: HashMap<String, OwnedVariant>) -> Result<EventOptions> {
+    EventOptions::from_options(&plain(options)?)
 }
 
 #[cfg(test)]

@@ -3,21 +3,8 @@
 //! from the end for --lines, follows with inotify, and is on every systemd
 //! host, where the sd-journal bindings on crates.io are thin or unmaintained.
 
-use crate::model::{Error, Result, Usec};
+use crate::model::{rfc3339, Error, LogOptions, Result, Usec};
 use std::io::Write;
-
-/// What to read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LogOptions {
-    pub follow: bool,
-    pub since: Option<Usec>,
-    pub until: Option<Usec>,
-    pub tail: Option<u64>,
-    pub timestamps: bool,
-    /// Which streams; both when both are false.
-    pub stdout: bool,
-    pub stderr: bool,
-}
 
 fn at(usec: Usec) -> String {
     format!("@{}.{:06}", usec / 1_000_000, usec % 1_000_000)
@@ -98,29 +85,6 @@ pub fn format_line(l: &Line, timestamps: bool) -> Vec<u8> {
     out
 }
 
-/// UTC RFC 3339 with microseconds, without a date crate.
-pub fn rfc3339(usec: Usec) -> String {
-    let secs = (usec / 1_000_000) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        usec % 1_000_000
-    )
-}
-
 /// Copy journalctl's output for `args` to `out`; returns the last cursor.
 pub async fn copy(args: &[String], out: &mut (dyn Write + Send), timestamps: bool, stop: &mut tokio::sync::watch::Receiver<bool>) -> Result<Option<String>> {
     use tokio::io::AsyncBufReadExt;
@@ -130,13 +94,13 @@ pub async fn copy(args: &[String], out: &mut (dyn Write + Send), timestamps: boo
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::Internal(format!("cannot run journalctl: {e}")))?;
+        .map_err(|e| Error::internal(format!("cannot run journalctl: {e}")))?;
     let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
     let mut cursor = None;
     loop {
         tokio::select! {
             line = lines.next_line() => {
-                let Some(line) = line.map_err(Error::from)? else { break };
+                let Some(line) = line.map_err(|e| Error::internal(format!("reading journalctl: {e}")))? else { break };
                 if let Some(l) = parse_line(&line) {
                     if out.write_all(&format_line(&l, timestamps)).is_err() {
                         break; // the reader went away

@@ -12,11 +12,11 @@ mod verbs;
 
 pub use reconcile::{phase, reconcile, UnitPhase};
 pub use units::{restart_setting, unit_config, Units};
-pub use logs::LogOptions;
 pub use verbs::{should_restart, DEFAULT_WAIT};
 
 use crate::model::{
-    ContainerName, ContainerSpec, Error, Event, EventKind, OptionValue, Result, State,
+    ContainerInfo, ContainerName, ContainerSpec, Error, Event, EventKind, EventOptions, LogOptions, OptionValue, Result,
+    State, StateInfo,
 };
 use crate::store::{Record, Store};
 use std::collections::BTreeMap;
@@ -226,7 +226,7 @@ impl Engine {
             .unwrap()
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::NoSuchContainer(name.to_string()))
+            .ok_or_else(|| Error::NoSuchContainer { name: name.to_string() })
     }
 
     pub fn store(&self) -> &Store {
@@ -293,7 +293,7 @@ impl Engine {
 
     /// CreateContainer: validate, store, and register a configured container.
     pub async fn create(&self, name: &str, options: &BTreeMap<String, OptionValue>) -> Result<Record> {
-        let name = ContainerName::new(name)?;
+        let name = if name.is_empty() { self.free_name() } else { ContainerName::new(name)? };
         let spec = ContainerSpec::from_options(options)?;
         for d in &spec.dependencies {
             if *d == name {
@@ -306,7 +306,7 @@ impl Engine {
         {
             let mut reg = self.inner.registry.write().unwrap();
             if reg.contains_key(name.as_str()) {
-                return Err(Error::ContainerExists(name.to_string()));
+                return Err(Error::ContainerExists { name: name.to_string() });
             }
             reg.insert(name.to_string(), c);
         }
@@ -316,6 +316,22 @@ impl Engine {
         }
         self.emit(&rec, EventKind::Create);
         Ok(rec)
+    }
+
+    /// A generated name no container has (podman's `adjective_noun`, with a
+    /// number once those run out).
+    fn free_name(&self) -> ContainerName {
+        let reg = self.inner.registry.read().unwrap();
+        for i in 0u32.. {
+            let mut r = [0u8; 8];
+            let _ = getrandom::fill(&mut r);
+            let base = crate::model::generated_name(u32::from_le_bytes(r[..4].try_into().unwrap()), u32::from_le_bytes(r[4..].try_into().unwrap()));
+            let name = if i < 16 { base } else { ContainerName::new(&format!("{base}{i}")).expect("generated names are valid") };
+            if !reg.contains_key(name.as_str()) {
+                return name;
+            }
+        }
+        unreachable!("u32 names run out only after 4 billion containers")
     }
 
     /// (name, id, state) of every container, ordered by name; cheaper than
@@ -337,6 +353,75 @@ impl Engine {
 
     pub fn inspect(&self, name: &str) -> Result<Record> {
         Ok(self.get(name)?.record())
+    }
+
+    /// The container's description, as InspectContainer sends it.
+    pub fn info(&self, rec: &Record) -> ContainerInfo {
+        ContainerInfo {
+            id: rec.id.clone(),
+            name: rec.name.to_string(),
+            created: rec.created_at,
+            state: StateInfo {
+                status: rec.state,
+                running: rec.state == State::Running,
+                paused: rec.state == State::Paused,
+                pid: self.main_pid(rec),
+                exit_code: rec.exit_code.unwrap_or(-1),
+                started_at: rec.started_at,
+                finished_at: rec.finished_at,
+                restart_count: rec.restart_count,
+                stopped_by_user: rec.stopped_by_user,
+            },
+            unit: rec.unit_name(),
+            source: rec.source.clone(),
+            should_restart: should_restart(rec),
+            spec: rec.spec.clone(),
+        }
+    }
+
+    /// The container's init on the host, while it runs.
+    pub fn main_pid(&self, rec: &Record) -> u32 {
+        if !rec.state.is_live() {
+            return 0;
+        }
+        let pid_file = self.inner.store.bundle_dir(&rec.id).join("pid");
+        std::fs::read_to_string(pid_file).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// Write events to `out`, one JSON object per line: the journal's
+    /// history first, then (with follow) live ones. The live stream is
+    /// opened before the history is read, and events already sent are
+    /// skipped, so none is missed or sent twice.
+    pub async fn events(&self, o: &EventOptions, out: &mut (dyn std::io::Write + Send)) -> Result<()> {
+        let mut live = self.subscribe();
+        let history = journal::history(o.since, o.container.as_deref())
+            .map_err(|e| Error::internal(format!("cannot read the event history: {e}")))?;
+        let mut seen = std::collections::HashSet::new();
+        for e in history.iter().filter(|e| o.wants(e)) {
+            if !write_event(out, e) {
+                return Ok(());
+            }
+            seen.insert((e.usec, e.name.clone(), e.kind));
+        }
+        if !o.follow {
+            return Ok(());
+        }
+        loop {
+            let ev = match live.recv().await {
+                Ok(ev) => ev,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("an event reader missed {n} events");
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            };
+            if o.until.is_some_and(|u| ev.usec >= u) {
+                return Ok(());
+            }
+            if o.wants(&ev) && !seen.contains(&(ev.usec, ev.name.clone(), ev.kind)) && !write_event(out, &ev) {
+                return Ok(());
+            }
+        }
     }
 
     /// Changes of one container's record, for property notifications.
@@ -387,4 +472,11 @@ impl Engine {
     pub(crate) fn unregister(&self, name: &str) {
         self.inner.registry.write().unwrap().remove(name);
     }
+}
+
+/// One event as a JSON line; false when the reader went away.
+fn write_event(out: &mut (dyn std::io::Write + Send), ev: &Event) -> bool {
+    let mut line = serde_json::to_vec(ev).expect("events serialize");
+    line.push(b'\n');
+    out.write_all(&line).and_then(|()| out.flush()).is_ok()
 }

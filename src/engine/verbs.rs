@@ -72,8 +72,10 @@ impl Engine {
         Box::pin(async move {
             let mut units = Vec::new();
             for d in &rec.spec.dependencies {
-                let not_running = |why: String| {
-                    Error::DependencyNotRunning(format!("dependency {d} of container {} {why}", rec.name))
+                let not_running = |reason: String| Error::DependencyNotRunning {
+                    name: rec.name.to_string(),
+                    dependency: d.to_string(),
+                    reason,
                 };
                 let dep = self.get(d.as_str()).map_err(|_| not_running("does not exist".into()))?;
                 let state = dep.record().state;
@@ -155,17 +157,10 @@ impl Engine {
         self.emit(&rec, EventKind::Died);
         let code = rec.exit_code.unwrap_or(-1);
         let said = super::logs::recent_errors(&rec.id, rec.started_at).await;
-        let said = if said.is_empty() { String::new() } else { format!(": {}", said.join(" / ")) };
         Err(if timed_out {
-            Error::Timeout(format!(
-                "container {} did not become ready within {} s (no READY=1) and was stopped; see journalctl -u {unit}",
-                rec.name, rec.spec.start_timeout
-            ))
+            Error::StartTimeout { name: rec.name.to_string(), seconds: rec.spec.start_timeout, unit }
         } else {
-            Error::Runtime(format!(
-                "container {} failed to start (start job {result}, exit code {code}){said}; see journalctl -u {unit}",
-                rec.name
-            ))
+            Error::StartFailed { name: rec.name.to_string(), job: result, exit_code: code, output: said, unit }
         })
     }
 
@@ -194,7 +189,7 @@ impl Engine {
         }
         if let Some(t) = timeout {
             let f = self.inner.store.bundle_dir(&rec.id).join(STOP_TIMEOUT_FILE);
-            crate::fsutil::atomic_write(&f, t.to_string().as_bytes())?;
+            crate::fsutil::atomic_write(&f, t.to_string().as_bytes()).map_err(Error::io_at("write", &f))?;
         }
         rec.stopped_by_user = true;
         rec.state = State::Stopping;
@@ -202,7 +197,7 @@ impl Engine {
         let result = self.inner.units.stop(&unit).await?;
         let rec = self.refresh(c).await?;
         if rec.state.is_live() {
-            return Err(Error::Systemd(format!("stopping {unit} ended with job result {result}, the unit still runs")));
+            return Err(Error::systemd(format!("stopping {unit} ended with job result {result}, the unit still runs")));
         }
         self.emit(&rec, EventKind::Stop);
         Ok(rec)
@@ -291,10 +286,10 @@ impl Engine {
                     return Ok(rec);
                 }
                 if rec.state == State::Removing {
-                    return Err(Error::Removed(name.to_string()));
+                    return Err(Error::Removed { name: name.to_string() });
                 }
                 if rx.changed().await.is_err() {
-                    return Err(Error::Removed(name.to_string()));
+                    return Err(Error::Removed { name: name.to_string() });
                 }
             }
         };
@@ -302,7 +297,11 @@ impl Engine {
             None => fut.await,
             Some(t) => tokio::time::timeout(t, fut)
                 .await
-                .map_err(|_| Error::Timeout(format!("container {name} did not reach {wanted:?} within {t:?}")))?,
+                .map_err(|_| Error::WaitTimeout {
+                    name: name.to_string(),
+                    wanted: wanted.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or "),
+                    waited: t,
+                })?,
         }
     }
 
@@ -339,17 +338,11 @@ impl Engine {
         let mut rec = self.refresh(&c).await?;
         rec.state.check(if force { Verb::ForceRemove } else { Verb::Remove }, name)?;
         if let Some(src) = &rec.source {
-            return Err(Error::InvalidState(format!(
-                "container {name} is defined by {}; remove that file and run systemctl daemon-reload",
-                src.display()
-            )));
+            return Err(Error::FileDefined { name: name.to_string(), file: src.clone() });
         }
         let dependents = self.dependents(&rec.name);
         if !dependents.is_empty() {
-            return Err(Error::InvalidState(format!(
-                "container {name} has dependent containers ({}); remove them first",
-                dependents.join(", ")
-            )));
+            return Err(Error::HasDependents { name: name.to_string(), dependents });
         }
         if rec.state.is_live() {
             rec = self.stop_locked(&c, rec, timeout).await?;

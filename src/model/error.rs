@@ -1,112 +1,293 @@
+//! berth's errors. [`ErrorKind`] is the one table of error names: its
+//! variant names are the D-Bus error names (`org.berth.Berth1.Error.<Name>`),
+//! its discriminants are the C result codes (`include/berth.h` is generated
+//! from it, so the numbers are stable and never change meaning), and
+//! [`ErrorKind::exit_status`] gives berthctl's exit status. [`Error`] carries
+//! the typed details of one failure; every variant has exactly one kind.
+
+use super::{State, Verb};
+use std::path::PathBuf;
+use std::sync::Arc;
 use thiserror::Error;
 
-/// berth's errors; each maps to one `org.berth.Berth1.Error.<Name>`.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+/// What kind of failure, as every front end reports it. Values 1 to 99 are
+/// berthd's D-Bus errors; values from 100 happen on the caller's side of
+/// the bus. Retired values are never reused.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Ok = 0,
+    /// No container of that name.
+    NoSuchContainer = 1,
+    /// A container of that name exists already.
+    ContainerExists = 2,
+    /// The verb is not allowed in the container's current state.
+    InvalidState = 3,
+    /// Stop of a container that is already stopped or exited.
+    AlreadyStopped = 4,
+    /// The container is being removed.
+    Removed = 5,
+    /// A bad name, option value or argument; the message names it.
+    InvalidArgument = 6,
+    /// A container this one depends on is not running.
+    DependencyNotRunning = 7,
+    Canceled = 8,
+    /// A wait or start did not finish in time.
+    Timeout = 9,
+    NotImplemented = 10,
+    /// The OCI runtime failed.
+    Runtime = 11,
+    /// systemd (PID 1) refused or failed.
+    Systemd = 12,
+    /// Anything else that went wrong inside berthd.
+    Internal = 13,
+    /// A client has too many calls of one kind outstanding (waits, log or
+    /// event streams); the message names the limit.
+    LimitExceeded = 14,
+    /// A pointer parameter was NULL.
+    NullParameter = 100,
+    /// libberth hit a bug (a Rust panic, caught at the boundary).
+    Panic = 101,
+    /// The bus refused the call: changing containers needs root.
+    AccessDenied = 102,
+    /// D-Bus failed: no system bus, berthd not running and not activatable,
+    /// a bad reply.
+    Bus = 103,
+    /// A parameter given to libberth is not valid (not UTF-8, unknown
+    /// bits); berthd was not asked.
+    InvalidParameter = 104,
+}
+
+/// The prefix of berthd's own D-Bus error names.
+pub const ERROR_PREFIX: &str = "org.berth.Berth1.Error.";
+
+/// The bus's own name for a refused call (D-Bus policy or berthd's check).
+pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
+
+impl ErrorKind {
+    /// Every kind, in code order.
+    pub const fn all() -> [ErrorKind; 20] {
+        [
+        ErrorKind::Ok,
+        ErrorKind::NoSuchContainer,
+        ErrorKind::ContainerExists,
+        ErrorKind::InvalidState,
+        ErrorKind::AlreadyStopped,
+        ErrorKind::Removed,
+        ErrorKind::InvalidArgument,
+        ErrorKind::DependencyNotRunning,
+        ErrorKind::Canceled,
+        ErrorKind::Timeout,
+        ErrorKind::NotImplemented,
+        ErrorKind::Runtime,
+        ErrorKind::Systemd,
+        ErrorKind::Internal,
+        ErrorKind::LimitExceeded,
+        ErrorKind::NullParameter,
+        ErrorKind::Panic,
+        ErrorKind::AccessDenied,
+        ErrorKind::Bus,
+        ErrorKind::InvalidParameter,
+    ]
+    }
+
+    /// The name: the last component of the D-Bus error name, and what
+    /// `berth_result_name()` returns.
+    pub fn name(self) -> &'static str {
+        use ErrorKind::*;
+        match self {
+            Ok => "Ok",
+            NoSuchContainer => "NoSuchContainer",
+            ContainerExists => "ContainerExists",
+            InvalidState => "InvalidState",
+            AlreadyStopped => "AlreadyStopped",
+            Removed => "Removed",
+            InvalidArgument => "InvalidArgument",
+            DependencyNotRunning => "DependencyNotRunning",
+            Canceled => "Canceled",
+            Timeout => "Timeout",
+            NotImplemented => "NotImplemented",
+            Runtime => "Runtime",
+            Systemd => "Systemd",
+            Internal => "Internal",
+            LimitExceeded => "LimitExceeded",
+            NullParameter => "NullParameter",
+            Panic => "Panic",
+            AccessDenied => "AccessDenied",
+            Bus => "Bus",
+            InvalidParameter => "InvalidParameter",
+        }
+    }
+
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// Sent by berthd as a D-Bus error (the others arise on the client's
+    /// side, or are the bus's own).
+    pub fn is_berthd_error(self) -> bool {
+        (1..100).contains(&self.code())
+    }
+
+    /// The full D-Bus error name of a kind berthd sends.
+    pub fn dbus_name(self) -> String {
+        match self {
+            ErrorKind::AccessDenied => ACCESS_DENIED.to_string(),
+            k => format!("{ERROR_PREFIX}{}", k.name()),
+        }
+    }
+
+    /// The kind of a D-Bus error name; None for names that are not berth's.
+    pub fn from_dbus_name(name: &str) -> Option<ErrorKind> {
+        if name == ACCESS_DENIED {
+            return Some(ErrorKind::AccessDenied);
+        }
+        let short = name.strip_prefix(ERROR_PREFIX)?;
+        // A newer berthd's unknown name is still one of berthd's errors.
+        Some(ErrorKind::all().into_iter().find(|k| k.is_berthd_error() && k.name() == short).unwrap_or(ErrorKind::Internal))
+    }
+
+    pub fn from_code(code: u32) -> Option<ErrorKind> {
+        ErrorKind::all().into_iter().find(|k| k.code() == code)
+    }
+
+    /// berthctl's exit status for a failure of this kind (podman's: 125).
+    pub fn exit_status(self) -> i32 {
+        match self {
+            ErrorKind::Ok => 0,
+            _ => 125,
+        }
+    }
+}
+
+/// One failure, with its details.
+#[derive(Debug, Clone, Error)]
 pub enum Error {
-    #[error("no such container: {0}")]
-    NoSuchContainer(String),
-    #[error("a container named {0} already exists")]
-    ContainerExists(String),
-    #[error("{0}")]
-    InvalidState(String),
-    #[error("container {0} is already stopped")]
-    AlreadyStopped(String),
-    #[error("container {0} has been removed")]
-    Removed(String),
-    #[error("{}", invalid_text(key, message))]
+    #[error("no such container: {name}")]
+    NoSuchContainer { name: String },
+    #[error("a container named {name} already exists")]
+    ContainerExists { name: String },
+    #[error("container {name} is {state}: {}", verb.refusal())]
+    InvalidState { name: String, state: State, verb: Verb },
+    #[error("container {name} has dependent containers ({}); remove them first", dependents.join(", "))]
+    HasDependents { name: String, dependents: Vec<String> },
+    #[error("container {name} is defined by {}; remove that file and run systemctl daemon-reload", file.display())]
+    FileDefined { name: String, file: PathBuf },
+    #[error("container {name} is already stopped")]
+    AlreadyStopped { name: String },
+    #[error("container {name} has been removed")]
+    Removed { name: String },
+    #[error("invalid argument {key}: {message}")]
     InvalidArgument { key: String, message: String },
-    #[error("{0}")]
-    DependencyNotRunning(String),
-    #[error("{0}")]
-    Canceled(String),
-    #[error("{0}")]
-    Timeout(String),
-    #[error("{0}")]
-    NotImplemented(String),
-    #[error("OCI runtime: {0}")]
-    Runtime(String),
-    #[error("systemd: {0}")]
-    Systemd(String),
-    #[error("{0}")]
-    Internal(String),
+    #[error("dependency {dependency} of container {name} {reason}")]
+    DependencyNotRunning { name: String, dependency: String, reason: String },
+    #[error("{what} was canceled")]
+    Canceled { what: String },
+    #[error("container {name} did not become ready within {seconds} s (no READY=1) and was stopped; see journalctl -u {unit}")]
+    StartTimeout { name: String, seconds: u32, unit: String },
+    #[error("container {name} did not reach {wanted} within {waited:?}")]
+    WaitTimeout { name: String, wanted: String, waited: std::time::Duration },
+    #[error("{what} is not implemented")]
+    NotImplemented { what: String },
+    #[error("container {name} failed to start (start job {job}, exit code {exit_code}){}; see journalctl -u {unit}", said(output))]
+    StartFailed { name: String, job: String, exit_code: i32, output: Vec<String>, unit: String },
+    #[error("OCI runtime: {message}")]
+    Runtime { message: String },
+    #[error("systemd: {message}")]
+    Systemd { message: String },
+    #[error("{message}")]
+    Internal { message: String },
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io { action: &'static str, path: PathBuf, #[source] source: Arc<std::io::Error> },
+    #[error("corrupt {what} {}: {message}", path.display())]
+    Corrupt { what: &'static str, path: PathBuf, message: String },
+    #[error("too many {what} outstanding for this client (at most {limit})")]
+    LimitExceeded { what: &'static str, limit: usize },
+    #[error("access denied: {message}")]
+    AccessDenied { message: String },
+    #[error("{message}")]
+    Bus { message: String },
+    /// An error as it arrived over D-Bus: berthd's kind and text.
+    #[error("{message}")]
+    Remote { kind: ErrorKind, message: String },
+}
+
+fn said(output: &[String]) -> String {
+    if output.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", output.join(" / "))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// An error rebuilt from D-Bus carries berthd's whole text and no key.
-fn invalid_text(key: &str, message: &str) -> String {
-    if key.is_empty() {
-        message.to_string()
-    } else {
-        format!("invalid argument {key}: {message}")
-    }
-}
 
 impl Error {
     pub fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidArgument { key: key.into(), message: message.into() }
     }
 
-    /// The error's name, the last component of its D-Bus error name.
-    pub fn name(&self) -> &'static str {
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal { message: message.into() }
+    }
+
+    pub fn systemd(message: impl Into<String>) -> Self {
+        Error::Systemd { message: message.into() }
+    }
+
+    /// A failed file operation, keeping the path and the cause.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), source: Arc::new(source) }
+    }
+
+    /// For `map_err`: `.map_err(Error::io_at("write", &path))`.
+    pub fn io_at<'a>(action: &'static str, path: &'a std::path::Path) -> impl FnOnce(std::io::Error) -> Self + 'a {
+        move |e| Error::io(action, path, e)
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        use Error::*;
         match self {
-            Error::NoSuchContainer(_) => "NoSuchContainer",
-            Error::ContainerExists(_) => "ContainerExists",
-            Error::InvalidState(_) => "InvalidState",
-            Error::AlreadyStopped(_) => "AlreadyStopped",
-            Error::Removed(_) => "Removed",
-            Error::InvalidArgument { .. } => "InvalidArgument",
-            Error::DependencyNotRunning(_) => "DependencyNotRunning",
-            Error::Canceled(_) => "Canceled",
-            Error::Timeout(_) => "Timeout",
-            Error::NotImplemented(_) => "NotImplemented",
-            Error::Runtime(_) => "Runtime",
-            Error::Systemd(_) => "Systemd",
-            Error::Internal(_) => "Internal",
+            NoSuchContainer { .. } => ErrorKind::NoSuchContainer,
+            ContainerExists { .. } => ErrorKind::ContainerExists,
+            InvalidState { .. } | HasDependents { .. } | FileDefined { .. } => ErrorKind::InvalidState,
+            AlreadyStopped { .. } => ErrorKind::AlreadyStopped,
+            Removed { .. } => ErrorKind::Removed,
+            InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            DependencyNotRunning { .. } => ErrorKind::DependencyNotRunning,
+            Canceled { .. } => ErrorKind::Canceled,
+            StartTimeout { .. } | WaitTimeout { .. } => ErrorKind::Timeout,
+            NotImplemented { .. } => ErrorKind::NotImplemented,
+            StartFailed { .. } | Runtime { .. } => ErrorKind::Runtime,
+            Systemd { .. } => ErrorKind::Systemd,
+            Internal { .. } | Io { .. } | Corrupt { .. } => ErrorKind::Internal,
+            LimitExceeded { .. } => ErrorKind::LimitExceeded,
+            AccessDenied { .. } => ErrorKind::AccessDenied,
+            Bus { .. } => ErrorKind::Bus,
+            Remote { kind, .. } => *kind,
         }
     }
 
-    /// Every error name, for the introspection data and the C ABI.
-    pub const NAMES: [&'static str; 13] = [
-        "NoSuchContainer",
-        "ContainerExists",
-        "InvalidState",
-        "AlreadyStopped",
-        "Removed",
-        "InvalidArgument",
-        "DependencyNotRunning",
-        "Canceled",
-        "Timeout",
-        "NotImplemented",
-        "Runtime",
-        "Systemd",
-        "Internal",
-    ];
+    /// The kind's name (the last component of the D-Bus error name).
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
 
-    /// Rebuild an error from its name and message (the client side of D-Bus).
-    pub fn from_name(name: &str, message: String) -> Self {
-        match name {
-            "NoSuchContainer" => Error::NoSuchContainer(message),
-            "ContainerExists" => Error::ContainerExists(message),
-            "InvalidState" => Error::InvalidState(message),
-            "AlreadyStopped" => Error::AlreadyStopped(message),
-            "Removed" => Error::Removed(message),
-            "InvalidArgument" => Error::InvalidArgument { key: String::new(), message },
-            "DependencyNotRunning" => Error::DependencyNotRunning(message),
-            "Canceled" => Error::Canceled(message),
-            "Timeout" => Error::Timeout(message),
-            "NotImplemented" => Error::NotImplemented(message),
-            // berthd's text already carries the prefix that Display adds.
-            "Runtime" => Error::Runtime(message.strip_prefix("OCI runtime: ").unwrap_or(&message).to_string()),
-            "Systemd" => Error::Systemd(message.strip_prefix("systemd: ").unwrap_or(&message).to_string()),
-            _ => Error::Internal(message),
+    /// The option key an InvalidArgument names, if it is known here.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Error::InvalidArgument { key, .. } => Some(key),
+            _ => None,
         }
     }
-}
 
-impl From<std::io::Error> for Error {
-    fn from(e: std::io::Error) -> Self {
-        Error::Internal(e.to_string())
+    /// The text without the option key (for quadlet's `file:line: Key:` form).
+    pub fn message_without_key(&self) -> String {
+        match self {
+            Error::InvalidArgument { message, .. } => message.clone(),
+            e => e.to_string(),
+        }
     }
 }
 
@@ -115,24 +296,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip() {
-        for n in Error::NAMES {
-            let e = Error::from_name(n, "m".into());
-            assert_eq!(e.name(), n);
-        }
+    fn codes_are_stable() {
+        // These numbers are in include/berth.h; they never change meaning.
+        let want = [
+            ("Ok", 0), ("NoSuchContainer", 1), ("ContainerExists", 2), ("InvalidState", 3), ("AlreadyStopped", 4),
+            ("Removed", 5), ("InvalidArgument", 6), ("DependencyNotRunning", 7), ("Canceled", 8), ("Timeout", 9),
+            ("NotImplemented", 10), ("Runtime", 11), ("Systemd", 12), ("Internal", 13), ("LimitExceeded", 14),
+            ("NullParameter", 100), ("Panic", 101), ("AccessDenied", 102), ("Bus", 103), ("InvalidParameter", 104),
+        ];
+        let have: Vec<(&str, u32)> = ErrorKind::all().iter().map(|k| (k.name(), k.code())).collect();
+        assert_eq!(have, want);
     }
 
     #[test]
-    fn rebuilt_errors_print_berthds_text_once() {
-        for e in [Error::invalid("Rootfs", "is required"), Error::Runtime("x".into()), Error::Systemd("y".into())] {
-            let back = Error::from_name(e.name(), e.to_string());
-            assert_eq!(back.to_string(), e.to_string());
+    fn dbus_names_round_trip() {
+        for k in ErrorKind::all().into_iter().filter(|k| k.is_berthd_error()) {
+            assert_eq!(ErrorKind::from_dbus_name(&k.dbus_name()), Some(k));
+            assert_eq!(ErrorKind::from_code(k.code()), Some(k));
         }
+        assert_eq!(ErrorKind::from_dbus_name(ACCESS_DENIED), Some(ErrorKind::AccessDenied));
+        assert_eq!(ErrorKind::from_dbus_name("org.berth.Berth1.Error.FromTheFuture"), Some(ErrorKind::Internal));
+        assert_eq!(ErrorKind::from_dbus_name("org.freedesktop.DBus.Error.Failed"), None);
     }
 
     #[test]
-    fn invalid_argument_names_the_key() {
+    fn typed_errors_read_well() {
+        let e = Error::InvalidState { name: "web".into(), state: State::Running, verb: Verb::Remove };
+        assert_eq!(e.to_string(), "container web is running: cannot remove a running, paused or stopping container without force");
+        assert_eq!(e.kind(), ErrorKind::InvalidState);
         let e = Error::invalid("StopTimeout", "must be at most 86400");
         assert_eq!(e.to_string(), "invalid argument StopTimeout: must be at most 86400");
+        assert_eq!(e.key(), Some("StopTimeout"));
+        let e = Error::io("write", "/x/y", std::io::Error::from_raw_os_error(28));
+        assert!(e.to_string().starts_with("cannot write /x/y: No space left on device"), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        let e = Error::Remote { kind: ErrorKind::NoSuchContainer, message: "no such container: a".into() };
+        assert_eq!((e.to_string().as_str(), e.name()), ("no such container: a", "NoSuchContainer"));
     }
 }

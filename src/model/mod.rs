@@ -3,28 +3,28 @@
 
 mod error;
 mod event;
+mod info;
+mod logs;
 mod name;
+pub mod options;
 mod signal;
 mod spec;
 mod state;
+mod time;
 
-pub use error::{Error, Result};
-pub use event::{Event, EventKind};
-pub use name::{new_id, short_id, validate_id, ContainerName, NAME_MAX};
+pub use error::{Error, ErrorKind, Result, ACCESS_DENIED, ERROR_PREFIX};
+pub use event::{Event, EventKind, EventOptions};
+pub use info::{ContainerInfo, StateInfo};
+pub use logs::LogOptions;
+pub use name::{generated_name, new_id, short_id, validate_id, ContainerName, NAME_MAX};
 pub use signal::{check_signal, parse_signal, signal_name};
-pub use spec::{
-    ContainerSpec, FileDefined, Network, OptionValue, Resources, RestartPolicy, RuntimeKind, Volume,
-    OPTION_KEYS, STOP_TIMEOUT_MAX,
-};
+pub use options::{option, validate_option, Flag, Form, OptionDef, OptionValue, Sig, OPTIONS};
+pub use spec::{ContainerSpec, FileDefined, Network, Resources, RestartPolicy, RuntimeKind, Volume, STOP_TIMEOUT_MAX};
 pub use state::{State, Verb};
+pub use time::{now_usec, rfc3339};
 
 /// Microseconds since the Unix epoch, the time unit of the whole API.
 pub type Usec = u64;
 
-/// Now, in microseconds since the epoch.
-pub fn now_usec() -> Usec {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
+/// Where the API takes a stop timeout, this means "the container's own".
+pub const DEFAULT_TIMEOUT: u32 = u32::MAX;

@@ -49,6 +49,21 @@ impl ContainerName {
     }
 }
 
+/// A name for a container created without one, podman-style
+/// (`adjective_noun`), from two random numbers.
+pub fn generated_name(a: u32, b: u32) -> ContainerName {
+    const ADJECTIVES: [&str; 24] = [
+        "agile", "bold", "brave", "calm", "clever", "eager", "fair", "gentle", "happy", "jolly", "keen", "kind",
+        "lively", "lucid", "merry", "nimble", "proud", "quiet", "rapid", "sharp", "steady", "swift", "tidy", "witty",
+    ];
+    const NOUNS: [&str; 24] = [
+        "anchor", "beacon", "buoy", "cabin", "capstan", "compass", "cove", "dock", "ferry", "harbor", "hull", "jetty",
+        "keel", "lantern", "mast", "mooring", "pier", "quay", "rudder", "sail", "schooner", "tide", "wharf", "yawl",
+    ];
+    let n = format!("{}_{}", ADJECTIVES[a as usize % ADJECTIVES.len()], NOUNS[b as usize % NOUNS.len()]);
+    ContainerName(n)
+}
+
 impl TryFrom<String> for ContainerName {
     type Error = Error;
     fn try_from(s: String) -> Result<Self> {

@@ -1,59 +1,11 @@
-use super::{check_signal, parse_signal, ContainerName, Error, Result};
+use super::options::{option, OptionValue, OPTIONS};
+use super::{ContainerName, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Longest stop timeout accepted, in seconds (one day).
 pub const STOP_TIMEOUT_MAX: u32 = 86_400;
-
-/// Every `CreateContainer` option key with its D-Bus signature.
-pub const OPTION_KEYS: [(&str, &str); 21] = [
-    ("Rootfs", "s"),
-    ("Command", "as"),
-    ("Env", "as"),
-    ("WorkingDir", "s"),
-    ("User", "s"),
-    ("Hostname", "s"),
-    ("Notify", "b"),
-    ("StopSignal", "s"),
-    ("StopTimeout", "u"),
-    ("StartTimeout", "u"),
-    ("RestartPolicy", "s"),
-    ("Dependencies", "as"),
-    ("Labels", "a{ss}"),
-    ("Volumes", "as"),
-    ("ReadOnly", "b"),
-    ("Network", "s"),
-    ("Runtime", "s"),
-    ("MemoryMax", "t"),
-    ("TasksMax", "t"),
-    ("CPUWeight", "t"),
-    ("CPUQuota", "u"),
-];
-
-/// An option value as it arrives from any front end (D-Bus, C, CLI, files).
-#[derive(Debug, Clone, PartialEq)]
-pub enum OptionValue {
-    Str(String),
-    StrList(Vec<String>),
-    Bool(bool),
-    U32(u32),
-    U64(u64),
-    StrMap(BTreeMap<String, String>),
-}
-
-impl OptionValue {
-    pub fn signature(&self) -> &'static str {
-        match self {
-            OptionValue::Str(_) => "s",
-            OptionValue::StrList(_) => "as",
-            OptionValue::Bool(_) => "b",
-            OptionValue::U32(_) => "u",
-            OptionValue::U64(_) => "t",
-            OptionValue::StrMap(_) => "a{ss}",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -190,35 +142,19 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub const KEYS: [&'static str; 4] = ["MemoryMax", "TasksMax", "CPUWeight", "CPUQuota"];
-
-    /// Set one resource key; false when `key` is not a resource key.
-    fn set(&mut self, key: &str, value: &OptionValue) -> Result<bool> {
-        match key {
-            "MemoryMax" => self.memory_max = Some(nonzero(key, want_u64(key, value)?)?),
-            "TasksMax" => self.tasks_max = Some(nonzero(key, want_u64(key, value)?)?),
-            "CPUWeight" => {
-                let w = want_u64(key, value)?;
-                if !(1..=10_000).contains(&w) {
-                    return Err(Error::invalid(key, format!("{w} is not in 1..10000")));
-                }
-                self.cpu_weight = Some(w);
-            }
-            "CPUQuota" => self.cpu_quota = Some(nonzero(key, want_u32(key, value)? as u64)? as u32),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
-    /// Apply a set of resource options (`Update`); only resource keys allowed.
+    /// Apply a set of resource options (`Update`); only resource keys are
+    /// allowed, and nothing changes unless all are valid.
     pub fn apply(&mut self, options: &BTreeMap<String, OptionValue>) -> Result<()> {
-        let mut next = self.clone();
+        let mut scratch = ContainerSpec { resources: self.clone(), ..ContainerSpec::default() };
         for (k, v) in options {
-            if !next.set(k, v)? {
-                return Err(Error::invalid(k, format!("not a resource key (one of {})", Self::KEYS.join(", "))));
+            let def = option(k)?;
+            if !def.resource {
+                let keys: Vec<&str> = OPTIONS.iter().filter(|d| d.resource).map(|d| d.key).collect();
+                return Err(Error::invalid(k, format!("not a resource key (one of {})", keys.join(", "))));
             }
+            def.set(&mut scratch, v)?;
         }
-        *self = next;
+        *self = scratch.resources;
         Ok(())
     }
 }
@@ -258,54 +194,7 @@ fn default_start_timeout() -> u32 {
     90
 }
 
-fn want_str<'a>(key: &str, v: &'a OptionValue) -> Result<&'a str> {
-    match v {
-        OptionValue::Str(s) => Ok(s),
-        other => Err(wrong_type(key, "s", other)),
-    }
-}
-
-fn want_list<'a>(key: &str, v: &'a OptionValue) -> Result<&'a [String]> {
-    match v {
-        OptionValue::StrList(s) => Ok(s),
-        other => Err(wrong_type(key, "as", other)),
-    }
-}
-
-fn want_bool(key: &str, v: &OptionValue) -> Result<bool> {
-    match v {
-        OptionValue::Bool(b) => Ok(*b),
-        other => Err(wrong_type(key, "b", other)),
-    }
-}
-
-fn want_u32(key: &str, v: &OptionValue) -> Result<u32> {
-    match v {
-        OptionValue::U32(n) => Ok(*n),
-        other => Err(wrong_type(key, "u", other)),
-    }
-}
-
-fn want_u64(key: &str, v: &OptionValue) -> Result<u64> {
-    match v {
-        OptionValue::U64(n) => Ok(*n),
-        other => Err(wrong_type(key, "t", other)),
-    }
-}
-
-fn nonzero(key: &str, n: u64) -> Result<u64> {
-    if n == 0 {
-        Err(Error::invalid(key, "must be greater than 0"))
-    } else {
-        Ok(n)
-    }
-}
-
-fn wrong_type(key: &str, want: &str, got: &OptionValue) -> Error {
-    Error::invalid(key, format!("wrong type: expected '{want}', got '{}'", got.signature()))
-}
-
-fn check_abs_path(p: &str, key: &str) -> Result<()> {
+pub(super) fn check_abs_path(p: &str, key: &str) -> Result<()> {
     if p.is_empty() || !p.starts_with('/') {
         return Err(Error::invalid(key, format!("{p:?} is not an absolute path")));
     }
@@ -315,7 +204,7 @@ fn check_abs_path(p: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
-fn no_nul(key: &str, s: &str) -> Result<()> {
+pub(super) fn no_nul(key: &str, s: &str) -> Result<()> {
     if s.contains('\0') {
         Err(Error::invalid(key, "must not contain NUL bytes"))
     } else {
@@ -323,7 +212,7 @@ fn no_nul(key: &str, s: &str) -> Result<()> {
     }
 }
 
-fn parse_user(s: &str) -> Result<(u32, u32)> {
+pub(super) fn parse_user(s: &str) -> Result<(u32, u32)> {
     let bad = || Error::invalid("User", format!("{s:?} is not uid[:gid] (numbers)"));
     let (u, g) = match s.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -337,7 +226,7 @@ fn parse_user(s: &str) -> Result<(u32, u32)> {
     Ok((uid, gid))
 }
 
-fn check_hostname(s: &str) -> Result<()> {
+pub(super) fn check_hostname(s: &str) -> Result<()> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.split('.').all(|l| {
@@ -350,13 +239,10 @@ fn check_hostname(s: &str) -> Result<()> {
     }
 }
 
-impl ContainerSpec {
-    /// Build a spec from `CreateContainer` options: every key known, every
-    /// value of the right type and valid, Rootfs and Command present.
-    pub fn from_options(options: &BTreeMap<String, OptionValue>) -> Result<Self> {
-        let mut rootfs = None;
-        let mut command = None;
-        let mut spec = ContainerSpec {
+impl Default for ContainerSpec {
+    /// A spec before any option is applied: the defaults of every key.
+    fn default() -> Self {
+        ContainerSpec {
             rootfs: PathBuf::new(),
             command: Vec::new(),
             env: Vec::new(),
@@ -375,107 +261,30 @@ impl ContainerSpec {
             network: Network::None,
             runtime: RuntimeKind::Crun,
             resources: Resources::default(),
-        };
-        for (key, v) in options {
-            let key = key.as_str();
-            match key {
-                "Rootfs" => {
-                    let s = want_str(key, v)?;
-                    check_abs_path(s, key)?;
-                    rootfs = Some(PathBuf::from(s));
-                }
-                "Command" => {
-                    let c = want_list(key, v)?;
-                    if c.is_empty() || c[0].is_empty() {
-                        return Err(Error::invalid(key, "must name a program to run"));
-                    }
-                    for a in c {
-                        no_nul(key, a)?;
-                    }
-                    command = Some(c.to_vec());
-                }
-                "Env" => {
-                    for e in want_list(key, v)? {
-                        no_nul(key, e)?;
-                        match e.split_once('=') {
-                            Some((k, _)) if !k.is_empty() => {}
-                            _ => return Err(Error::invalid(key, format!("{e:?} is not KEY=VALUE"))),
-                        }
-                    }
-                    spec.env = want_list(key, v)?.to_vec();
-                }
-                "WorkingDir" => {
-                    let s = want_str(key, v)?;
-                    check_abs_path(s, key)?;
-                    spec.working_dir = Some(s.into());
-                }
-                "User" => spec.user = Some(parse_user(want_str(key, v)?)?),
-                "Hostname" => {
-                    let s = want_str(key, v)?;
-                    check_hostname(s)?;
-                    spec.hostname = Some(s.into());
-                }
-                "Notify" => spec.notify = want_bool(key, v)?,
-                "StopSignal" => spec.stop_signal = check_signal(parse_signal(want_str(key, v)?, key)?, key)?,
-                "StopTimeout" => {
-                    let t = want_u32(key, v)?;
-                    if t > STOP_TIMEOUT_MAX {
-                        return Err(Error::invalid(key, format!("{t} is more than {STOP_TIMEOUT_MAX} seconds")));
-                    }
-                    spec.stop_timeout = t;
-                }
-                "StartTimeout" => {
-                    let t = want_u32(key, v)?;
-                    if t == 0 || t > STOP_TIMEOUT_MAX {
-                        return Err(Error::invalid(key, format!("{t} is not in 1..{STOP_TIMEOUT_MAX} seconds")));
-                    }
-                    spec.start_timeout = t;
-                }
-                "RestartPolicy" => spec.restart_policy = RestartPolicy::parse(want_str(key, v)?)?,
-                "Dependencies" => {
-                    let mut deps = Vec::new();
-                    for d in want_list(key, v)? {
-                        ContainerName::check(d, key)?;
-                        let d = ContainerName::new(d)?;
-                        if !deps.contains(&d) {
-                            deps.push(d);
-                        }
-                    }
-                    spec.dependencies = deps;
-                }
-                "Labels" => {
-                    let OptionValue::StrMap(m) = v else { return Err(wrong_type(key, "a{ss}", v)) };
-                    for (k, val) in m {
-                        if k.is_empty() {
-                            return Err(Error::invalid(key, "a label needs a name"));
-                        }
-                        no_nul(key, k)?;
-                        no_nul(key, val)?;
-                    }
-                    spec.labels = m.clone();
-                }
-                "Volumes" => {
-                    spec.volumes = want_list(key, v)?.iter().map(|s| Volume::parse(s)).collect::<Result<_>>()?;
-                }
-                "ReadOnly" => spec.read_only = want_bool(key, v)?,
-                "Network" => {
-                    spec.network = match want_str(key, v)? {
-                        "none" | "" => Network::None,
-                        "host" => Network::Host,
-                        s => return Err(Error::invalid(key, format!("{s:?} is not none or host"))),
-                    }
-                }
-                "Runtime" => spec.runtime = RuntimeKind::parse(want_str(key, v)?)?,
-                k if spec.resources.set(k, v)? => {}
-                _ => {
-                    let known: Vec<&str> = OPTION_KEYS.iter().map(|(k, _)| *k).collect();
-                    return Err(Error::invalid(key, format!("unknown option (known: {})", known.join(", "))));
-                }
-            }
         }
-        spec.rootfs = rootfs.ok_or_else(|| Error::invalid("Rootfs", "is required"))?;
-        spec.command = command.ok_or_else(|| Error::invalid("Command", "is required"))?;
-        Ok(spec)
+    }
+}
+
+impl ContainerSpec {
+    /// Build a spec from `CreateContainer` options: every key known, every
+    /// value of the right type and valid, the required keys present.
+    pub fn from_options(options: &BTreeMap<String, OptionValue>) -> Result<Self> {
+        let mut spec = ContainerSpec::default();
+        for (key, v) in options {
+            option(key)?.set(&mut spec, v)?;
+        }
+        spec.finish()
+    }
+
+    /// The checks that need more than one key.
+    fn finish(self) -> Result<Self> {
+        if self.rootfs.as_os_str().is_empty() {
+            return Err(Error::invalid("Rootfs", "is required"));
+        }
+        if self.command.is_empty() {
+            return Err(Error::invalid("Command", "is required"));
+        }
+        Ok(self)
     }
 }
 
@@ -565,7 +374,6 @@ mod tests {
         assert_eq!(s.labels, labels);
         assert_eq!(s.resources.cpu_quota, Some(150));
         assert!(s.runtime.is_runc());
-        assert_eq!(OPTION_KEYS.len(), 21);
     }
 
     #[test]

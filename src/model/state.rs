@@ -3,18 +3,28 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The lifecycle states of libpod's container API.
+/// The lifecycle state of a container (libpod's). Each value is one bit,
+/// so that a set of states is their bitwise OR (in C:
+/// `BERTH_STATE_STOPPED | BERTH_STATE_EXITED`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[repr(u32)]
 pub enum State {
-    Configured,
-    Created,
-    Running,
-    Paused,
-    Stopping,
-    Stopped,
-    Exited,
-    Removing,
+    /// Created with a spec; nothing prepared yet.
+    Configured = 1,
+    /// Initialized: the bundle is ready, nothing runs.
+    Created = 2,
+    Running = 4,
+    /// Frozen (cgroup freezer).
+    Paused = 8,
+    /// Asked to stop; processes still run.
+    Stopping = 16,
+    /// Stopped by a stop or kill request.
+    Stopped = 32,
+    /// Exited on its own.
+    Exited = 64,
+    /// Being removed.
+    Removing = 128,
 }
 
 /// The verbs whose acceptance depends on the state.
@@ -38,8 +48,15 @@ pub enum Verb {
 use State::*;
 
 impl State {
-    pub const ALL: [State; 8] =
-        [Configured, Created, Running, Paused, Stopping, Stopped, Exited, Removing];
+    pub const fn all() -> [State; 8] {
+        [Configured, Created, Running, Paused, Stopping, Stopped, Exited, Removing]
+    }
+
+    /// The states of a bitmask of state bits; None when a bit is unknown.
+    pub fn from_mask(mask: u32) -> Option<Vec<State>> {
+        let all: u32 = State::all().iter().map(|s| *s as u32).sum();
+        (mask & !all == 0).then(|| State::all().into_iter().filter(|s| mask & *s as u32 != 0).collect())
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -67,7 +84,7 @@ impl State {
             Verb::Start => matches!(self, Configured | Created | Stopped | Exited),
             Verb::Stop => {
                 if matches!(self, Stopped | Exited) {
-                    return Err(Error::AlreadyStopped(name.to_string()));
+                    return Err(Error::AlreadyStopped { name: name.to_string() });
                 }
                 matches!(self, Created | Running | Stopping | Paused)
             }
@@ -83,9 +100,16 @@ impl State {
             return Ok(());
         }
         if self == Removing {
-            return Err(Error::Removed(name.to_string()));
+            return Err(Error::Removed { name: name.to_string() });
         }
-        let why = match verb {
+        Err(Error::InvalidState { name: name.to_string(), state: self, verb })
+    }
+}
+
+impl Verb {
+    /// Why a container in a wrong state refuses this verb.
+    pub fn refusal(self) -> &'static str {
+        match self {
             Verb::Init => "can only initialize configured, stopped or exited containers",
             Verb::Start => "can only start configured, created, stopped or exited containers",
             Verb::Stop => "can only stop created, running, paused or stopping containers",
@@ -94,9 +118,8 @@ impl State {
             Verb::Unpause => "can only unpause paused containers",
             Verb::Cleanup => "cannot clean up a running or paused container",
             Verb::Remove => "cannot remove a running, paused or stopping container without force",
-            _ => "not allowed",
-        };
-        Err(Error::InvalidState(format!("container {name} is {self}: {why}")))
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Wait | Verb::Sync => "not allowed",
+        }
     }
 }
 
@@ -109,7 +132,7 @@ impl fmt::Display for State {
 impl FromStr for State {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        State::ALL
+        State::all()
             .into_iter()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| Error::invalid("Condition", format!("unknown state {s:?}")))
@@ -132,7 +155,7 @@ mod tests {
             }
             Verb::Pause => &[Running],
             Verb::Unpause => &[Paused],
-            Verb::Wait | Verb::Sync => &State::ALL,
+            Verb::Wait | Verb::Sync => &[Configured, Created, Running, Paused, Stopping, Stopped, Exited, Removing],
             Verb::Cleanup => &[Configured, Created, Stopped, Stopping, Exited],
             Verb::Remove => &[Configured, Created, Stopped, Exited],
         }
@@ -146,7 +169,7 @@ mod tests {
             ForceRemove,
         ];
         for verb in verbs {
-            for state in State::ALL {
+            for state in State::all() {
                 let r = state.check(verb, "c");
                 if table(verb).contains(&state) {
                     assert!(r.is_ok(), "{verb:?} in {state} should be accepted");
@@ -167,7 +190,7 @@ mod tests {
 
     #[test]
     fn parse_and_print() {
-        for s in State::ALL {
+        for s in State::all() {
             assert_eq!(s.as_str().parse::<State>().unwrap(), s);
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
         }

@@ -1,34 +1,24 @@
-//! `[Container]` keys onto the `CreateContainer` option map, validated by
-//! the same [`ContainerSpec::from_options`] as a D-Bus call. Each value is
-//! also validated alone as it is read, so that an error names its line.
+//! `[Container]` keys onto the `CreateContainer` option map. Most keys come
+//! from the option table ([`crate::model::OPTIONS`], its `quadlet` column);
+//! the few that combine or read files are handled here. Each line is
+//! validated alone as it is read, so that an error names its line, and the
+//! whole map by the same [`ContainerSpec::from_options`] as a D-Bus call.
 
 use super::parse::{parse_bool, split_words, Entry, UnitFile};
 use super::{envfile, specifier, Error};
-use crate::model::{self, ContainerName, ContainerSpec, OptionValue};
+use crate::model::options::quadlet_option;
+use crate::model::{self, validate_option, ContainerName, ContainerSpec, Form, OptionValue, OPTIONS};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The supported `[Container]` keys (podman quadlet's names).
-pub const KEYS: [&str; 17] = [
-    "Rootfs",
-    "Exec",
-    "Environment",
-    "EnvironmentFile",
-    "Volume",
-    "WorkingDir",
-    "User",
-    "Group",
-    "Notify",
-    "ContainerName",
-    "Label",
-    "StopSignal",
-    "StopTimeout",
-    "ReadOnly",
-    "Network",
-    "HostName",
-    "Runtime",
-];
+/// `[Container]` keys that are not one option each.
+const SPECIAL_KEYS: [&str; 4] = ["EnvironmentFile", "User", "Group", "ContainerName"];
+
+/// Every supported `[Container]` key (podman quadlet's names).
+pub fn keys() -> Vec<&'static str> {
+    OPTIONS.iter().filter_map(|d| d.quadlet.map(|(k, _)| k)).chain(SPECIAL_KEYS).collect()
+}
 
 const SECTIONS: [&str; 4] = ["Unit", "Container", "Service", "Install"];
 
@@ -98,20 +88,20 @@ fn unit_name(path: &Path) -> Result<String, Error> {
 
 /// The message of a model error, without the option key the D-Bus API names.
 fn message(e: model::Error) -> String {
-    match e {
-        model::Error::InvalidArgument { message, .. } => message,
-        e => e.to_string(),
-    }
+    e.message_without_key()
 }
 
 /// Validate one option alone with the D-Bus API's own code.
-fn probe(key: &str, value: OptionValue) -> Result<(), String> {
-    let mut o = BTreeMap::from([
-        ("Rootfs".to_string(), OptionValue::Str("/".into())),
-        ("Command".to_string(), OptionValue::StrList(vec!["/".into()])),
-    ]);
-    o.insert(key.to_string(), value);
-    ContainerSpec::from_options(&o).map(drop).map_err(message)
+fn probe(key: &str, value: &OptionValue) -> Result<(), String> {
+    validate_option(key, value).map_err(message)
+}
+
+fn number(sig: crate::model::Sig, v: &str) -> Result<OptionValue, String> {
+    let n: u64 = v.parse().map_err(|_| format!("{v:?} is not a number of seconds"))?;
+    Ok(match sig {
+        crate::model::Sig::U32 => OptionValue::U32(u32::try_from(n).map_err(|_| format!("{v} is too large"))?),
+        _ => OptionValue::U64(n),
+    })
 }
 
 fn boolean(v: &str) -> Result<OptionValue, String> {
@@ -135,12 +125,10 @@ fn env_file(value: &str, dir: &Path) -> Result<Vec<String>, String> {
 /// The options read so far, and where each came from.
 #[derive(Default)]
 struct Mapper {
-    /// Single-valued options by option key: value, [Container] key, line.
+    /// Options by option key: value, [Container] key, line (the last
+    /// line for keys that accumulate).
     single: BTreeMap<&'static str, (OptionValue, String, usize)>,
     env_files: Vec<String>,
-    env: Vec<String>,
-    volumes: Vec<String>,
-    labels: BTreeMap<String, String>,
     user: Option<(String, usize)>,
     group: Option<(String, usize)>,
     name: Option<String>,
@@ -152,14 +140,13 @@ impl Mapper {
         if key == "Image" {
             return Err("Image= is not supported yet, use Rootfs=".into());
         }
-        if !KEYS.contains(&key) {
-            return Err(format!("unknown key {key}= in [Container] (supported: {})", KEYS.join(", ")));
+        if !keys().contains(&key) {
+            return Err(format!("unknown key {key}= in [Container] (supported: {})", keys().join(", ")));
         }
         self.value(e, unit, dir).map_err(|m| format!("{key}: {m}"))
     }
 
     fn value(&mut self, e: &Entry, unit: &str, dir: &Path) -> Result<(), String> {
-        use OptionValue::{Str, StrList, StrMap, U32};
         let (key, v) = (e.key.as_str(), e.value.as_str());
         // An empty assignment resets the key, as in systemd.
         if v.is_empty() {
@@ -171,76 +158,69 @@ impl Mapper {
         let words = || -> Result<Vec<String>, String> {
             split_words(v)?.iter().map(|w| specifier::expand(w, unit)).collect()
         };
-        let (opt, value) = match key {
-            "Rootfs" => ("Rootfs", Str(one()?)),
-            "Exec" => ("Command", StrList(words()?)),
-            "WorkingDir" => ("WorkingDir", Str(one()?)),
-            "HostName" => ("Hostname", Str(one()?)),
-            "StopSignal" => ("StopSignal", Str(one()?)),
-            "Network" => ("Network", Str(one()?)),
-            "Runtime" => ("Runtime", Str(one()?)),
-            "Notify" => ("Notify", boolean(v)?),
-            "ReadOnly" => ("ReadOnly", boolean(v)?),
-            "StopTimeout" => ("StopTimeout", U32(v.parse().map_err(|_| format!("{v:?} is not a number of seconds"))?)),
-            "Environment" => {
-                let w = words()?;
-                probe("Env", StrList(w.clone()))?;
-                self.env.extend(w);
-                return Ok(());
-            }
+        match key {
             "EnvironmentFile" => {
                 let entries = env_file(&one()?, dir)?;
-                probe("Env", StrList(entries.clone()))?;
+                probe("Env", &OptionValue::StrList(entries.clone()))?;
                 self.env_files.extend(entries);
-                return Ok(());
-            }
-            "Volume" => {
-                let vol = one()?;
-                probe("Volumes", StrList(vec![vol.clone()]))?;
-                self.volumes.push(vol);
-                return Ok(());
-            }
-            "Label" => {
-                let mut labels = BTreeMap::new();
-                for w in words()? {
-                    let (k, val) = w.split_once('=').ok_or_else(|| format!("{w:?} is not KEY=VALUE"))?;
-                    labels.insert(k.to_string(), val.to_string());
-                }
-                probe("Labels", StrMap(labels.clone()))?;
-                self.labels.extend(labels);
-                return Ok(());
             }
             "User" => {
                 let u = one()?;
-                probe("User", Str(u.clone()))?;
+                probe("User", &OptionValue::Str(u.clone()))?;
                 self.user = Some((u, e.line));
-                return Ok(());
             }
             "Group" => {
                 let g = one()?;
                 g.parse::<u32>().map_err(|_| format!("{g:?} is not a numeric gid"))?;
                 self.group = Some((g, e.line));
-                return Ok(());
             }
             "ContainerName" => {
                 let n = one()?;
                 ContainerName::check(&n, key).map_err(message)?;
                 self.name = Some(n);
-                return Ok(());
             }
-            _ => unreachable!("every key of KEYS is handled"),
-        };
-        probe(opt, value.clone())?;
-        self.single.insert(opt, (value, key.to_string(), e.line));
+            _ => {
+                let (def, form) = quadlet_option(key).expect("keys() lists only table keys and special ones");
+                let value = match form {
+                    Form::Text | Form::Path => OptionValue::Str(one()?),
+                    Form::Words => OptionValue::StrList(words()?),
+                    Form::Flag => boolean(v)?,
+                    Form::Number => number(def.sig, v)?,
+                    Form::Item => self.append(def.key, vec![one()?]),
+                    Form::ItemWords | Form::Commas => self.append(def.key, words()?),
+                    Form::Pair => {
+                        let mut m = match self.single.get(def.key) {
+                            Some((OptionValue::StrMap(m), ..)) => m.clone(),
+                            _ => BTreeMap::new(),
+                        };
+                        for w in words()? {
+                            let (k, val) = w.split_once('=').ok_or_else(|| format!("{w:?} is not KEY=VALUE"))?;
+                            m.insert(k.to_string(), val.to_string());
+                        }
+                        OptionValue::StrMap(m)
+                    }
+                    Form::Size | Form::Cpus => return Err(format!("{key}= has no file form")),
+                };
+                probe(def.key, &value)?;
+                self.single.insert(def.key, (value, key.to_string(), e.line));
+            }
+        }
         Ok(())
+    }
+
+    /// The list a key holds so far with `items` appended.
+    fn append(&self, option: &str, items: Vec<String>) -> OptionValue {
+        let mut list = match self.single.get(option) {
+            Some((OptionValue::StrList(l), ..)) => l.clone(),
+            _ => Vec::new(),
+        };
+        list.extend(items);
+        OptionValue::StrList(list)
     }
 
     fn reset(&mut self, key: &str) {
         match key {
-            "Environment" => self.env.clear(),
             "EnvironmentFile" => self.env_files.clear(),
-            "Volume" => self.volumes.clear(),
-            "Label" => self.labels.clear(),
             "User" => self.user = None,
             "Group" => self.group = None,
             "ContainerName" => self.name = None,
@@ -275,21 +255,15 @@ impl Mapper {
             (None, None) => {}
         }
         // podman's order: --env-file first, so that Environment= wins.
-        let env: Vec<String> = self.env_files.into_iter().chain(self.env).collect();
-        if !env.is_empty() {
+        if !self.env_files.is_empty() {
+            let mut env = self.env_files;
+            if let Some(OptionValue::StrList(l)) = opts.remove("Env") {
+                env.extend(l);
+            }
             opts.insert("Env".into(), OptionValue::StrList(env));
         }
-        if !self.volumes.is_empty() {
-            opts.insert("Volumes".into(), OptionValue::StrList(self.volumes));
-        }
-        if !self.labels.is_empty() {
-            opts.insert("Labels".into(), OptionValue::StrMap(self.labels));
-        }
         ContainerSpec::from_options(&opts).map_err(|e| {
-            let at = match &e {
-                model::Error::InvalidArgument { key, .. } => origin.get(key.as_str()).cloned(),
-                _ => None,
-            };
+            let at = e.key().and_then(|k| origin.get(k).cloned());
             match at {
                 Some((key, line)) => file.error(line, format!("{key}: {}", message(e))),
                 None => file.error(header, message(e)),

@@ -14,7 +14,7 @@ pub mod parse;
 pub mod render;
 mod specifier;
 
-pub use container::{quadlet_id, Container, KEYS};
+pub use container::{keys, quadlet_id, Container};
 pub use parse::{parse, parse_bool, split_words, Entry, Section, UnitFile};
 
 use std::fmt;

@@ -71,7 +71,7 @@ const READONLY_PATHS: [&str; 6] =
     ["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 fn oci(what: &'static str) -> impl Fn(OciSpecError) -> Error {
-    move |e| Error::Internal(format!("building the OCI {what}: {e}"))
+    move |e| Error::internal(format!("building the OCI {what}: {e}"))
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -105,7 +105,7 @@ fn mount(destination: &Path, typ: &str, source: &Path, options: Vec<String>) -> 
 /// enforces those on the unit.
 pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Spec> {
     if !validate_id(id) {
-        return Err(Error::Internal(format!("invalid container id {id:?}")));
+        return Err(Error::internal(format!("invalid container id {id:?}")));
     }
     let (uid, gid) = spec.user.unwrap_or((0, 0));
     let caps: Capabilities = CAPABILITIES.into_iter().collect();
@@ -180,15 +180,15 @@ pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Sp
 
 /// Crash-safe replacement of `path` (temporary file, fsync, rename, fsync dir).
 fn write_atomic(path: &Path, config: &Spec) -> Result<()> {
-    let json = serde_json::to_vec(config).map_err(|e| Error::Internal(format!("serializing the OCI config: {e}")))?;
+    let json = serde_json::to_vec(config).map_err(|e| Error::internal(format!("serializing the OCI config: {e}")))?;
     // 0600 (fsutil's mode) suits: the environment may carry secrets.
-    atomic_write(path, &json).map_err(|e| Error::Internal(format!("writing {}: {e}", path.display())))
+    atomic_write(path, &json).map_err(Error::io_at("write", path))
 }
 
 /// Create `bundle_dir` (0700, with parents) and write `config.json` into it
 /// atomically; returns the path of config.json.
 pub fn write_config(bundle_dir: &Path, config: &Spec) -> Result<PathBuf> {
-    let dir_err = |e: std::io::Error| Error::Internal(format!("creating {}: {e}", bundle_dir.display()));
+    let dir_err = |e: std::io::Error| Error::io("create", bundle_dir, e);
     DirBuilder::new().recursive(true).mode(0o700).create(bundle_dir).map_err(dir_err)?;
     // An existing directory keeps its mode; the bundle must not be readable by others.
     fs::set_permissions(bundle_dir, fs::Permissions::from_mode(0o700)).map_err(dir_err)?;
@@ -201,8 +201,8 @@ pub fn write_config(bundle_dir: &Path, config: &Spec) -> Result<PathBuf> {
 pub fn set_cgroups_path(config_path: &Path, cgroups_path: &str) -> Result<()> {
     // Read it ourselves: `Spec::load`'s errors are just "io operation failed"
     // or "serde failed", without the cause.
-    let bad = |e: String| Error::Internal(format!("reading {}: {e}", config_path.display()));
-    let bytes = fs::read(config_path).map_err(|e| bad(e.to_string()))?;
+    let bad = |e: String| Error::Corrupt { what: "OCI config", path: config_path.into(), message: e };
+    let bytes = fs::read(config_path).map_err(Error::io_at("read", config_path))?;
     let mut config: Spec = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
     let linux = config.linux_mut().as_mut().ok_or_else(|| bad("no linux section".into()))?;
     linux.set_cgroups_path(Some(PathBuf::from(cgroups_path)));

@@ -108,8 +108,8 @@ pub fn unit_config(name: &ContainerName, id: &str, spec: &ContainerSpec, monitor
 /// Load the spec, write the bundle and the exit directory; the monitor's
 /// arguments come back.
 pub fn prepare(a: &RunSpecArgs) -> Result<MonitorArgs> {
-    let bad = |e: String| Error::Internal(format!("{}: {e}", a.spec.display()));
-    let json = std::fs::read(&a.spec).map_err(|e| bad(e.to_string()))?;
+    let bad = |e: String| Error::Corrupt { what: "container spec", path: a.spec.clone(), message: e };
+    let json = std::fs::read(&a.spec).map_err(Error::io_at("read", &a.spec))?;
     let spec: ContainerSpec = match serde_json::from_slice::<crate::model::FileDefined>(&json) {
         Ok(d) => d.spec,
         Err(_) => serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?,
@@ -117,7 +117,7 @@ pub fn prepare(a: &RunSpecArgs) -> Result<MonitorArgs> {
     let m = monitor_args(&spec, &a.id, &a.run_root);
     bundle::write_config(&m.bundle, &bundle::config(&spec, &a.name, &a.id)?)?;
     if let Some(d) = m.exit_file.parent() {
-        std::fs::create_dir_all(d).map_err(|e| Error::Internal(format!("creating {}: {e}", d.display())))?;
+        std::fs::create_dir_all(d).map_err(Error::io_at("create", d))?;
     }
     Ok(m)
 }

@@ -20,9 +20,9 @@ impl ExitRecord {
         match std::fs::read(path) {
             Ok(d) => serde_json::from_slice(&d)
                 .map(Some)
-                .map_err(|e| Error::Internal(format!("corrupt exit file {}: {e}", path.display()))),
+                .map_err(|e| Error::Corrupt { what: "exit file", path: path.into(), message: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::Internal(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => Err(Error::io("read", path, e)),
         }
     }
 

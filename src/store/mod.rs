@@ -21,16 +21,12 @@ pub struct Store {
     run_root: PathBuf,
 }
 
-fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Internal(format!("{what} {}: {e}", path.display()))
-}
-
 impl Store {
     /// Open (and create) the two roots.
     pub fn open(state_root: impl Into<PathBuf>, run_root: impl Into<PathBuf>) -> Result<Self> {
         let s = Store { state_root: state_root.into(), run_root: run_root.into() };
         for d in [s.containers_dir(), s.run_root.join("bundles"), s.exits_dir()] {
-            fs::create_dir_all(&d).map_err(|e| io_err("cannot create", &d, e))?;
+            fs::create_dir_all(&d).map_err(|e| Error::io("create", &d, e))?;
         }
         Ok(s)
     }
@@ -57,13 +53,13 @@ impl Store {
 
     pub fn save(&self, rec: &Record) -> Result<()> {
         let p = self.record_path(&rec.name);
-        let json = serde_json::to_vec_pretty(rec).map_err(|e| Error::Internal(e.to_string()))?;
-        atomic_write(&p, &json).map_err(|e| io_err("cannot write", &p, e))
+        let json = serde_json::to_vec_pretty(rec).map_err(|e| Error::internal(format!("serializing {}: {e}", p.display())))?;
+        atomic_write(&p, &json).map_err(|e| Error::io("write", &p, e))
     }
 
     pub fn delete(&self, name: &ContainerName) -> Result<()> {
         let p = self.record_path(name);
-        remove_durably(&p).map_err(|e| io_err("cannot remove", &p, e))
+        remove_durably(&p).map_err(|e| Error::io("remove", &p, e))
     }
 
     /// Every stored record. A record that cannot be read is reported, not
@@ -71,16 +67,16 @@ impl Store {
     pub fn load_all(&self) -> Result<Vec<Record>> {
         let dir = self.containers_dir();
         let mut out = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| io_err("cannot read", &dir, e))? {
-            let path = entry.map_err(|e| io_err("cannot read", &dir, e))?.path();
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io("read", &dir, e))? {
+            let path = entry.map_err(|e| Error::io("read", &dir, e))?.path();
             let is_record = path.extension().is_some_and(|x| x == "json")
                 && !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
             if !is_record {
                 continue;
             }
-            let data = fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?;
+            let data = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
             let rec: Record = serde_json::from_slice(&data)
-                .map_err(|e| Error::Internal(format!("corrupt record {}: {e}", path.display())))?;
+                .map_err(|e| Error::Corrupt { what: "record", path: path.clone(), message: e.to_string() })?;
             out.push(rec);
         }
         out.sort_by_key(|r| r.created_at);
@@ -116,12 +112,13 @@ impl Store {
     pub fn remove_runtime_data(&self, id: &str) -> Result<()> {
         let b = self.bundle_dir(id);
         match fs::remove_dir_all(&b) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("cannot remove", &b, e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io("remove", &b, e)),
             _ => {}
         }
         let x = self.exit_file(id);
-        remove_durably(&x).map_err(|e| io_err("cannot remove", &x, e))?;
-        remove_durably(&ExitRecord::marker_path(&x)).map_err(|e| io_err("cannot remove", &x, e))
+        remove_durably(&x).map_err(|e| Error::io("remove", &x, e))?;
+        let m = ExitRecord::marker_path(&x);
+        remove_durably(&m).map_err(|e| Error::io("remove", &m, e))
     }
 }
 

@@ -66,9 +66,9 @@ pub struct Systemd {
 pub fn bus_error(e: zbus::Error) -> Error {
     match e {
         zbus::Error::MethodError(name, msg, _) => {
-            Error::Systemd(format!("{}: {}", name.as_str(), msg.unwrap_or_default()))
+            Error::systemd(format!("{}: {}", name.as_str(), msg.unwrap_or_default()))
         }
-        e => Error::Systemd(e.to_string()),
+        e => Error::systemd(e.to_string()),
     }
 }
 
@@ -150,7 +150,7 @@ impl Systemd {
             t.waiters.insert(job.to_string(), tx);
             rx
         };
-        rx.await.map_err(|_| Error::Systemd("lost the connection to systemd while waiting for a job".into()))
+        rx.await.map_err(|_| Error::systemd("lost the connection to systemd while waiting for a job"))
     }
 
     /// StartTransientUnit, then wait for the start job; returns its result

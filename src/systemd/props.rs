@@ -116,7 +116,7 @@ pub struct UnitConfig {
 impl UnitConfig {
     pub fn properties(&self) -> Result<Properties> {
         if self.exec_start.is_empty() || self.exec_stop_post.is_empty() {
-            return Err(Error::Internal("a unit needs ExecStart and ExecStopPost".into()));
+            return Err(Error::internal("a unit needs ExecStart and ExecStopPost"));
         }
         let mut p = Properties::new();
         p.string("Description", &self.description)

@@ -81,8 +81,8 @@ pub fn lines(config: &UnitConfig) -> Result<UnitFileLines> {
         let &(_, key, section, form) = TABLE
             .iter()
             .find(|(n, ..)| *n == name)
-            .ok_or_else(|| Error::Internal(format!("property {name} has no unit-file form")))?;
-        let values = value(form, &v).map_err(|e| Error::Internal(format!("property {name}: {e}")))?;
+            .ok_or_else(|| Error::internal(format!("property {name} has no unit-file form")))?;
+        let values = value(form, &v).map_err(|e| Error::internal(format!("property {name}: {e}")))?;
         let target = if section == Unit { &mut out.unit } else { &mut out.service };
         target.extend(values.into_iter().map(|v| format!("{key}={v}")));
     }

@@ -1,0 +1,51 @@
+//! What berthd tells about a container: one typed description that berthd
+//! serialises (InspectContainer, ListContainerInfo) and every client reads
+//! back, shaped like podman's inspect where it can be.
+
+use super::{ContainerSpec, State, Usec, OPTIONS};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    /// Microseconds since the epoch.
+    pub created: Usec,
+    pub state: StateInfo,
+    /// The systemd unit that runs it.
+    pub unit: String,
+    /// The `.container` file that defines it, if any.
+    pub source: Option<PathBuf>,
+    /// Whether podman's restart policy would restart it now.
+    pub should_restart: bool,
+    pub spec: ContainerSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StateInfo {
+    pub status: State,
+    pub running: bool,
+    pub paused: bool,
+    /// The container's init on the host while it runs, else 0.
+    pub pid: u32,
+    /// The last run's exit code; -1 until the container has exited once.
+    pub exit_code: i32,
+    pub started_at: Usec,
+    pub finished_at: Usec,
+    pub restart_count: u32,
+    pub stopped_by_user: bool,
+}
+
+impl ContainerInfo {
+    /// Hide the values of secret options (for callers other than root).
+    pub fn redact(&mut self) {
+        for d in OPTIONS.iter() {
+            if let Some(redact) = d.redact {
+                redact(&mut self.spec);
+            }
+        }
+    }
+}

@@ -1,0 +1,588 @@
+//! The one table of container options. Every front end takes its keys from
+//! [`OPTIONS`]: D-Bus `CreateContainer`/`UpdateContainer` check the
+//! signature, the C spec setters validate one key, `.container` files map
+//! their `[Container]` keys, berthctl builds its flags, and the README's
+//! option list is checked against [`markdown_table`]. Adding a key is one
+//! entry here plus its effect.
+
+use super::spec::{
+    check_abs_path, check_hostname, no_nul, parse_user, ContainerSpec, Network, RestartPolicy, RuntimeKind, Volume,
+    STOP_TIMEOUT_MAX,
+};
+use super::{check_signal, parse_signal, ContainerName, Error, Result};
+use std::collections::BTreeMap;
+
+/// An option value as it arrives from any front end (D-Bus, C, CLI, files).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionValue {
+    Str(String),
+    StrList(Vec<String>),
+    Bool(bool),
+    U32(u32),
+    U64(u64),
+    StrMap(BTreeMap<String, String>),
+}
+
+/// The D-Bus type of an option's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sig {
+    Str,
+    StrList,
+    Bool,
+    U32,
+    U64,
+    StrMap,
+}
+
+impl Sig {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sig::Str => "s",
+            Sig::StrList => "as",
+            Sig::Bool => "b",
+            Sig::U32 => "u",
+            Sig::U64 => "t",
+            Sig::StrMap => "a{ss}",
+        }
+    }
+}
+
+impl OptionValue {
+    pub fn sig(&self) -> Sig {
+        match self {
+            OptionValue::Str(_) => Sig::Str,
+            OptionValue::StrList(_) => Sig::StrList,
+            OptionValue::Bool(_) => Sig::Bool,
+            OptionValue::U32(_) => Sig::U32,
+            OptionValue::U64(_) => Sig::U64,
+            OptionValue::StrMap(_) => Sig::StrMap,
+        }
+    }
+
+    pub fn signature(&self) -> &'static str {
+        self.sig().as_str()
+    }
+}
+
+/// How a text front end (a `.container` file, a berthctl flag) spells a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// One string.
+    Text,
+    /// A path; berthctl makes a relative one absolute.
+    Path,
+    /// Words, split as systemd splits a command line: the whole list.
+    Words,
+    /// One list item per line or flag.
+    Item,
+    /// Each line's words are list items (`Environment=A=1 B=2`).
+    ItemWords,
+    /// Comma-separated list items (`--requires a,b`).
+    Commas,
+    /// `KEY=VALUE` items into a map.
+    Pair,
+    /// A boolean.
+    Flag,
+    /// A decimal number.
+    Number,
+    /// Bytes, with an optional k, m or g suffix (`-m 512m`).
+    Size,
+    /// CPUs as a decimal (`--cpus 1.5`), stored as percent of one CPU.
+    Cpus,
+}
+
+/// A berthctl flag of `create` and `run` (podman's name where it has one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag {
+    pub long: &'static str,
+    pub short: Option<char>,
+    pub form: Form,
+}
+
+/// One option key and everything every front end needs to know of it.
+pub struct OptionDef {
+    pub key: &'static str,
+    pub sig: Sig,
+    /// One line for the README, the C header and `--help`.
+    pub doc: &'static str,
+    pub flag: Option<Flag>,
+    /// The `[Container]` key of a `.container` file, and its spelling.
+    pub quadlet: Option<(&'static str, Form)>,
+    /// UpdateContainer accepts it (applied live through systemd).
+    pub resource: bool,
+    /// Hides the value from callers other than root (None: not secret).
+    pub redact: Option<fn(&mut ContainerSpec)>,
+    /// Check the value and set it on the spec. It looks at this key alone:
+    /// checks across keys belong in [`ContainerSpec::finish`].
+    pub apply: fn(&mut ContainerSpec, &OptionValue) -> Result<()>,
+}
+
+const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Flag> {
+    Some(Flag { long, short, form })
+}
+
+/// Every option key, in the order documentation lists them.
+pub static OPTIONS: [OptionDef; 21] = [
+    OptionDef {
+        key: "Rootfs",
+        sig: Sig::Str,
+        doc: "root file system directory (absolute path); required",
+        // berthctl's --rootfs is podman's: a switch that makes the IMAGE
+        // argument a directory.
+        flag: None,
+        quadlet: Some(("Rootfs", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let p = v.text("Rootfs")?;
+            check_abs_path(p, "Rootfs")?;
+            s.rootfs = p.into();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Command",
+        sig: Sig::StrList,
+        doc: "argv of the container's init; required",
+        flag: None,
+        quadlet: Some(("Exec", Form::Words)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let c = v.list("Command")?;
+            if c.is_empty() || c[0].is_empty() {
+                return Err(Error::invalid("Command", "must name a program to run"));
+            }
+            c.iter().try_for_each(|a| no_nul("Command", a))?;
+            s.command = c.to_vec();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Env",
+        sig: Sig::StrList,
+        doc: "environment entries KEY=VALUE",
+        flag: flag("env", Some('e'), Form::Item),
+        quadlet: Some(("Environment", Form::ItemWords)),
+        resource: false,
+        redact: Some(|s| {
+            for e in &mut s.env {
+                if let Some((k, _)) = e.split_once('=') {
+                    *e = format!("{k}=<hidden>");
+                }
+            }
+        }),
+        apply: |s, v| {
+            let env = v.list("Env")?;
+            for e in env {
+                no_nul("Env", e)?;
+                if !e.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+                    return Err(Error::invalid("Env", format!("{e:?} is not KEY=VALUE")));
+                }
+            }
+            s.env = env.to_vec();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "WorkingDir",
+        sig: Sig::Str,
+        doc: "working directory inside the container (absolute path)",
+        flag: flag("workdir", Some('w'), Form::Text),
+        quadlet: Some(("WorkingDir", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let p = v.text("WorkingDir")?;
+            check_abs_path(p, "WorkingDir")?;
+            s.working_dir = Some(p.into());
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "User",
+        sig: Sig::Str,
+        doc: "uid[:gid] to run as",
+        flag: flag("user", Some('u'), Form::Text),
+        quadlet: None, // User= and Group= combine; the quadlet mapping joins them
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.user = Some(parse_user(v.text("User")?)?);
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Hostname",
+        sig: Sig::Str,
+        doc: "the container's host name",
+        flag: flag("hostname", None, Form::Text),
+        quadlet: Some(("HostName", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let h = v.text("Hostname")?;
+            check_hostname(h)?;
+            s.hostname = Some(h.into());
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Notify",
+        sig: Sig::Bool,
+        doc: "true: the container sends READY=1 itself; false (default): ready once started",
+        flag: flag("notify", None, Form::Flag),
+        quadlet: Some(("Notify", Form::Flag)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.notify = v.boolean("Notify")?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "StopSignal",
+        sig: Sig::Str,
+        doc: "signal that stops the container, name or number (default SIGTERM)",
+        flag: flag("stop-signal", None, Form::Text),
+        quadlet: Some(("StopSignal", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.stop_signal = check_signal(parse_signal(v.text("StopSignal")?, "StopSignal")?, "StopSignal")?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "StopTimeout",
+        sig: Sig::U32,
+        doc: "seconds between the stop signal and SIGKILL (default 10)",
+        flag: flag("stop-timeout", None, Form::Number),
+        quadlet: Some(("StopTimeout", Form::Number)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let t = v.u32("StopTimeout")?;
+            if t > STOP_TIMEOUT_MAX {
+                return Err(Error::invalid("StopTimeout", format!("{t} is more than {STOP_TIMEOUT_MAX} seconds")));
+            }
+            s.stop_timeout = t;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "StartTimeout",
+        sig: Sig::U32,
+        doc: "seconds the container has to become ready before start fails (default 90)",
+        flag: flag("start-timeout", None, Form::Number),
+        quadlet: None,
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let t = v.u32("StartTimeout")?;
+            if t == 0 || t > STOP_TIMEOUT_MAX {
+                return Err(Error::invalid("StartTimeout", format!("{t} is not in 1..{STOP_TIMEOUT_MAX} seconds")));
+            }
+            s.start_timeout = t;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "RestartPolicy",
+        sig: Sig::Str,
+        doc: "no (default), on-failure[:N], always or unless-stopped",
+        flag: flag("restart", None, Form::Text),
+        quadlet: None,
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.restart_policy = RestartPolicy::parse(v.text("RestartPolicy")?)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Dependencies",
+        sig: Sig::StrList,
+        doc: "names of containers that must run first",
+        flag: flag("requires", None, Form::Commas),
+        quadlet: None,
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let mut deps: Vec<ContainerName> = Vec::new();
+            for d in v.list("Dependencies")? {
+                ContainerName::check(d, "Dependencies")?;
+                let d = ContainerName::new(d)?;
+                if !deps.contains(&d) {
+                    deps.push(d);
+                }
+            }
+            s.dependencies = deps;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Labels",
+        sig: Sig::StrMap,
+        doc: "free metadata, KEY=VALUE",
+        flag: flag("label", Some('l'), Form::Pair),
+        quadlet: Some(("Label", Form::Pair)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.labels = v.map("Labels")?.clone();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Volumes",
+        sig: Sig::StrList,
+        doc: "bind mounts SRC:DST[:ro]",
+        flag: flag("volume", Some('v'), Form::Item),
+        quadlet: Some(("Volume", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.volumes = v.list("Volumes")?.iter().map(|x| Volume::parse(x)).collect::<Result<_>>()?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "ReadOnly",
+        sig: Sig::Bool,
+        doc: "a read-only root file system",
+        flag: flag("read-only", None, Form::Flag),
+        quadlet: Some(("ReadOnly", Form::Flag)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.read_only = v.boolean("ReadOnly")?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Network",
+        sig: Sig::Str,
+        doc: "none (default: an own namespace with lo only) or host",
+        flag: flag("network", None, Form::Text),
+        quadlet: Some(("Network", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.network = match v.text("Network")? {
+                "none" | "" => Network::None,
+                "host" => Network::Host,
+                n => return Err(Error::invalid("Network", format!("{n:?} is not none or host"))),
+            };
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Runtime",
+        sig: Sig::Str,
+        doc: "crun (default), runc, or an absolute path to an OCI runtime",
+        flag: flag("runtime", None, Form::Text),
+        quadlet: Some(("Runtime", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.runtime = RuntimeKind::parse(v.text("Runtime")?)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "MemoryMax",
+        sig: Sig::U64,
+        doc: "memory limit in bytes (systemd's MemoryMax=)",
+        flag: flag("memory", Some('m'), Form::Size),
+        quadlet: None,
+        resource: true,
+        redact: None,
+        apply: |s, v| {
+            s.resources.memory_max = Some(nonzero("MemoryMax", v.u64("MemoryMax")?)?);
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "TasksMax",
+        sig: Sig::U64,
+        doc: "most processes and threads (systemd's TasksMax=)",
+        flag: flag("pids-limit", None, Form::Number),
+        quadlet: None,
+        resource: true,
+        redact: None,
+        apply: |s, v| {
+            s.resources.tasks_max = Some(nonzero("TasksMax", v.u64("TasksMax")?)?);
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "CPUWeight",
+        sig: Sig::U64,
+        doc: "CPU weight, 1 to 10000 (systemd's CPUWeight=)",
+        flag: flag("cpu-weight", None, Form::Number),
+        quadlet: None,
+        resource: true,
+        redact: None,
+        apply: |s, v| {
+            let w = v.u64("CPUWeight")?;
+            if !(1..=10_000).contains(&w) {
+                return Err(Error::invalid("CPUWeight", format!("{w} is not in 1..10000")));
+            }
+            s.resources.cpu_weight = Some(w);
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "CPUQuota",
+        sig: Sig::U32,
+        doc: "percent of one CPU (systemd's CPUQuota=)",
+        flag: flag("cpus", None, Form::Cpus),
+        quadlet: None,
+        resource: true,
+        redact: None,
+        apply: |s, v| {
+            s.resources.cpu_quota = Some(nonzero("CPUQuota", v.u32("CPUQuota")?.into())? as u32);
+            Ok(())
+        },
+    },
+];
+
+fn nonzero(key: &str, n: u64) -> Result<u64> {
+    if n == 0 {
+        Err(Error::invalid(key, "must be greater than 0"))
+    } else {
+        Ok(n)
+    }
+}
+
+fn wrong_type(key: &str, want: Sig, got: &OptionValue) -> Error {
+    Error::invalid(key, format!("wrong type: expected '{}', got '{}'", want.as_str(), got.signature()))
+}
+
+impl OptionValue {
+    fn text(&self, key: &str) -> Result<&str> {
+        match self {
+            OptionValue::Str(s) => Ok(s),
+            v => Err(wrong_type(key, Sig::Str, v)),
+        }
+    }
+    fn list(&self, key: &str) -> Result<&[String]> {
+        match self {
+            OptionValue::StrList(l) => Ok(l),
+            v => Err(wrong_type(key, Sig::StrList, v)),
+        }
+    }
+    fn boolean(&self, key: &str) -> Result<bool> {
+        match self {
+            OptionValue::Bool(b) => Ok(*b),
+            v => Err(wrong_type(key, Sig::Bool, v)),
+        }
+    }
+    fn u32(&self, key: &str) -> Result<u32> {
+        match self {
+            OptionValue::U32(n) => Ok(*n),
+            v => Err(wrong_type(key, Sig::U32, v)),
+        }
+    }
+    fn u64(&self, key: &str) -> Result<u64> {
+        match self {
+            OptionValue::U64(n) => Ok(*n),
+            v => Err(wrong_type(key, Sig::U64, v)),
+        }
+    }
+    fn map(&self, key: &str) -> Result<&BTreeMap<String, String>> {
+        match self {
+            OptionValue::StrMap(m) => {
+                for (k, val) in m {
+                    if k.is_empty() {
+                        return Err(Error::invalid(key, "an entry needs a name"));
+                    }
+                    no_nul(key, k)?;
+                    no_nul(key, val)?;
+                }
+                Ok(m)
+            }
+            v => Err(wrong_type(key, Sig::StrMap, v)),
+        }
+    }
+}
+
+/// The definition of `key`, or InvalidArgument listing the known keys.
+pub fn option(key: &str) -> Result<&'static OptionDef> {
+    OPTIONS.iter().find(|d| d.key == key).ok_or_else(|| {
+        let known: Vec<&str> = OPTIONS.iter().map(|d| d.key).collect();
+        Error::invalid(key, format!("unknown option (known: {})", known.join(", ")))
+    })
+}
+
+impl OptionDef {
+    /// Check the value's type and content, and set it on `spec`.
+    pub fn set(&self, spec: &mut ContainerSpec, value: &OptionValue) -> Result<()> {
+        if value.sig() != self.sig {
+            return Err(wrong_type(self.key, self.sig, value));
+        }
+        (self.apply)(spec, value)
+    }
+}
+
+/// Validate one option alone: what a C setter or a `.container` line does
+/// before the whole set is known.
+pub fn validate_option(key: &str, value: &OptionValue) -> Result<()> {
+    option(key)?.set(&mut ContainerSpec::default(), value)
+}
+
+/// The option keys of the `.container` `[Container]` section.
+pub fn quadlet_option(quadlet_key: &str) -> Option<(&'static OptionDef, Form)> {
+    OPTIONS.iter().find_map(|d| d.quadlet.filter(|(k, _)| *k == quadlet_key).map(|(_, f)| (d, f)))
+}
+
+/// The README's option list: `| key | type | meaning |` rows.
+pub fn markdown_table() -> String {
+    let mut s = String::from("| key | type | meaning |\n|---|---|---|\n");
+    for d in &OPTIONS {
+        let update = if d.resource { "; also for UpdateContainer" } else { "" };
+        s.push_str(&format!("| {} | {} | {}{update} |\n", d.key, d.sig.as_str(), d.doc));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_named_like_systemd_properties() {
+        for (i, d) in OPTIONS.iter().enumerate() {
+            assert!(OPTIONS[i + 1..].iter().all(|o| o.key != d.key), "{} twice", d.key);
+            assert!(d.key.chars().next().unwrap().is_ascii_uppercase(), "{}", d.key);
+            assert!(!d.doc.is_empty());
+        }
+    }
+
+    #[test]
+    fn one_key_validates_alone() {
+        assert!(validate_option("StopSignal", &OptionValue::Str("INT".into())).is_ok());
+        let e = validate_option("StopSignal", &OptionValue::Str("BOGUS".into())).unwrap_err();
+        assert_eq!(e.key(), Some("StopSignal"));
+        let e = validate_option("StopSignal", &OptionValue::U32(2)).unwrap_err();
+        assert_eq!(e.to_string(), "invalid argument StopSignal: wrong type: expected 's', got 'u'");
+        let e = validate_option("Bogus", &OptionValue::Bool(true)).unwrap_err();
+        assert!(e.to_string().contains("unknown option (known: Rootfs, Command,"), "{e}");
+    }
+
+    #[test]
+    fn the_readme_lists_every_option() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("<!-- options -->\n").expect("README has an options block") + "<!-- options -->\n".len();
+        let end = readme[start..].find("<!-- /options -->").expect("the block ends") + start;
+        assert_eq!(&readme[start..end], markdown_table(), "README's option table is not the table's; paste markdown_table() there");
+    }
+
+    #[test]
+    fn quadlet_keys_find_their_option() {
+        assert_eq!(quadlet_option("Exec").unwrap().0.key, "Command");
+        assert_eq!(quadlet_option("HostName").unwrap().0.key, "Hostname");
+        assert!(quadlet_option("Bogus").is_none());
+    }
+}
