@@ -18,12 +18,7 @@ struct Env {
 }
 
 fn config(dir: &Path) -> Config {
-    Config {
-        state_root: dir.join("state"),
-        run_root: dir.join("run"),
-        monitor: env!("CARGO_BIN_EXE_berth-monitor").into(),
-        defined_dir: None,
-    }
+    Config::new(dir.join("state"), dir.join("run"), env!("CARGO_BIN_EXE_berth-monitor"))
 }
 
 async fn env(runtime: &'static str) -> Env {
@@ -180,7 +175,11 @@ async fn pause_update_kill(rt: &'static str) {
     common::wait_journal(&n, "tick-3");
     assert_eq!(e.engine.pause(&n).await.unwrap().state, State::Paused);
     let unit = format!("berth-{n}.service");
-    assert_eq!(e.sd.status(&unit).await.unwrap().unwrap().freezer_state, "frozen");
+    // The container's processes are frozen, not the unit (its monitor and
+    // stop-post commands keep running).
+    let st = e.sd.status(&unit).await.unwrap().unwrap();
+    assert_eq!(st.freezer_state, "running");
+    assert!(berth::runtime::cgroup::payload_frozen(&st.control_group), "the payload is frozen");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let frozen = common::journal_lines(&n).len();
     tokio::time::sleep(Duration::from_millis(700)).await;

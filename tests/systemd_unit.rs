@@ -6,7 +6,7 @@ mod common;
 use berth::model::{new_id, ContainerName, ContainerSpec, OptionValue};
 use berth::runtime::{bundle, MonitorArgs, Runtime, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
 use berth::store::ExitRecord;
-use berth::systemd::{Systemd, UnitConfig};
+use berth::systemd::{JobResult, Systemd, UnitConfig, UnitEvent};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -61,7 +61,7 @@ fn case(runtime: &str, script: &str, notify: bool, start_timeout: Duration) -> C
         user_stop_status: USER_STOP_STATUS,
         resources: Default::default(),
         dependencies: vec![],
-        delegate: runtime == "runc",
+        delegate: true,
     };
     Case { unit: cname.unit(), name, config, exit_file, _dir: dir }
 }
@@ -76,7 +76,7 @@ async fn notify_waits_for_ready(runtime: &str) {
     let t0 = Instant::now();
     let result = sd.start_transient(&c.unit, c.config.properties().unwrap()).await.unwrap();
     let took = t0.elapsed();
-    assert_eq!(result, "done");
+    assert_eq!(result, JobResult::Done);
     assert!(took >= delay, "start job finished after {took:?}, before READY=1 (sent after {delay:?})");
 
     let st = sd.status(&c.unit).await.unwrap().expect("unit loaded");
@@ -92,7 +92,7 @@ async fn notify_waits_for_ready(runtime: &str) {
     assert!(lines.iter().any(|l| l == "hello-from-container"), "{lines:?}");
 
     let result = sd.stop(&c.unit).await.unwrap();
-    assert_eq!(result, "done");
+    assert_eq!(result, JobResult::Done);
     let exit = ExitRecord::read(&c.exit_file).unwrap().expect("exit recorded");
     assert_eq!(exit.exit_code, 0, "the container's trap exits 0");
     assert!(exit.stop_requested);
@@ -108,7 +108,7 @@ async fn never_ready_fails(runtime: &str) {
     let sd = Systemd::connect().await.unwrap();
     let c = case(runtime, "echo never-ready; while true; do sleep 0.1; done", true, Duration::from_secs(2));
     let result = sd.start_transient(&c.unit, c.config.properties().unwrap()).await.unwrap();
-    assert_eq!(result, "failed", "a container that never sends READY=1 must not be reported started");
+    assert_eq!(result, JobResult::Failed, "a container that never sends READY=1 must not be reported started");
     let st = sd.status(&c.unit).await.unwrap().expect("a failed unit stays loaded");
     assert_eq!((st.active_state.as_str(), st.result.as_str()), ("failed", "timeout"));
     assert_eq!(st.main_pid, 0, "nothing left running: {st:?}");
@@ -122,12 +122,12 @@ async fn exit_status_of_its_own(runtime: &str) {
     let c = case(runtime, "echo bye; exit 3", false, Duration::from_secs(30));
     let mut watch = sd.watch();
     let result = sd.start_transient(&c.unit, c.config.properties().unwrap()).await.unwrap();
-    assert_eq!(result, "done");
+    assert_eq!(result, JobResult::Done);
     // Wait for the unit to go down, driven by systemd's signals.
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let u = watch.recv().await.unwrap();
-            if u == c.unit && ExitRecord::read(&c.exit_file).unwrap().is_some() {
+            if u == UnitEvent::Changed(c.unit.clone()) && ExitRecord::read(&c.exit_file).unwrap().is_some() {
                 break;
             }
         }

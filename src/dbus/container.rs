@@ -85,8 +85,7 @@ impl ContainerObject {
     async fn logs(&self, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>) -> Result<()> {
         let o = super::options::log_options(options)?;
         let fd: std::os::fd::OwnedFd = fd.into();
-        let mut out = std::fs::File::from(fd);
-        self.engine.logs(&self.name, &o, &mut out).await?;
+        self.engine.logs(&self.name, &o, std::fs::File::from(fd)).await?;
         Ok(())
     }
     /// The container as JSON, like `podman inspect`.

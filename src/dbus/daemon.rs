@@ -49,12 +49,8 @@ pub async fn run(opts: Options) -> crate::model::Result<()> {
         return Err(crate::model::Error::internal(format!("berth-monitor not found at {}", monitor.display())));
     }
     let systemd = Systemd::connect().await?;
-    let config = Config {
-        state_root: opts.state_root,
-        run_root: opts.run_root,
-        monitor,
-        defined_dir: Some(crate::engine::DEFINED_DIR.into()),
-    };
+    let mut config = Config::new(opts.state_root, opts.run_root, monitor);
+    config.defined_dir = Some(crate::engine::DEFINED_DIR.into());
     let engine = Engine::open(config, systemd).await?;
     let conn = zbus::connection::Builder::system().build().await.map_err(err)?;
     super::serve(&conn, engine.clone()).await.map_err(err)?;

@@ -98,8 +98,7 @@ impl Manager {
     async fn logs_container(&self, name: String, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>) -> Result<()> {
         let o = super::options::log_options(options)?;
         let fd: std::os::fd::OwnedFd = fd.into();
-        let mut out = std::fs::File::from(fd);
-        self.engine.logs(&name, &o, &mut out).await?;
+        self.engine.logs(&name, &o, std::fs::File::from(fd)).await?;
         Ok(())
     }
     /// The container as JSON, like `podman inspect`; the values of secret
@@ -140,8 +139,7 @@ impl Manager {
     async fn events(&self, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>) -> Result<()> {
         let o = super::options::event_options(options)?;
         let fd: std::os::fd::OwnedFd = fd.into();
-        let mut out = std::fs::File::from(fd);
-        self.engine.events(&o, &mut out).await?;
+        self.engine.events(&o, std::fs::File::from(fd)).await?;
         Ok(())
     }
 

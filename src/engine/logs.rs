@@ -5,6 +5,7 @@
 
 use crate::model::{rfc3339, Error, LogOptions, Result, Usec};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 
 fn at(usec: Usec) -> String {
     format!("@{}.{:06}", usec / 1_000_000, usec % 1_000_000)
@@ -23,10 +24,10 @@ pub fn journalctl_args(id: &str, o: &LogOptions, after_cursor: Option<&str>) -> 
         a.push(format!("--after-cursor={c}"));
     } else {
         match o.tail {
-            Some(n) => a.push(format!("--lines={n}")),
-            // --follow alone shows only the last 10 lines first.
-            None if o.follow => a.push("--no-tail".into()),
-            None => {}
+            // journalctl refuses counts past i32; so many lines are all of them.
+            Some(n) if n <= i32::MAX as u64 => a.push(format!("--lines={n}")),
+            Some(_) | None if o.follow => a.push("--no-tail".into()),
+            Some(_) | None => {}
         }
         if let Some(s) = o.since {
             a.push(format!("--since={}", at(s)));
@@ -85,40 +86,232 @@ pub fn format_line(l: &Line, timestamps: bool) -> Vec<u8> {
     out
 }
 
+/// A client's file descriptor, written from a thread of its own so that a
+/// client who stops reading stalls only that thread. The descriptor is not
+/// switched to non-blocking (its file description is shared with the
+/// client: a terminal left non-blocking breaks the user's shell); instead
+/// every write waits for POLLOUT and writes at most a page, which a pipe or
+/// socket then takes without blocking.
+pub struct FdWriter {
+    tx: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
+    gone: tokio::sync::watch::Receiver<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Chunks queued for a writer: bounded, so a stalled client costs little.
+const QUEUED_CHUNKS: usize = 64;
+
+/// Fail at once on a descriptor that cannot be written.
+pub fn check_writable(out: &std::fs::File) -> Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let fl = fcntl(out.as_raw_fd(), FcntlArg::F_GETFL).map_err(|e| Error::invalid("fd", format!("not a usable descriptor: {e}")))?;
+    let acc = OFlag::from_bits_truncate(fl) & OFlag::O_ACCMODE;
+    if acc != OFlag::O_WRONLY && acc != OFlag::O_RDWR {
+        return Err(Error::invalid("fd", "is not open for writing"));
+    }
+    Ok(())
+}
+
+/// Wait until `fd` takes data or is gone; false when the reader went away.
+fn writable(fd: std::os::fd::BorrowedFd<'_>, stop: &std::sync::atomic::AtomicBool) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    loop {
+        if stop.load(std::sync::atomic::Ordering::Acquire) {
+            return false;
+        }
+        let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+        match poll(&mut fds, PollTimeout::from(200u16)) {
+            Ok(0) => continue,
+            Ok(_) => {
+                let r = fds[0].revents().unwrap_or(PollFlags::empty());
+                if r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL) {
+                    return false;
+                }
+                if r.contains(PollFlags::POLLOUT) {
+                    return true;
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Write `data` a page at a time; false when the reader went away.
+pub(crate) fn write_polled(out: &mut std::fs::File, mut data: &[u8], stop: &std::sync::atomic::AtomicBool) -> bool {
+    use std::os::fd::AsFd;
+    while !data.is_empty() {
+        if !writable(out.as_fd(), stop) {
+            return false;
+        }
+        let n = data.len().min(4096);
+        match out.write(&data[..n]) {
+            Ok(0) => return false,
+            Ok(w) => data = &data[w..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+impl FdWriter {
+    pub fn new(mut out: std::fs::File) -> Result<Self> {
+        check_writable(&out)?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(QUEUED_CHUNKS);
+        let (gone_tx, gone) = tokio::sync::watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("berth-writer".into())
+            .spawn(move || {
+                let never = std::sync::atomic::AtomicBool::new(false);
+                while let Some(chunk) = rx.blocking_recv() {
+                    if !write_polled(&mut out, &chunk, &never) {
+                        break;
+                    }
+                }
+                let _ = gone_tx.send(true);
+            })
+            .map_err(|e| Error::internal(format!("cannot start a writer thread: {e}")))?;
+        Ok(FdWriter { tx: Some(tx), gone, thread: Some(thread) })
+    }
+
+    /// Queue a chunk (waiting while the queue is full); false when the
+    /// reader went away.
+    pub async fn send(&mut self, chunk: Vec<u8>) -> bool {
+        let Some(tx) = self.tx.clone() else { return false };
+        let mut gone = self.gone.clone();
+        tokio::select! {
+            r = tx.send(chunk) => r.is_ok(),
+            _ = gone.wait_for(|g| *g) => false,
+        }
+    }
+
+    /// Resolves when the reader has gone away.
+    pub async fn closed(&mut self) {
+        let _ = self.gone.wait_for(|g| *g).await;
+    }
+}
+
+impl Drop for FdWriter {
+    fn drop(&mut self) {
+        // The thread ends after writing what is queued.
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            drop(t);
+        }
+    }
+}
+
+/// Stream a container's lines into `out` (see Engine::logs). The copying
+/// runs on a thread of its own; with follow, a watcher ends it once the
+/// container has run and stopped (a configured or created container is
+/// followed until it has run), or when the reader goes away.
+pub async fn stream(id: &str, mut rx: tokio::sync::watch::Receiver<crate::store::Record>, o: &LogOptions, out: std::fs::File) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+    use std::sync::Arc;
+    check_writable(&out)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let child = Arc::new(AtomicI32::new(0));
+    let watcher = if o.follow {
+        let (stop, child) = (stop.clone(), child.clone());
+        Some(tokio::spawn(async move {
+            let mut ran = {
+                let st = rx.borrow_and_update().state;
+                st.is_live() || matches!(st, crate::model::State::Stopped | crate::model::State::Exited)
+            };
+            loop {
+                let st = rx.borrow_and_update().state;
+                ran |= st.is_live();
+                if ran && !st.is_live() {
+                    break;
+                }
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+            // Let journald take in what the container wrote last.
+            let _ = tokio::process::Command::new("journalctl").arg("--sync").status().await;
+            stop.store(true, Ordering::Release);
+            let pid = child.load(Ordering::Acquire);
+            if pid > 0 {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+            }
+        }))
+    } else {
+        None
+    };
+    let (id, o2) = (id.to_string(), o.clone());
+    let r = super::blocking(move || {
+        let mut out = out;
+        let cursor = copy(&journalctl_args(&id, &o2, None), &mut out, o2.timestamps, &child)?;
+        if o2.follow && stop.load(Ordering::Acquire) {
+            let drain = match &cursor {
+                Some(c) => journalctl_args(&id, &o2, Some(c)),
+                None => journalctl_args(&id, &LogOptions { follow: false, ..o2.clone() }, None),
+            };
+            copy(&drain, &mut out, o2.timestamps, &AtomicI32::new(0))?;
+        }
+        Ok(())
+    })
+    .await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
+    r
+}
+
 /// Copy journalctl's output for `args` to `out`; returns the last cursor.
-pub async fn copy(args: &[String], out: &mut (dyn Write + Send), timestamps: bool, stop: &mut tokio::sync::watch::Receiver<bool>) -> Result<Option<String>> {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new("journalctl")
+/// Ends when journalctl ends, when the reader goes away, or on `stop`.
+fn copy(
+    args: &[String],
+    out: &mut std::fs::File,
+    timestamps: bool,
+    child_pid: &std::sync::atomic::AtomicI32,
+) -> Result<Option<String>> {
+    use std::io::BufRead;
+    use std::sync::atomic::Ordering;
+    let mut child = std::process::Command::new("journalctl")
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::internal(format!("cannot run journalctl: {e}")))?;
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    child_pid.store(child.id() as i32, Ordering::Release);
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = std::io::BufReader::new(stdout);
     let mut cursor = None;
+    let mut line = String::new();
+    let mut gone = false;
     loop {
-        tokio::select! {
-            line = lines.next_line() => {
-                let Some(line) = line.map_err(|e| Error::internal(format!("reading journalctl: {e}")))? else { break };
-                if let Some(l) = parse_line(&line) {
-                    if out.write_all(&format_line(&l, timestamps)).is_err() {
-                        break; // the reader went away
-                    }
-                    cursor = Some(l.cursor);
-                }
+        line.clear();
+        match lines.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if let Some(l) = parse_line(line.trim_end_matches('\n')) {
+            if !write_polled(out, &format_line(&l, timestamps), &std::sync::atomic::AtomicBool::new(false)) {
+                gone = true;
+                break;
             }
-            _ = stop.changed() => break,
+            cursor = Some(l.cursor);
         }
     }
-    let _ = child.kill().await;
-    let _ = out.flush();
+    child_pid.store(0, Ordering::Release);
+    // journalctl may still run (a follow, or the reader went away).
+    let _ = child.kill();
+    let _ = child.wait();
+    if gone {
+        return Ok(None);
+    }
     Ok(cursor)
 }
 
 /// The last lines the container (or its runtime) wrote to stderr since
 /// `since`: what a failed start's error should show.
 pub async fn recent_errors(id: &str, since: Usec) -> Vec<String> {
+    if !std::path::Path::new("/run/systemd/journal/socket").exists() {
+        return Vec::new();
+    }
     let _ = tokio::process::Command::new("journalctl").arg("--sync").status().await;
     let o = LogOptions { since: Some(since), tail: Some(3), stderr: true, ..Default::default() };
     let Ok(out) = tokio::process::Command::new("journalctl").args(journalctl_args(id, &o, None)).output().await else {

@@ -3,15 +3,24 @@
 //!
 //! Every verb follows the same shape: take the container's lock, refresh it
 //! from systemd, check the state guard, act, save the record, emit events.
+//! Each step that changes systemd, the runtime or the disk is ordered so
+//! that berthd killed right after it leaves a state the next start
+//! reconciles (see reconcile.rs); `crash_point` marks those steps, and the
+//! unit tests stop a verb at each of them.
 
+mod crash;
+#[cfg(test)]
+mod fake;
 pub mod journal;
 pub mod logs;
 pub(crate) mod reconcile;
+#[cfg(test)]
+mod tests;
 mod units;
 mod verbs;
 
 pub use reconcile::{phase, reconcile, UnitPhase};
-pub use units::{restart_setting, unit_config, Units};
+pub use units::{restart_setting, unit_config, KillWhom, Units};
 pub use verbs::{should_restart, DEFAULT_WAIT};
 
 use crate::model::{
@@ -19,14 +28,15 @@ use crate::model::{
     State, StateInfo,
 };
 use crate::store::{Record, Store};
-use std::collections::BTreeMap;
+use crate::systemd::UnitEvent;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, RwLock};
 use tokio::sync::{broadcast, watch, Mutex};
 
 /// Settings of one engine.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub state_root: PathBuf,
     pub run_root: PathBuf,
@@ -34,10 +44,28 @@ pub struct Config {
     pub monitor: PathBuf,
     /// Where berth-generator records file-defined containers (None: none).
     pub defined_dir: Option<PathBuf>,
+    #[cfg(test)]
+    pub(crate) crash: Option<Arc<crash::CrashPlan>>,
+}
+
+impl Config {
+    pub fn new(state_root: impl Into<PathBuf>, run_root: impl Into<PathBuf>, monitor: impl Into<PathBuf>) -> Self {
+        Config {
+            state_root: state_root.into(),
+            run_root: run_root.into(),
+            monitor: monitor.into(),
+            defined_dir: None,
+            #[cfg(test)]
+            crash: None,
+        }
+    }
 }
 
 /// Where berth-generator writes, under systemd's normal generator directory.
 pub const DEFINED_DIR: &str = "/run/systemd/generator/berth";
+
+/// How many containers start-up reconciliation reads from systemd at once.
+const RECONCILE_PARALLEL: usize = 32;
 
 /// One container: its lock, its record and a channel that tells waiters
 /// about every change of the record.
@@ -82,17 +110,24 @@ pub struct Engine {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// Run blocking file work (writes, fsyncs, scans) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking file work panicked")
+}
+
 impl Engine {
-    /// Open the store, load every container and reconcile it with systemd,
-    /// then follow systemd's unit changes.
+    /// Open the store, load every container, finish removals that a crash
+    /// interrupted and reconcile the rest with systemd, then follow
+    /// systemd's unit changes.
     pub async fn open(config: Config, units: Arc<dyn Units>) -> Result<Engine> {
-        let store = Store::open(&config.state_root, &config.run_root)?;
+        let (state_root, run_root) = (config.state_root.clone(), config.run_root.clone());
+        let store = blocking(move || Store::open(state_root, run_root)).await?;
         let (events, _) = broadcast::channel(4096);
         let watch = units.watch();
         let engine = Engine {
-            inner: Arc::new(Inner { store, units, config, registry: RwLock::default(), events }),
+            inner: Arc::new(Inner { store: store.clone(), units, config, registry: RwLock::default(), events }),
         };
-        let records = engine.inner.store.load_all()?;
+        let records = blocking(move || store.load_all()).await?;
         {
             let mut reg = engine.inner.registry.write().unwrap();
             for rec in records {
@@ -100,12 +135,32 @@ impl Engine {
             }
         }
         engine.sync_defined().await?;
-        for c in engine.containers() {
-            let _g = c.op.lock().await;
-            engine.refresh(&c).await?;
-        }
+        engine.reconcile_all().await?;
         engine.follow(watch);
         Ok(engine)
+    }
+
+    /// Bring every container in line with systemd, asking PID 1 only about
+    /// units it has loaded (one call lists them), a few at a time.
+    async fn reconcile_all(&self) -> Result<()> {
+        let loaded = self.inner.units.loaded().await?;
+        let containers = self.containers();
+        for chunk in containers.chunks(RECONCILE_PARALLEL) {
+            let jobs = chunk.iter().map(|c| {
+                let (engine, c, loaded) = (self.clone(), c.clone(), &loaded);
+                async move {
+                    let _g = c.op.lock().await;
+                    if c.record().state == State::Removing {
+                        return engine.finish_removal(&c).await;
+                    }
+                    engine.refresh_with(&c, loaded.contains(&c.unit)).await.map(drop)
+                }
+            });
+            for r in futures_util::future::join_all(jobs).await {
+                r?;
+            }
+        }
+        Ok(())
     }
 
     /// Take in the containers berth-generator defined from `.container`
@@ -113,25 +168,12 @@ impl Engine {
     /// file is gone forgotten.
     pub async fn sync_defined(&self) -> Result<()> {
         let Some(dir) = self.inner.config.defined_dir.clone() else { return Ok(()) };
-        let mut defined = BTreeMap::new();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.extension().is_none_or(|x| x != "json") {
-                    continue;
-                }
-                match std::fs::read(&p).ok().and_then(|d| serde_json::from_slice::<crate::model::FileDefined>(&d).ok()) {
-                    Some(d) => {
-                        defined.insert(d.name.to_string(), d);
-                    }
-                    None => tracing::warn!("ignoring unreadable {}", p.display()),
-                }
-            }
-        }
+        let defined = blocking(move || read_defined(&dir)).await;
         for c in self.containers() {
             let rec = c.record();
             if rec.source.is_some() && !defined.contains_key(rec.name.as_str()) {
-                self.inner.store.delete(&rec.name)?;
+                let (store, name) = (self.inner.store.clone(), rec.name.clone());
+                blocking(move || store.delete(&name)).await?;
                 self.unregister(rec.name.as_str());
                 self.emit(&rec, EventKind::Remove);
             }
@@ -149,7 +191,7 @@ impl Engine {
                     if rec.spec != d.spec || rec.source.as_ref() != Some(&d.source) {
                         rec.spec = d.spec;
                         rec.source = Some(d.source);
-                        self.commit(&c, rec.clone())?;
+                        self.commit(&c, rec.clone()).await?;
                         self.emit(&rec, EventKind::Update);
                     }
                 }
@@ -157,7 +199,7 @@ impl Engine {
                     let mut rec = Record::new(d.name, d.id, d.spec);
                     rec.unit = Some(d.unit);
                     rec.source = Some(d.source);
-                    self.inner.store.save(&rec)?;
+                    self.save(&rec).await?;
                     self.inner.registry.write().unwrap().insert(name, Container::new(rec.clone()));
                     self.emit(&rec, EventKind::Create);
                 }
@@ -166,32 +208,24 @@ impl Engine {
         Ok(())
     }
 
-    fn follow(&self, mut watch: broadcast::Receiver<String>) {
+    fn follow(&self, mut watch: broadcast::Receiver<UnitEvent>) {
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {
-                let unit = match watch.recv().await {
-                    Ok(u) if u == crate::systemd::RELOADED => {
-                        let Some(inner) = weak.upgrade() else { return };
-                        let engine = Engine { inner };
+                let ev = watch.recv().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let engine = Engine { inner };
+                let targets: Vec<Arc<Container>> = match ev {
+                    Ok(UnitEvent::Changed(u)) => engine.containers().into_iter().filter(|c| c.unit == u).collect(),
+                    Ok(UnitEvent::Reloaded) => {
                         if let Err(e) = engine.sync_defined().await {
                             tracing::warn!("cannot take in file-defined containers: {e}");
                         }
-                        for c in engine.containers() {
-                            engine.queue_sync(c);
-                        }
-                        continue;
+                        engine.containers()
                     }
-                    Ok(u) => Some(u),
-                    // Missed some: re-read every container.
-                    Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    // Signals were missed: re-read every container.
+                    Ok(UnitEvent::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => engine.containers(),
                     Err(broadcast::error::RecvError::Closed) => return,
-                };
-                let Some(inner) = weak.upgrade() else { return };
-                let engine = Engine { inner };
-                let targets: Vec<Arc<Container>> = match unit {
-                    Some(u) => engine.containers().into_iter().filter(|c| c.unit == u).collect(),
-                    None => engine.containers(),
                 };
                 for c in targets {
                     engine.queue_sync(c);
@@ -250,12 +284,19 @@ impl Engine {
         };
         // The journal first: a reader that missed the signal finds it there.
         journal::record(&ev);
+        // Nobody listening is fine.
         let _ = self.inner.events.send(ev);
     }
 
+    /// Write a record durably, off the async workers.
+    pub(crate) async fn save(&self, rec: &Record) -> Result<()> {
+        let (store, rec) = (self.inner.store.clone(), rec.clone());
+        blocking(move || store.save(&rec)).await
+    }
+
     /// Store a record and publish it (to waiters and property watchers).
-    pub(crate) fn commit(&self, c: &Container, rec: Record) -> Result<()> {
-        self.inner.store.save(&rec)?;
+    pub(crate) async fn commit(&self, c: &Container, rec: Record) -> Result<()> {
+        self.save(&rec).await?;
         *c.rec.lock().unwrap() = rec.clone();
         c.tx.send_replace(rec);
         Ok(())
@@ -263,12 +304,19 @@ impl Engine {
 
     /// Follow systemd and the exit file; the caller holds the lock.
     pub(crate) async fn refresh(&self, c: &Container) -> Result<Record> {
+        self.refresh_with(c, true).await
+    }
+
+    /// As refresh; `maybe_loaded` false says systemd has no unit of it
+    /// loaded (known from one listing), which saves asking.
+    async fn refresh_with(&self, c: &Container, maybe_loaded: bool) -> Result<Record> {
         let mut rec = c.record();
         if rec.state == State::Removing {
             return Ok(rec);
         }
-        let unit = self.inner.units.status(&rec.unit_name()).await?;
-        let exit = self.inner.store.read_exit(&rec.id)?;
+        let unit = if maybe_loaded { self.inner.units.status(&rec.unit_name()).await? } else { None };
+        let (store, id) = (self.inner.store.clone(), rec.id.clone());
+        let exit = blocking(move || store.read_exit(&id)).await?;
         let was = rec.state;
         let out = reconcile(&mut rec, unit.as_ref(), exit.as_ref());
         // Only a failed unit (not one waiting to restart: resetting it would
@@ -278,12 +326,17 @@ impl Engine {
             // anyone learns that the container ended.
             self.inner.units.reset_failed(&rec.unit_name()).await?;
         }
+        if rec.state.is_live() {
+            if let Some(u) = &unit {
+                self.reapply_resources(&rec, u).await;
+            }
+        }
         if out.changed {
-            self.commit(c, rec.clone())?;
+            self.commit(c, rec.clone()).await?;
         }
         if out.died {
             self.emit(&rec, EventKind::Died);
-        } else if out.changed && rec.state == State::Running && matches!(was, State::Stopped | State::Exited | State::Created | State::Configured) {
+        } else if out.changed && rec.state == State::Running && !was.is_live() {
             // systemd started it: at boot or by hand (first run), or by Restart=.
             let first = matches!(was, State::Configured | State::Created);
             self.emit(&rec, if first { EventKind::Start } else { EventKind::Restart });
@@ -291,7 +344,24 @@ impl Engine {
         Ok(rec)
     }
 
-    /// CreateContainer: validate, store, and register a configured container.
+    /// An Update stores the limits before applying them; berthd killed in
+    /// between leaves the unit with the old ones, which this puts right.
+    async fn reapply_resources(&self, rec: &Record, u: &crate::systemd::UnitStatus) {
+        let r = &rec.spec.resources;
+        let quota = r.cpu_quota.map(|q| q as u64 * 10_000);
+        let differs = r.memory_max.is_some_and(|m| m != u.memory_max)
+            || r.tasks_max.is_some_and(|t| t != u.tasks_max)
+            || r.cpu_weight.is_some_and(|w| w != u.cpu_weight)
+            || quota.is_some_and(|q| q != u.cpu_quota_per_sec_usec);
+        if differs {
+            if let Err(e) = self.inner.units.set_resources(&rec.unit_name(), r).await {
+                tracing::warn!(container = %rec.name, "cannot apply its resource limits: {e}");
+            }
+        }
+    }
+
+    /// CreateContainer: validate, store, and register a configured
+    /// container; an empty name gets a generated one.
     pub async fn create(&self, name: &str, options: &BTreeMap<String, OptionValue>) -> Result<Record> {
         let name = if name.is_empty() { self.free_name() } else { ContainerName::new(name)? };
         let spec = ContainerSpec::from_options(options)?;
@@ -310,7 +380,7 @@ impl Engine {
             }
             reg.insert(name.to_string(), c);
         }
-        if let Err(e) = self.inner.store.save(&rec) {
+        if let Err(e) = self.save(&rec).await {
             self.inner.registry.write().unwrap().remove(name.as_str());
             return Err(e);
         }
@@ -324,9 +394,18 @@ impl Engine {
         let reg = self.inner.registry.read().unwrap();
         for i in 0u32.. {
             let mut r = [0u8; 8];
+            // A failing random source only makes collisions likelier.
             let _ = getrandom::fill(&mut r);
-            let base = crate::model::generated_name(u32::from_le_bytes(r[..4].try_into().unwrap()), u32::from_le_bytes(r[4..].try_into().unwrap()));
-            let name = if i < 16 { base } else { ContainerName::new(&format!("{base}{i}")).expect("generated names are valid") };
+            let (a, b) = r.split_at(4);
+            let base = crate::model::generated_name(
+                u32::from_le_bytes(a.try_into().expect("4 bytes")),
+                u32::from_le_bytes(b.try_into().expect("4 bytes")),
+            );
+            let name = if i < 16 {
+                base
+            } else {
+                ContainerName::new(&format!("{base}{i}")).expect("generated names are valid")
+            };
             if !reg.contains_key(name.as_str()) {
                 return name;
             }
@@ -384,21 +463,29 @@ impl Engine {
         if !rec.state.is_live() {
             return 0;
         }
-        let pid_file = self.inner.store.bundle_dir(&rec.id).join("pid");
+        let pid_file = self.inner.store.layout().pid_file(&rec.id);
         std::fs::read_to_string(pid_file).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// Changes of one container's record, for property notifications.
+    pub fn changes(&self, name: &str) -> Result<watch::Receiver<Record>> {
+        Ok(self.get(name)?.tx.subscribe())
     }
 
     /// Write events to `out`, one JSON object per line: the journal's
     /// history first, then (with follow) live ones. The live stream is
     /// opened before the history is read, and events already sent are
     /// skipped, so none is missed or sent twice.
-    pub async fn events(&self, o: &EventOptions, out: &mut (dyn std::io::Write + Send)) -> Result<()> {
+    pub async fn events(&self, o: &EventOptions, out: std::fs::File) -> Result<()> {
         let mut live = self.subscribe();
-        let history = journal::history(o.since, o.container.as_deref())
+        let (since, container) = (o.since, o.container.clone());
+        let history = blocking(move || journal::history(since, container.as_deref()))
+            .await
             .map_err(|e| Error::internal(format!("cannot read the event history: {e}")))?;
-        let mut seen = std::collections::HashSet::new();
+        let mut out = logs::FdWriter::new(out)?;
+        let mut seen = HashSet::new();
         for e in history.iter().filter(|e| o.wants(e)) {
-            if !write_event(out, e) {
+            if !out.send(event_line(e)).await {
                 return Ok(());
             }
             seen.insert((e.usec, e.name.clone(), e.kind));
@@ -407,7 +494,11 @@ impl Engine {
             return Ok(());
         }
         loop {
-            let ev = match live.recv().await {
+            let ev = tokio::select! {
+                ev = live.recv() => ev,
+                () = out.closed() => return Ok(()),
+            };
+            let ev = match ev {
                 Ok(ev) => ev,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!("an event reader missed {n} events");
@@ -418,50 +509,17 @@ impl Engine {
             if o.until.is_some_and(|u| ev.usec >= u) {
                 return Ok(());
             }
-            if o.wants(&ev) && !seen.contains(&(ev.usec, ev.name.clone(), ev.kind)) && !write_event(out, &ev) {
+            if o.wants(&ev) && !seen.contains(&(ev.usec, ev.name.clone(), ev.kind)) && !out.send(event_line(&ev)).await {
                 return Ok(());
             }
         }
     }
 
-    /// Changes of one container's record, for property notifications.
-    pub fn changes(&self, name: &str) -> Result<watch::Receiver<Record>> {
-        Ok(self.get(name)?.tx.subscribe())
-    }
-
     /// Write the container's output to `out`; with `follow`, until the
     /// container stops (lines still in flight are drained, none lost).
-    pub async fn logs(&self, name: &str, o: &LogOptions, out: &mut (dyn std::io::Write + Send)) -> Result<()> {
+    pub async fn logs(&self, name: &str, o: &LogOptions, out: std::fs::File) -> Result<()> {
         let c = self.get(name)?;
-        let id = c.record().id;
-        let (stop_tx, mut stop) = watch::channel(false);
-        if o.follow {
-            let mut rx = c.tx.subscribe();
-            tokio::spawn(async move {
-                loop {
-                    let st = rx.borrow_and_update().state;
-                    if !st.is_live() && st != State::Created {
-                        break;
-                    }
-                    if rx.changed().await.is_err() {
-                        break;
-                    }
-                }
-                // Let journald take in what the container wrote last.
-                let _ = tokio::process::Command::new("journalctl").arg("--sync").status().await;
-                let _ = stop_tx.send(true);
-            });
-        }
-        let cursor = logs::copy(&logs::journalctl_args(&id, o, None), out, o.timestamps, &mut stop).await?;
-        if o.follow {
-            let (_keep, mut never) = watch::channel(false);
-            let drain = match &cursor {
-                Some(c) => logs::journalctl_args(&id, o, Some(c)),
-                None => logs::journalctl_args(&id, &LogOptions { follow: false, ..o.clone() }, None),
-            };
-            logs::copy(&drain, out, o.timestamps, &mut never).await?;
-        }
-        Ok(())
+        logs::stream(&c.record().id, c.tx.subscribe(), o, out).await
     }
 
     /// Containers that name `name` as a dependency.
@@ -474,9 +532,29 @@ impl Engine {
     }
 }
 
-/// One event as a JSON line; false when the reader went away.
-fn write_event(out: &mut (dyn std::io::Write + Send), ev: &Event) -> bool {
+/// Read berth-generator's records of file-defined containers; unreadable
+/// ones are reported and skipped (the generator reported their files).
+fn read_defined(dir: &std::path::Path) -> BTreeMap<String, crate::model::FileDefined> {
+    let mut defined = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return defined };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        match std::fs::read(&p).ok().and_then(|d| serde_json::from_slice::<crate::model::FileDefined>(&d).ok()) {
+            Some(d) => {
+                defined.insert(d.name.to_string(), d);
+            }
+            None => tracing::warn!("ignoring unreadable {}", p.display()),
+        }
+    }
+    defined
+}
+
+/// One event as a JSON line.
+fn event_line(ev: &Event) -> Vec<u8> {
     let mut line = serde_json::to_vec(ev).expect("events serialize");
     line.push(b'\n');
-    out.write_all(&line).and_then(|()| out.flush()).is_ok()
+    line
 }

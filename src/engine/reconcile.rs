@@ -19,7 +19,9 @@ pub enum UnitPhase {
 pub fn phase(u: Option<&UnitStatus>) -> UnitPhase {
     let Some(u) = u else { return UnitPhase::Down };
     match (u.active_state.as_str(), u.sub_state.as_str()) {
-        ("active" | "reloading", _) if matches!(u.freezer_state.as_str(), "frozen" | "freezing") => UnitPhase::Frozen,
+        ("active" | "reloading", _) if u.payload_frozen || matches!(u.freezer_state.as_str(), "frozen" | "freezing") => {
+            UnitPhase::Frozen
+        }
         ("active" | "reloading", _) => UnitPhase::Up,
         ("activating", "auto-restart") => UnitPhase::Down,
         ("activating", _) => UnitPhase::Starting,
@@ -59,10 +61,17 @@ pub fn reconcile(rec: &mut Record, unit: Option<&UnitStatus>, exit: Option<&Exit
             rec.started_at = unit.map(|u| u.active_enter_usec).filter(|t| *t > 0).unwrap_or(rec.started_at);
             rec.stopped_by_user = false;
         }
-        // A run that ended while we were not looking (a restart in between).
-        (State::Stopped | State::Exited, UnitPhase::Down) => {
+        // A run that ended while we were not looking: a restart in between,
+        // or a whole run while berthd was down (killed right after asking
+        // systemd to start it, before recording that it did).
+        (State::Configured | State::Created | State::Stopped | State::Exited, UnitPhase::Down) => {
             if let Some(x) = exit.filter(|x| x.finished_at > rec.finished_at) {
                 apply_exit(rec, x);
+            } else if !rec.state.has_run() && unit.is_some_and(|u| u.active_state == "failed") {
+                // Its unit failed before the monitor could record anything.
+                died = true;
+                rec.started_at = unit.map(|u| u.inactive_enter_usec).unwrap_or(rec.started_at);
+                finish(rec, unit, None);
             }
         }
         _ => {}
@@ -71,6 +80,9 @@ pub fn reconcile(rec: &mut Record, unit: Option<&UnitStatus>, exit: Option<&Exit
 }
 
 fn apply_exit(rec: &mut Record, x: &ExitRecord) {
+    if x.started_at > 0 {
+        rec.started_at = x.started_at;
+    }
     rec.exit_code = Some(x.exit_code);
     rec.finished_at = x.finished_at;
     rec.stopped_by_user = x.stop_requested;
@@ -124,7 +136,7 @@ mod tests {
     }
 
     fn exit(code: i32, at: u64, requested: bool) -> ExitRecord {
-        ExitRecord { exit_code: code, finished_at: at, stop_requested: requested }
+        ExitRecord { exit_code: code, finished_at: at, stop_requested: requested, started_at: 0 }
     }
 
     #[test]
@@ -193,5 +205,41 @@ mod tests {
             assert_eq!(r.state, s);
             assert!(!o.changed);
         }
+    }
+
+    #[test]
+    fn a_run_while_berthd_was_down_is_found() {
+        // Killed after StartTransientUnit, before recording the start: the
+        // container ran and exited 7 meanwhile.
+        for s in [State::Configured, State::Created] {
+            let mut r = rec(s);
+            r.finished_at = 0;
+            let mut x = exit(7, 500, false);
+            x.started_at = 400;
+            let o = reconcile(&mut r, None, Some(&x));
+            assert_eq!((r.state, r.exit_code, r.started_at, r.finished_at), (State::Exited, Some(7), 400, 500));
+            assert!(o.changed);
+        }
+        // Its unit failed before the monitor recorded anything.
+        let mut r = rec(State::Created);
+        let mut u = unit("failed", "failed", "running");
+        (u.exec_main_code, u.exec_main_status) = (1, 125);
+        let o = reconcile(&mut r, Some(&u), None);
+        assert_eq!((r.state, r.exit_code), (State::Exited, Some(125)));
+        assert!(o.died);
+        // Still starting (a notify container waiting for READY=1): wait.
+        let mut r = rec(State::Created);
+        let o = reconcile(&mut r, Some(&unit("activating", "start", "running")), None);
+        assert_eq!(r.state, State::Created);
+        assert!(!o.changed);
+    }
+
+    #[test]
+    fn berths_pause_is_the_payloads_freezer() {
+        let mut r = rec(State::Running);
+        let mut u = unit("active", "running", "running");
+        u.payload_frozen = true;
+        reconcile(&mut r, Some(&u), None);
+        assert_eq!(r.state, State::Paused);
     }
 }

@@ -71,6 +71,11 @@ impl State {
         }
     }
 
+    /// The container has run at least once since it was (re)initialized.
+    pub fn has_run(self) -> bool {
+        matches!(self, Running | Paused | Stopping | Stopped | Exited)
+    }
+
     /// The container has processes (systemd holds a unit for it).
     pub fn is_live(self) -> bool {
         matches!(self, Running | Paused | Stopping)

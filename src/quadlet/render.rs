@@ -18,7 +18,7 @@ use std::path::Path;
 pub fn unit_config(c: &Container, monitor: &Path, spec_path: &Path) -> UnitConfig {
     let run_root = Path::new(DEFAULT_RUN_ROOT);
     let args = RunSpecArgs { spec: spec_path.into(), name: c.name.clone(), id: c.id.clone(), run_root: run_root.into() };
-    let exit_file = monitor_args(&c.spec, &c.id, run_root).exit_file;
+    let exit_file = monitor_args(&c.spec, &c.id, &crate::store::RunLayout::new(run_root)).exit_file;
     spec_run::unit_config(&c.name, &c.id, &c.spec, monitor, args.to_args(), &exit_file)
 }
 
@@ -74,12 +74,11 @@ mod tests {
              ExecStopPost=/usr/bin/berth-monitor record-exit --exit-file=/run/berth/exits/{id}\n"
         )));
         assert!(s.contains("\nRestart=no\n"));
-        assert!(s.ends_with("RestartPreventExitStatus=250 SIGKILL\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n"), "{s}");
-        assert!(!s.contains("Delegate="));
+        assert!(s.ends_with("RestartPreventExitStatus=250 SIGKILL\nDelegate=yes\nRestart=always\n\n[Install]\nWantedBy=multi-user.target\n"), "{s}");
     }
 
     #[test]
-    fn runc_delegates_and_no_install_section_without_one() {
+    fn units_delegate_and_no_install_section_without_one() {
         let c = container("[Container]\nRootfs=/r\nExec=/x\nRuntime=runc\n");
         let s = service(&c, Path::new("/m"), Path::new("/j")).unwrap();
         assert!(s.contains("\nDelegate=yes\n"));

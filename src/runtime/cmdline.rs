@@ -5,13 +5,16 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// How to call one OCI runtime.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Runtime {
+    #[arg(long = "runtime")]
     pub program: PathBuf,
     /// The runtime's state directory (`--root`).
+    #[arg(long = "runtime-root")]
     pub root: PathBuf,
     /// runc has no "disabled" cgroup manager; crun keeps the container in
     /// the caller's cgroup with `--cgroup-manager=disabled`.
+    #[arg(long)]
     pub runc: bool,
 }
 

@@ -2,10 +2,11 @@
 //! the monitor process that runs a container inside its systemd unit.
 
 pub mod bundle;
+pub mod cgroup;
 pub mod cmdline;
 pub mod journal;
 pub mod monitor;
 pub mod spec_run;
 
 pub use cmdline::Runtime;
-pub use monitor::{MonitorArgs, STOP_REQUEST_SIGNAL, STOP_TIMEOUT_FILE, USER_STOP_STATUS};
+pub use monitor::{MonitorArgs, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};

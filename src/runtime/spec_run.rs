@@ -1,23 +1,31 @@
-//! `berth-monitor run-spec`: run a container from a `ContainerSpec` file.
-//! The units berth-generator writes use it, since no berthd is there at
-//! boot to write the bundle: the monitor writes it, then runs as `run` does.
-
 use super::bundle;
 use super::cmdline::Runtime;
 use super::monitor::{self, MonitorArgs, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
-use crate::model::{short_id, validate_id, ContainerName, ContainerSpec, Error, Result, STOP_TIMEOUT_MAX};
+use crate::model::{validate_id, ContainerName, ContainerSpec, Error, Result, STOP_TIMEOUT_MAX};
+use crate::store::{RunLayout, DEFAULT_RUN_ROOT};
 use crate::systemd::UnitConfig;
-use crate::store::DEFAULT_RUN_ROOT;
 use std::io;
 use std::path::{Path, PathBuf};
 
+fn container_id(s: &str) -> std::result::Result<String, String> {
+    if validate_id(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not 64 lowercase hex digits"))
+    }
+}
+
 /// `run-spec --spec=PATH --name=NAME --id=ID [--run-root=/run/berth]`
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct RunSpecArgs {
     /// The ContainerSpec as JSON.
+    #[arg(long)]
     pub spec: PathBuf,
+    #[arg(long, value_parser = |s: &str| ContainerName::new(s).map_err(|e| e.to_string()))]
     pub name: ContainerName,
+    #[arg(long, value_parser = container_id)]
     pub id: String,
+    #[arg(long, default_value = DEFAULT_RUN_ROOT)]
     pub run_root: PathBuf,
 }
 
@@ -32,48 +40,21 @@ impl RunSpecArgs {
             format!("--run-root={}", self.run_root.display()),
         ]
     }
-
-    pub fn parse(args: &[String]) -> std::result::Result<Self, String> {
-        let (mut spec, mut name, mut id, mut run_root) = (None, None, None, PathBuf::from(DEFAULT_RUN_ROOT));
-        for a in args {
-            match a.split_once('=') {
-                Some(("--spec", v)) => spec = Some(PathBuf::from(v)),
-                Some(("--name", v)) => name = Some(ContainerName::new(v).map_err(|e| e.to_string())?),
-                Some(("--id", v)) if validate_id(v) => id = Some(v.to_string()),
-                Some(("--id", v)) => return Err(format!("--id: {v:?} is not 64 lowercase hex digits")),
-                Some(("--run-root", v)) => run_root = PathBuf::from(v),
-                _ => return Err(format!("unknown argument {a:?}")),
-            }
-        }
-        Ok(RunSpecArgs {
-            spec: spec.ok_or("--spec is required")?,
-            name: name.ok_or("--name is required")?,
-            id: id.ok_or("--id is required")?,
-            run_root,
-        })
-    }
 }
 
-/// The monitor's arguments for container `id`, with runtime data under
-/// `run_root` laid out as [`crate::store::Store`] lays it out.
-pub fn monitor_args(spec: &ContainerSpec, id: &str, run_root: &Path) -> MonitorArgs {
+/// The monitor's arguments for container `id`, with its runtime data where
+/// `layout` puts it.
+pub fn monitor_args(spec: &ContainerSpec, id: &str, layout: &RunLayout) -> MonitorArgs {
     let runc = spec.runtime.is_runc();
     MonitorArgs {
-        runtime: Runtime {
-            program: spec.runtime.program().to_path_buf(),
-            root: run_root.join(if runc { "runc" } else { "crun" }),
-            runc,
-        },
-        bundle: run_root.join("bundles").join(id),
-        // Half the id: runc's notify socket lives under <root>/<id>/ and a
-        // socket path must fit in 108 bytes.
-        id: id[..32.min(id.len())].to_string(),
-        exit_file: run_root.join("exits").join(id),
+        runtime: Runtime { program: spec.runtime.program().to_path_buf(), root: layout.runtime_root(runc), runc },
+        bundle: layout.bundle_dir(id),
+        id: RunLayout::runtime_id(id).to_string(),
+        exit_file: layout.exit_file(id),
         stop_signal: spec.stop_signal,
         stop_timeout: spec.stop_timeout,
         notify: spec.notify,
-        // Short, as socket paths are limited to 108 bytes.
-        notify_socket: run_root.join("notify").join(short_id(id)),
+        notify_socket: layout.notify_socket(id),
     }
 }
 
@@ -101,7 +82,8 @@ pub fn unit_config(name: &ContainerName, id: &str, spec: &ContainerSpec, monitor
         user_stop_status: USER_STOP_STATUS,
         resources: spec.resources.clone(),
         dependencies: Vec::new(),
-        delegate: spec.runtime.is_runc(),
+        // The monitor splits the unit's cgroup (see runtime::cgroup).
+        delegate: true,
     }
 }
 
@@ -114,7 +96,7 @@ pub fn prepare(a: &RunSpecArgs) -> Result<MonitorArgs> {
         Ok(d) => d.spec,
         Err(_) => serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?,
     };
-    let m = monitor_args(&spec, &a.id, &a.run_root);
+    let m = monitor_args(&spec, &a.id, &RunLayout::new(&a.run_root));
     bundle::write_config(&m.bundle, &bundle::config(&spec, &a.name, &a.id)?)?;
     if let Some(d) = m.exit_file.parent() {
         std::fs::create_dir_all(d).map_err(Error::io_at("create", d))?;
@@ -153,11 +135,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let store = Store::open(d.path().join("state"), d.path().join("run")).unwrap();
         for rt in ["crun", "runc"] {
-            let m = monitor_args(&spec(rt), ID, store.run_root());
+            let m = monitor_args(&spec(rt), ID, store.layout());
             assert_eq!(m.bundle, store.bundle_dir(ID));
             assert_eq!(m.exit_file, store.exit_file(ID));
-            assert_eq!(m.notify_socket, store.notify_socket(ID));
-            assert_eq!(m.runtime.root, store.runtime_root(rt == "runc"));
+            assert_eq!(m.notify_socket, store.layout().notify_socket(ID));
+            assert_eq!(m.runtime.root, store.layout().runtime_root(rt == "runc"));
             assert_eq!(m.runtime.runc, rt == "runc");
             assert_eq!(m.id, &ID[..32]);
             assert_eq!((m.stop_signal, m.notify), (2, true));
@@ -172,12 +154,19 @@ mod tests {
             id: ID.into(),
             run_root: "/run/berth".into(),
         };
-        assert_eq!(RunSpecArgs::parse(&a.to_args()[1..]).unwrap(), a);
-        let no_root: Vec<String> = a.to_args()[1..4].to_vec();
-        assert_eq!(RunSpecArgs::parse(&no_root).unwrap().run_root, Path::new(DEFAULT_RUN_ROOT));
-        for bad in [vec!["--id=xyz".to_string()], vec!["--bogus".into()], vec![]] {
-            assert!(RunSpecArgs::parse(&bad).is_err(), "{bad:?}");
-        }
+        use clap::Parser;
+        let parse = |v: &[String]| match monitor::Command::try_parse_from(std::iter::once("m".to_string()).chain(v.iter().cloned())) {
+            Ok(monitor::Command::RunSpec(r)) => Ok(r),
+            Ok(_) => panic!("not run-spec"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(parse(&a.to_args()).unwrap(), a);
+        let no_root: Vec<String> = a.to_args()[..4].to_vec();
+        assert_eq!(parse(&no_root).unwrap().run_root, Path::new(DEFAULT_RUN_ROOT));
+        let mut bad = a.to_args();
+        bad[3] = "--id=xyz".into();
+        assert!(parse(&bad).is_err());
+        assert!(parse(&["run-spec".to_string(), "--bogus".into()]).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use crate::fsutil::atomic_write;
 use crate::model::{Error, Result, Usec};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How one run of a container ended, written by the monitor (or, when the
 /// monitor itself was killed, by the unit's ExecStopPost) so that the exit
@@ -13,6 +13,9 @@ pub struct ExitRecord {
     pub finished_at: Usec,
     /// The monitor was asked to stop or signal the container.
     pub stop_requested: bool,
+    /// When this run began (0 in files of older versions).
+    #[serde(default)]
+    pub started_at: Usec,
 }
 
 impl ExitRecord {
@@ -30,11 +33,4 @@ impl ExitRecord {
         atomic_write(path, &serde_json::to_vec(self).expect("plain struct serializes"))
     }
 
-    /// A file that exists while a monitor runs the container: found at
-    /// ExecStopPost time, it means the monitor died before recording.
-    pub fn marker_path(exit_file: &Path) -> PathBuf {
-        let mut p = exit_file.as_os_str().to_owned();
-        p.push(".running");
-        PathBuf::from(p)
-    }
 }

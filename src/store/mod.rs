@@ -2,9 +2,11 @@
 //! (bundles, exit files, the OCI runtimes' state) under the run root.
 
 mod exit;
+mod layout;
 mod record;
 
 pub use exit::ExitRecord;
+pub use layout::{marker_of, RunLayout};
 pub use record::Record;
 
 use crate::fsutil::{atomic_write, remove_durably};
@@ -18,14 +20,14 @@ pub const DEFAULT_RUN_ROOT: &str = "/run/berth";
 #[derive(Debug, Clone)]
 pub struct Store {
     state_root: PathBuf,
-    run_root: PathBuf,
+    layout: RunLayout,
 }
 
 impl Store {
     /// Open (and create) the two roots.
     pub fn open(state_root: impl Into<PathBuf>, run_root: impl Into<PathBuf>) -> Result<Self> {
-        let s = Store { state_root: state_root.into(), run_root: run_root.into() };
-        for d in [s.containers_dir(), s.run_root.join("bundles"), s.exits_dir()] {
+        let s = Store { state_root: state_root.into(), layout: RunLayout::new(run_root) };
+        for d in std::iter::once(s.containers_dir()).chain(s.layout.dirs()) {
             fs::create_dir_all(&d).map_err(|e| Error::io("create", &d, e))?;
         }
         Ok(s)
@@ -36,15 +38,16 @@ impl Store {
     }
 
     pub fn run_root(&self) -> &Path {
-        &self.run_root
+        self.layout.root()
+    }
+
+    /// Where each container's runtime data lives.
+    pub fn layout(&self) -> &RunLayout {
+        &self.layout
     }
 
     fn containers_dir(&self) -> PathBuf {
         self.state_root.join("containers")
-    }
-
-    fn exits_dir(&self) -> PathBuf {
-        self.run_root.join("exits")
     }
 
     fn record_path(&self, name: &ContainerName) -> PathBuf {
@@ -85,40 +88,32 @@ impl Store {
 
     /// The OCI bundle directory of container `id`.
     pub fn bundle_dir(&self, id: &str) -> PathBuf {
-        self.run_root.join("bundles").join(id)
+        self.layout.bundle_dir(id)
     }
 
-    /// Where the monitor records how container `id` ended.
     pub fn exit_file(&self, id: &str) -> PathBuf {
-        self.exits_dir().join(id)
-    }
-
-    /// Where the monitor listens for a notify container's READY=1; short, as
-    /// socket paths are limited to 108 bytes.
-    pub fn notify_socket(&self, id: &str) -> PathBuf {
-        self.run_root.join("notify").join(crate::model::short_id(id))
-    }
-
-    /// The state directory handed to the OCI runtime (`--root`).
-    pub fn runtime_root(&self, runtime_is_runc: bool) -> PathBuf {
-        self.run_root.join(if runtime_is_runc { "runc" } else { "crun" })
+        self.layout.exit_file(id)
     }
 
     pub fn read_exit(&self, id: &str) -> Result<Option<ExitRecord>> {
         ExitRecord::read(&self.exit_file(id))
     }
 
-    /// Forget runtime leftovers of container `id`: its bundle and exit file.
+    /// Forget runtime leftovers of container `id`: its bundle, exit file
+    /// and notify socket, and what an OCI runtime killed mid-run left of its
+    /// state (the runtime deletes its own state when it ends normally).
     pub fn remove_runtime_data(&self, id: &str) -> Result<()> {
-        let b = self.bundle_dir(id);
-        match fs::remove_dir_all(&b) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io("remove", &b, e)),
-            _ => {}
+        let l = &self.layout;
+        for d in [l.bundle_dir(id), l.runtime_state_dir(id, false), l.runtime_state_dir(id, true)] {
+            match fs::remove_dir_all(&d) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io("remove", &d, e)),
+                _ => {}
+            }
         }
-        let x = self.exit_file(id);
-        remove_durably(&x).map_err(|e| Error::io("remove", &x, e))?;
-        let m = ExitRecord::marker_path(&x);
-        remove_durably(&m).map_err(|e| Error::io("remove", &m, e))
+        for f in [l.exit_file(id), l.exit_marker(id), l.notify_socket(id)] {
+            remove_durably(&f).map_err(|e| Error::io("remove", &f, e))?;
+        }
+        Ok(())
     }
 }
 

@@ -6,4 +6,6 @@ pub mod unit_file;
 
 pub use props::{Properties, UnitConfig};
 pub mod client;
-pub use client::{Systemd, UnitStatus, RELOADED, UNIT_PREFIX};
+pub use client::{Systemd, UnitStatus, UNIT_PREFIX};
+pub mod job;
+pub use job::{JobResult, UnitEvent};

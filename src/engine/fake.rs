@@ -1,0 +1,225 @@
+//! An in-memory systemd for the engine's unit tests: units start, stop,
+//! freeze and die as PID 1 and berth-monitor would make them, and a
+//! container's exit is written to its exit file as the monitor writes it.
+//! It outlives the engines a test opens, as systemd outlives berthd.
+
+use super::units::{KillWhom, Units};
+use crate::model::{now_usec, Error, Resources, Result};
+use crate::store::ExitRecord;
+use crate::systemd::{JobResult, UnitConfig, UnitEvent, UnitStatus};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use tokio::sync::broadcast;
+
+#[derive(Debug, Clone)]
+pub(crate) struct FakeUnit {
+    /// "active", "activating" or "failed".
+    pub active: &'static str,
+    pub frozen: bool,
+    pub exit_file: PathBuf,
+    pub resources: Resources,
+    pub exec_main_status: i32,
+    pub started_at: u64,
+}
+
+#[derive(Default)]
+struct World {
+    units: BTreeMap<String, FakeUnit>,
+    /// The next start fails: the container exits with this code at once.
+    fail_next_start: Option<i32>,
+    /// The next start hangs in "activating" (no READY=1 yet).
+    hang_next_start: bool,
+    last_usec: u64,
+}
+
+pub(crate) struct FakeUnits {
+    world: Mutex<World>,
+    events: broadcast::Sender<UnitEvent>,
+}
+
+fn exit_file_of(config: &UnitConfig) -> PathBuf {
+    config
+        .exec_stop_post
+        .iter()
+        .find_map(|a| a.strip_prefix("--exit-file="))
+        .map(PathBuf::from)
+        .expect("the unit records its exit")
+}
+
+impl World {
+    /// A time after every time handed out before, as real runs have.
+    fn now(&mut self) -> u64 {
+        self.last_usec = now_usec().max(self.last_usec + 1);
+        self.last_usec
+    }
+
+    /// The container ended: the monitor's exit file, and the unit is gone
+    /// (inactive transient units are collected at once).
+    fn end(&mut self, unit: &str, code: i32, requested: bool) {
+        if let Some(u) = self.units.remove(unit) {
+            let finished_at = self.now();
+            let rec = ExitRecord { exit_code: code, finished_at, stop_requested: requested, started_at: u.started_at };
+            rec.write(&u.exit_file).expect("exit file written");
+        }
+    }
+}
+
+impl FakeUnits {
+    pub fn new() -> Self {
+        FakeUnits { world: Mutex::default(), events: broadcast::channel(1024).0 }
+    }
+
+    fn changed(&self, unit: &str) {
+        let _ = self.events.send(UnitEvent::Changed(unit.to_string()));
+    }
+
+    /// The container exits on its own with `code`.
+    pub fn exit(&self, unit: &str, code: i32) {
+        self.world.lock().unwrap().end(unit, code, false);
+        self.changed(unit);
+    }
+
+    pub fn fail_next_start(&self, code: i32) {
+        self.world.lock().unwrap().fail_next_start = Some(code);
+    }
+
+    pub fn hang_next_start(&self) {
+        self.world.lock().unwrap().hang_next_start = true;
+    }
+
+    /// A start that hung becomes active (its READY=1 came).
+    pub fn ready(&self, unit: &str) {
+        if let Some(u) = self.world.lock().unwrap().units.get_mut(unit) {
+            u.active = "active";
+        }
+        self.changed(unit);
+    }
+
+    pub fn unit(&self, unit: &str) -> Option<FakeUnit> {
+        self.world.lock().unwrap().units.get(unit).cloned()
+    }
+
+    pub fn units(&self) -> Vec<String> {
+        self.world.lock().unwrap().units.keys().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl Units for FakeUnits {
+    async fn start_transient(&self, unit: &str, config: &UnitConfig) -> Result<JobResult> {
+        let result = {
+            let mut w = self.world.lock().unwrap();
+            if w.units.contains_key(unit) {
+                return Err(Error::systemd(format!("org.freedesktop.systemd1.UnitExists: Unit {unit} was already loaded")));
+            }
+            let started_at = w.now();
+            let hang = std::mem::take(&mut w.hang_next_start);
+            let u = FakeUnit {
+                active: if hang { "activating" } else { "active" },
+                frozen: false,
+                exit_file: exit_file_of(config),
+                resources: config.resources.clone(),
+                exec_main_status: 0,
+                started_at,
+            };
+            w.units.insert(unit.to_string(), u);
+            match w.fail_next_start.take() {
+                Some(code) => {
+                    w.end(unit, code, false);
+                    JobResult::Failed
+                }
+                None => JobResult::Done,
+            }
+        };
+        self.changed(unit);
+        Ok(result)
+    }
+
+    async fn start_unit(&self, unit: &str) -> Result<JobResult> {
+        Err(Error::systemd(format!("the fake has no unit file for {unit}")))
+    }
+
+    fn watch_unit(&self, _unit: &str) {}
+
+    async fn stop(&self, unit: &str) -> Result<JobResult> {
+        // The monitor's user stop: exit 0 on SIGTERM here.
+        self.world.lock().unwrap().end(unit, 0, true);
+        self.changed(unit);
+        Ok(JobResult::Done)
+    }
+
+    async fn kill(&self, unit: &str, whom: KillWhom, signal: i32) -> Result<()> {
+        {
+            let mut w = self.world.lock().unwrap();
+            let Some(u) = w.units.get(unit) else {
+                return Err(Error::systemd(format!("org.freedesktop.systemd1.NoSuchUnit: Unit {unit} not loaded.")));
+            };
+            // A frozen container acts on SIGKILL only.
+            let dies = signal == 9 || (matches!(signal, 2 | 15) && !u.frozen);
+            assert!(signal != 9 || whom == KillWhom::All, "SIGKILL must reach every process");
+            if dies {
+                w.end(unit, 128 + signal, true);
+            }
+        }
+        self.changed(unit);
+        Ok(())
+    }
+
+    async fn freeze(&self, unit: &str) -> Result<()> {
+        self.world.lock().unwrap().units.get_mut(unit).ok_or_else(|| Error::systemd("not running"))?.frozen = true;
+        Ok(())
+    }
+
+    async fn thaw(&self, unit: &str) -> Result<()> {
+        if let Some(u) = self.world.lock().unwrap().units.get_mut(unit) {
+            u.frozen = false;
+        }
+        Ok(())
+    }
+
+    async fn set_resources(&self, unit: &str, resources: &Resources) -> Result<()> {
+        self.world.lock().unwrap().units.get_mut(unit).ok_or_else(|| Error::systemd("not running"))?.resources =
+            resources.clone();
+        Ok(())
+    }
+
+    async fn reset_failed(&self, unit: &str) -> Result<()> {
+        let mut w = self.world.lock().unwrap();
+        if w.units.get(unit).is_some_and(|u| u.active == "failed") {
+            w.units.remove(unit);
+        }
+        Ok(())
+    }
+
+    async fn status(&self, unit: &str) -> Result<Option<UnitStatus>> {
+        let w = self.world.lock().unwrap();
+        Ok(w.units.get(unit).map(|u| {
+            let r = &u.resources;
+            UnitStatus {
+                load_state: "loaded".into(),
+                active_state: u.active.into(),
+                sub_state: if u.active == "activating" { "start".into() } else { "running".into() },
+                freezer_state: "running".into(),
+                payload_frozen: u.frozen,
+                exec_main_status: u.exec_main_status,
+                memory_max: r.memory_max.unwrap_or(u64::MAX),
+                tasks_max: r.tasks_max.unwrap_or(u64::MAX),
+                cpu_weight: r.cpu_weight.unwrap_or(u64::MAX),
+                cpu_quota_per_sec_usec: r.cpu_quota.map_or(u64::MAX, |q| q as u64 * 10_000),
+                control_group: format!("/system.slice/{unit}"),
+                active_enter_usec: u.started_at,
+                ..Default::default()
+            }
+        }))
+    }
+
+    async fn loaded(&self) -> Result<HashSet<String>> {
+        Ok(self.world.lock().unwrap().units.keys().cloned().collect())
+    }
+
+    fn watch(&self) -> broadcast::Receiver<UnitEvent> {
+        self.events.subscribe()
+    }
+}

@@ -1,0 +1,262 @@
+//! Every verb stopped at each of its crash points, as a SIGKILL of berthd
+//! would stop it, against the fake systemd; a new engine on the same store
+//! must then agree with the units and exit files, lose nothing, and every
+//! verb must work on the container again. Each engine runs on a runtime of
+//! its own, and a crash shuts that runtime down: none of the old engine's
+//! tasks runs on, as none of a killed berthd's does.
+
+use super::crash::CrashPlan;
+use super::fake::FakeUnits;
+use super::{Config, Engine};
+use crate::model::{OptionValue, State};
+use crate::store::ExitRecord;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct World {
+    dir: tempfile::TempDir,
+    fake: Arc<FakeUnits>,
+}
+
+impl World {
+    fn new() -> Self {
+        // On tmpfs where there is one: fsyncs are free there, and these
+        // tests are about order, not disks.
+        let dir = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).unwrap();
+        std::fs::create_dir_all(dir.path().join("rootfs")).unwrap();
+        World { dir, fake: Arc::new(FakeUnits::new()) }
+    }
+
+    /// A berthd: its runtime and its engine.
+    fn start(&self, crash: Option<Arc<CrashPlan>>) -> (tokio::runtime::Runtime, Engine) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let d = self.dir.path();
+        let mut config = Config::new(d.join("state"), d.join("run"), "/usr/bin/berth-monitor");
+        config.crash = crash;
+        let e = rt.block_on(Engine::open(config, self.fake.clone())).unwrap();
+        (rt, e)
+    }
+
+    fn options(&self) -> BTreeMap<String, OptionValue> {
+        [
+            ("Rootfs".to_string(), OptionValue::Str(self.dir.path().join("rootfs").to_string_lossy().into_owned())),
+            ("Command".to_string(), OptionValue::StrList(vec!["/bin/sleep".into(), "100".into()])),
+        ]
+        .into()
+    }
+}
+
+const NAME: &str = "c";
+const UNIT: &str = "berth-c.service";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pre {
+    Configured,
+    Running,
+    Paused,
+    Exited,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Call {
+    Init,
+    Start,
+    Stop,
+    Kill(i32),
+    Restart,
+    Pause,
+    Unpause,
+    Update,
+    Cleanup,
+    Remove,
+    ForceRemove,
+}
+
+async fn setup(e: &Engine, w: &World, pre: Pre) {
+    e.create(NAME, &w.options()).await.unwrap();
+    if pre == Pre::Configured {
+        return;
+    }
+    e.start(NAME, false).await.unwrap();
+    match pre {
+        Pre::Paused => {
+            e.pause(NAME).await.unwrap();
+        }
+        Pre::Exited => {
+            w.fake.exit(UNIT, 3);
+            e.sync(NAME).await.unwrap();
+        }
+        _ => {}
+    }
+}
+
+async fn call(e: Engine, c: Call) -> crate::model::Result<()> {
+    match c {
+        Call::Init => e.init(NAME, false).await.map(drop),
+        Call::Start => e.start(NAME, false).await.map(drop),
+        Call::Stop => e.stop(NAME, Some(1)).await.map(drop),
+        Call::Kill(s) => e.kill(NAME, s).await.map(drop),
+        Call::Restart => e.restart(NAME, Some(1)).await.map(drop),
+        Call::Pause => e.pause(NAME).await.map(drop),
+        Call::Unpause => e.unpause(NAME).await.map(drop),
+        Call::Update => {
+            let o = [("MemoryMax".to_string(), OptionValue::U64(64 << 20))].into();
+            e.update(NAME, &o).await.map(drop)
+        }
+        Call::Cleanup => e.cleanup(NAME).await.map(drop),
+        Call::Remove => e.remove(NAME, false, None).await,
+        Call::ForceRemove => e.remove(NAME, true, Some(0)).await,
+    }
+}
+
+const CASES: [(Pre, Call); 14] = [
+    (Pre::Configured, Call::Init),
+    (Pre::Configured, Call::Start),
+    (Pre::Exited, Call::Start),
+    (Pre::Running, Call::Stop),
+    (Pre::Paused, Call::Stop),
+    (Pre::Running, Call::Kill(9)),
+    (Pre::Paused, Call::Kill(15)),
+    (Pre::Running, Call::Restart),
+    (Pre::Running, Call::Pause),
+    (Pre::Paused, Call::Unpause),
+    (Pre::Running, Call::Update),
+    (Pre::Exited, Call::Cleanup),
+    (Pre::Exited, Call::Remove),
+    (Pre::Paused, Call::ForceRemove),
+];
+
+/// The crash points a verb passes when nothing stops it.
+fn points_of(pre: Pre, c: Call) -> Vec<&'static str> {
+    let w = World::new();
+    let plan = Arc::new(CrashPlan::default());
+    let (rt, e) = w.start(Some(plan.clone()));
+    rt.block_on(setup(&e, &w, pre));
+    let before = plan.seen().len();
+    rt.block_on(call(e.clone(), c)).unwrap_or_else(|err| panic!("{c:?} from {pre:?}: {err}"));
+    plan.seen()[before..].to_vec()
+}
+
+/// Run `c` until it reaches the armed point, then kill that berthd.
+fn crash_in(rt: tokio::runtime::Runtime, e: Engine, plan: &CrashPlan, c: Call, what: &str) {
+    rt.block_on(async {
+        tokio::spawn(call(e, c));
+        tokio::time::timeout(Duration::from_secs(5), plan.reached()).await.unwrap_or_else(|_| panic!("{what}: never reached"));
+    });
+    rt.shutdown_background();
+}
+
+/// The record agrees with the fake units and the exit file.
+fn check_consistent(w: &World, e: &Engine, what: &str) {
+    let rec = e.inspect(NAME).unwrap_or_else(|err| panic!("{what}: the container is lost: {err}"));
+    assert_ne!(rec.state, State::Removing, "{what}: stuck in removing");
+    match w.fake.unit(UNIT) {
+        Some(u) => {
+            let want = if u.frozen { State::Paused } else { State::Running };
+            assert_eq!(rec.state, want, "{what}: the unit runs (frozen: {})", u.frozen);
+            assert_eq!(u.resources, rec.spec.resources, "{what}: the unit's limits are the record's");
+        }
+        None => {
+            assert!(!rec.state.is_live(), "{what}: no unit, but {}", rec.state);
+            let exit = ExitRecord::read(&e.store().exit_file(&rec.id)).unwrap();
+            if let Some(x) = exit.filter(|x| rec.state.has_run() && x.finished_at >= rec.started_at) {
+                assert_eq!(rec.exit_code, Some(x.exit_code), "{what}: exit code");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_verb_survives_a_crash_at_every_step() {
+    let mut total = 0;
+    for (pre, c) in CASES {
+        let points = points_of(pre, c);
+        assert!(!points.is_empty(), "{c:?} from {pre:?} passes no crash point");
+        for point in points {
+            let what = format!("{c:?} from {pre:?}, killed at {point:?}");
+            let w = World::new();
+            let plan = Arc::new(CrashPlan::default());
+            let (rt, e) = w.start(Some(plan.clone()));
+            rt.block_on(setup(&e, &w, pre));
+            plan.arm(point);
+            crash_in(rt, e, &plan, c, &what);
+            let (rt, e) = w.start(None);
+            if matches!(c, Call::Remove | Call::ForceRemove) {
+                // A removal that began finishes when berthd starts again.
+                assert!(e.inspect(NAME).is_err(), "{what}: not removed");
+                assert!(w.fake.unit(UNIT).is_none(), "{what}: unit left");
+                let run = w.dir.path().join("run");
+                assert_eq!(std::fs::read_dir(run.join("bundles")).unwrap().count(), 0, "{what}: bundle left");
+                assert_eq!(std::fs::read_dir(run.join("exits")).unwrap().count(), 0, "{what}: exit file left");
+                // The name can be used again.
+                rt.block_on(e.create(NAME, &w.options())).unwrap();
+            } else {
+                check_consistent(&w, &e, &what);
+            }
+            // Every verb works again: at least a forced removal, and then
+            // nothing is left.
+            rt.block_on(e.remove(NAME, true, Some(0))).unwrap_or_else(|err| panic!("{what}: rm -f: {err}"));
+            assert!(w.fake.units().is_empty(), "{what}: units left: {:?}", w.fake.units());
+            total += 1;
+        }
+    }
+    assert!(total >= 30, "only {total} crash points were tested");
+}
+
+#[test]
+fn a_run_while_berthd_was_down_keeps_its_exit_code() {
+    // Killed right after asking systemd to start the container; it exits
+    // 7 before berthd is back.
+    let w = World::new();
+    let plan = Arc::new(CrashPlan::default());
+    let (rt, e) = w.start(Some(plan.clone()));
+    rt.block_on(e.create(NAME, &w.options())).unwrap();
+    plan.arm("start: unit started");
+    crash_in(rt, e, &plan, Call::Start, "start");
+    w.fake.exit(UNIT, 7);
+    let (rt, e) = w.start(None);
+    let rec = rt.block_on(e.wait(NAME, &[], Some(Duration::from_secs(1)))).unwrap();
+    assert_eq!((rec.state, rec.exit_code), (State::Exited, Some(7)));
+    assert!(rec.started_at > 0 && rec.finished_at >= rec.started_at);
+}
+
+#[test]
+fn a_start_still_waiting_for_ready_is_followed() {
+    let w = World::new();
+    let plan = Arc::new(CrashPlan::default());
+    let (rt, e) = w.start(Some(plan.clone()));
+    rt.block_on(e.create(NAME, &w.options())).unwrap();
+    w.fake.hang_next_start();
+    plan.arm("start: unit started");
+    crash_in(rt, e, &plan, Call::Start, "start");
+    let (rt, e) = w.start(None);
+    assert!(!e.inspect(NAME).unwrap().state.is_live());
+    w.fake.ready(UNIT);
+    let rec = rt.block_on(e.wait(NAME, &[State::Running], Some(Duration::from_secs(2)))).unwrap();
+    assert_eq!(rec.state, State::Running);
+}
+
+#[test]
+fn a_failed_start_is_exited_with_the_runs_code() {
+    let w = World::new();
+    let (rt, e) = w.start(None);
+    rt.block_on(e.create(NAME, &w.options())).unwrap();
+    w.fake.fail_next_start(125);
+    let err = rt.block_on(e.start(NAME, false)).unwrap_err();
+    assert_eq!(err.name(), "Runtime", "{err}");
+    let rec = e.inspect(NAME).unwrap();
+    assert_eq!((rec.state, rec.exit_code), (State::Exited, Some(125)));
+    assert!(!rec.stopped_by_user);
+}
+
+#[test]
+fn kill_of_a_paused_container_thaws_it_first() {
+    let w = World::new();
+    let (rt, e) = w.start(None);
+    rt.block_on(setup(&e, &w, Pre::Paused));
+    // SIGTERM reaches a frozen container only once it is thawed.
+    let rec = rt.block_on(e.kill(NAME, 15)).unwrap();
+    assert_eq!((rec.state, rec.exit_code), (State::Stopped, Some(143)));
+    assert!(w.fake.unit(UNIT).is_none());
+}

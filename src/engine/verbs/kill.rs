@@ -1,0 +1,31 @@
+//! Kill.
+
+use super::super::{Engine, KillWhom};
+use crate::model::{check_signal, EventKind, Result, State, Verb};
+use crate::store::Record;
+
+impl Engine {
+    /// Kill(signal): deliver a signal to the container; a kill is the user's
+    /// stop, so no restart follows. A paused container is thawed first, so
+    /// that the signal is acted on.
+    pub async fn kill(&self, name: &str, signal: i32) -> Result<Record> {
+        let signal = check_signal(signal, "Signal")?;
+        let (c, _g) = self.locked(name).await?;
+        let mut rec = self.refresh(&c).await?;
+        rec.state.check(Verb::Kill, name)?;
+        rec.stopped_by_user = true;
+        self.commit(&c, rec.clone()).await?;
+        self.crash_point("kill: recorded").await;
+        let unit = rec.unit_name();
+        if rec.state == State::Paused {
+            self.inner.units.thaw(&unit).await?;
+            self.crash_point("kill: thawed").await;
+        }
+        // SIGKILL cannot be forwarded by the monitor: kill every process.
+        let whom = if signal == 9 { KillWhom::All } else { KillWhom::Main };
+        self.inner.units.kill(&unit, whom, signal).await?;
+        self.crash_point("kill: signalled").await;
+        self.emit(&rec, EventKind::Kill);
+        self.refresh(&c).await
+    }
+}

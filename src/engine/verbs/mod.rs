@@ -1,0 +1,116 @@
+//! The libpod verbs, one file each. Each takes the container's lock,
+//! refreshes it from systemd, checks the state guard, acts, then saves and
+//! emits; `crash_point` follows every step that changes systemd, the
+//! runtime or the disk.
+
+mod cleanup;
+mod kill;
+mod pause;
+mod remove;
+mod restart;
+mod start;
+mod stop;
+mod update;
+mod wait;
+
+pub use wait::DEFAULT_WAIT;
+
+use super::{blocking, Container, Engine};
+use crate::model::{Error, RestartPolicy, Result, State, STOP_TIMEOUT_MAX};
+use crate::runtime::bundle;
+use crate::store::Record;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// Would podman restart this container after its run ended?
+pub fn should_restart(rec: &Record) -> bool {
+    if rec.stopped_by_user || rec.state.is_live() {
+        return false;
+    }
+    match rec.spec.restart_policy {
+        RestartPolicy::No => false,
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        RestartPolicy::OnFailure(limit) => {
+            rec.exit_code.is_some_and(|c| c != 0) && limit.is_none_or(|n| rec.restart_count < n)
+        }
+    }
+}
+
+fn check_timeout(t: Option<u32>) -> Result<()> {
+    match t {
+        Some(t) if t > STOP_TIMEOUT_MAX => {
+            Err(Error::invalid("Timeout", format!("{t} is more than {STOP_TIMEOUT_MAX} seconds")))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Engine {
+    async fn locked(&self, name: &str) -> Result<(Arc<Container>, tokio::sync::OwnedMutexGuard<()>)> {
+        let c = self.get(name)?;
+        let g = c.op.clone().lock_owned().await;
+        Ok((c, g))
+    }
+
+    /// Bundle and config.json ready, root file system checked.
+    async fn prepare(&self, rec: &Record) -> Result<()> {
+        let (rec, dir) = (rec.clone(), self.inner.store.bundle_dir(&rec.id));
+        blocking(move || {
+            let spec = &rec.spec;
+            if !spec.rootfs.is_dir() {
+                return Err(Error::invalid("Rootfs", format!("{} is not a directory", spec.rootfs.display())));
+            }
+            for v in &spec.volumes {
+                if !v.source.exists() {
+                    return Err(Error::invalid("Volumes", format!("{} does not exist", v.source.display())));
+                }
+            }
+            let config = bundle::config(spec, &rec.name, &rec.id)?;
+            bundle::write_config(&dir, &config)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Every dependency running, started first when `recursive`; returns
+    /// their units for After=/Requires=.
+    fn ensure_dependencies<'a>(
+        &'a self,
+        rec: &'a Record,
+        recursive: bool,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>>> + Send + 'a>> {
+        Box::pin(async move {
+            let mut units = Vec::new();
+            for d in &rec.spec.dependencies {
+                let not_running =
+                    |reason: String| Error::DependencyNotRunning { name: rec.name.to_string(), dependency: d.to_string(), reason };
+                let dep = self.get(d.as_str()).map_err(|_| not_running("does not exist".into()))?;
+                let state = dep.record().state;
+                if state != State::Running {
+                    if !recursive {
+                        return Err(not_running(format!("is {state}; start it first, or start recursively")));
+                    }
+                    self.start(d.as_str(), true).await.map_err(|e| not_running(format!("cannot start: {e}")))?;
+                }
+                units.push(dep.record().unit_name());
+            }
+            Ok(units)
+        })
+    }
+
+    /// Write (or with None remove) the override of the next stop's timeout.
+    async fn set_stop_timeout(&self, rec: &Record, timeout: Option<u32>) -> Result<()> {
+        let f = self.inner.store.layout().stop_timeout_file(&rec.id);
+        blocking(move || match timeout {
+            Some(t) => crate::fsutil::atomic_write(&f, t.to_string().as_bytes()).map_err(Error::io_at("write", &f)),
+            None => crate::fsutil::remove_durably(&f).map_err(Error::io_at("remove", &f)),
+        })
+        .await
+    }
+
+    /// ShouldRestart: what podman's restart policy says after this run.
+    pub fn should_restart(&self, name: &str) -> Result<bool> {
+        Ok(should_restart(&self.get(name)?.record()))
+    }
+}

@@ -1,0 +1,81 @@
+//! Where a container's volatile runtime data lives under the run root: the
+//! one definition that berthd, berth-monitor and berth-generator share.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLayout {
+    root: PathBuf,
+}
+
+impl RunLayout {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        RunLayout { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directories every container's data goes in.
+    pub fn dirs(&self) -> [PathBuf; 3] {
+        [self.root.join("bundles"), self.root.join("exits"), self.root.join("notify")]
+    }
+
+    /// The OCI bundle directory of container `id`.
+    pub fn bundle_dir(&self, id: &str) -> PathBuf {
+        self.root.join("bundles").join(id)
+    }
+
+    /// The runtime's pid file: the container's init on the host.
+    pub fn pid_file(&self, id: &str) -> PathBuf {
+        self.bundle_dir(id).join("pid")
+    }
+
+    /// A file in the bundle that overrides the stop timeout of the next stop.
+    pub fn stop_timeout_file(&self, id: &str) -> PathBuf {
+        self.bundle_dir(id).join("stop-timeout")
+    }
+
+    /// Where the monitor records how container `id` ended.
+    pub fn exit_file(&self, id: &str) -> PathBuf {
+        self.root.join("exits").join(id)
+    }
+
+    /// Exists while a monitor runs the container: found at ExecStopPost
+    /// time, it means the monitor died before recording the exit.
+    pub fn exit_marker(&self, id: &str) -> PathBuf {
+        marker_of(&self.exit_file(id))
+    }
+
+    /// Where the monitor listens for a notify container's READY=1; short,
+    /// as socket paths are limited to 108 bytes.
+    pub fn notify_socket(&self, id: &str) -> PathBuf {
+        self.root.join("notify").join(crate::model::short_id(id))
+    }
+
+    /// The state directory handed to the OCI runtime (`--root`).
+    pub fn runtime_root(&self, runc: bool) -> PathBuf {
+        self.root.join(if runc { "runc" } else { "crun" })
+    }
+
+    /// The id the OCI runtime knows the container by: half of berth's id,
+    /// since runc's notify socket lives under `<root>/<id>/` and a socket
+    /// path must fit in 108 bytes.
+    pub fn runtime_id(id: &str) -> &str {
+        &id[..32.min(id.len())]
+    }
+
+    /// The OCI runtime's own state of container `id` (left behind when the
+    /// runtime is killed).
+    pub fn runtime_state_dir(&self, id: &str, runc: bool) -> PathBuf {
+        self.runtime_root(runc).join(Self::runtime_id(id))
+    }
+}
+
+/// The marker next to an exit file.
+pub fn marker_of(exit_file: &Path) -> PathBuf {
+    let mut p = exit_file.as_os_str().to_owned();
+    p.push(".running");
+    PathBuf::from(p)
+}
