@@ -9,6 +9,8 @@ use crate::engine::Engine;
 use crate::model::signal_name;
 use crate::store::Record;
 use std::collections::HashMap;
+use super::clients::{unless_gone, Slot};
+use zbus::message::Header;
 use zbus::{interface, OwnedVariant};
 
 pub struct ContainerObject {
@@ -63,9 +65,10 @@ impl ContainerObject {
     /// Wait until one of `conditions` (state names; empty: stopped or
     /// exited) is reached; returns the exit code (-1 if it never exited).
     /// `timeout_usec` 0 waits for ever.
-    async fn wait(&self, conditions: Vec<String>, timeout_usec: u64) -> Result<i32> {
+    async fn wait(&self, conditions: Vec<String>, timeout_usec: u64, #[zbus(header)] header: Header<'_>) -> Result<i32> {
         let (states, timeout) = wait_args(&conditions, timeout_usec)?;
-        Ok(self.engine.wait(&self.name, &states, timeout).await?.exit_code.unwrap_or(-1))
+        let ticket = self.objects.clients.enter(&header, Slot::Wait).await?;
+        Ok(unless_gone(ticket, self.engine.wait(&self.name, &states, timeout)).await?.exit_code.unwrap_or(-1))
     }
     async fn sync(&self) -> Result<()> {
         self.engine.sync(&self.name).await?;
@@ -82,20 +85,16 @@ impl ContainerObject {
     }
     /// Write the container's output into `fd` (from the journal), one line
     /// per entry; with Follow, until the container stops.
-    async fn logs(&self, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>) -> Result<()> {
+    async fn logs(&self, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>, #[zbus(header)] header: Header<'_>) -> Result<()> {
         let o = super::options::log_options(options)?;
         let fd: std::os::fd::OwnedFd = fd.into();
-        self.engine.logs(&self.name, &o, std::fs::File::from(fd)).await?;
-        Ok(())
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.logs(&self.name, &o, std::fs::File::from(fd))).await?)
     }
     /// The container as JSON, like `podman inspect`.
-    async fn inspect(
-        &self,
-        #[zbus(header)] header: zbus::message::Header<'_>,
-        #[zbus(connection)] conn: &zbus::Connection,
-    ) -> Result<String> {
+    async fn inspect(&self, #[zbus(header)] header: Header<'_>) -> Result<String> {
         let rec = self.engine.inspect(&self.name)?;
-        Ok(super::info_json(&self.engine, &rec, super::caller_is_root(conn, &header).await))
+        Ok(super::info_json(&self.engine, &rec, self.objects.clients.is_root(&header).await))
     }
 
     #[zbus(property(emits_changed_signal = "const"))]

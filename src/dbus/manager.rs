@@ -8,6 +8,8 @@ use super::options::{from_variants, timeout_arg};
 use super::{container_path, wait_args, Objects};
 use crate::engine::Engine;
 use std::collections::HashMap;
+use super::clients::{unless_gone, Slot};
+use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{interface, OwnedObjectPath, OwnedVariant};
 
@@ -81,9 +83,16 @@ impl Manager {
         self.engine.update(&name, &from_variants(resources)?).await?;
         Ok(())
     }
-    async fn wait_container(&self, name: String, conditions: Vec<String>, timeout_usec: u64) -> Result<i32> {
+    async fn wait_container(
+        &self,
+        name: String,
+        conditions: Vec<String>,
+        timeout_usec: u64,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<i32> {
         let (states, timeout) = wait_args(&conditions, timeout_usec)?;
-        Ok(self.engine.wait(&name, &states, timeout).await?.exit_code.unwrap_or(-1))
+        let ticket = self.objects.clients.enter(&header, Slot::Wait).await?;
+        Ok(unless_gone(ticket, self.engine.wait(&name, &states, timeout)).await?.exit_code.unwrap_or(-1))
     }
     async fn sync_container(&self, name: String) -> Result<()> {
         self.engine.sync(&name).await?;
@@ -95,31 +104,28 @@ impl Manager {
     }
     /// Write the container's output into `fd` (from the journal), one line
     /// per entry; with Follow, until the container stops.
-    async fn logs_container(&self, name: String, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>) -> Result<()> {
+    async fn logs_container(
+        &self,
+        name: String,
+        fd: zbus::OwnedFd,
+        options: HashMap<String, OwnedVariant>,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<()> {
         let o = super::options::log_options(options)?;
         let fd: std::os::fd::OwnedFd = fd.into();
-        self.engine.logs(&name, &o, std::fs::File::from(fd)).await?;
-        Ok(())
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.logs(&name, &o, std::fs::File::from(fd))).await?)
     }
     /// The container as JSON, like `podman inspect`; the values of secret
     /// options (Env) are hidden from callers other than root.
-    async fn inspect_container(
-        &self,
-        name: String,
-        #[zbus(header)] header: zbus::message::Header<'_>,
-        #[zbus(connection)] conn: &zbus::Connection,
-    ) -> Result<String> {
+    async fn inspect_container(&self, name: String, #[zbus(header)] header: Header<'_>) -> Result<String> {
         let rec = self.engine.inspect(&name)?;
-        Ok(super::info_json(&self.engine, &rec, super::caller_is_root(conn, &header).await))
+        Ok(super::info_json(&self.engine, &rec, self.objects.clients.is_root(&header).await))
     }
     /// Every container's description (a JSON array), as InspectContainer
     /// gives them one by one.
-    async fn list_container_info(
-        &self,
-        #[zbus(header)] header: zbus::message::Header<'_>,
-        #[zbus(connection)] conn: &zbus::Connection,
-    ) -> String {
-        let root = super::caller_is_root(conn, &header).await;
+    async fn list_container_info(&self, #[zbus(header)] header: Header<'_>) -> String {
+        let root = self.objects.clients.is_root(&header).await;
         let infos: Vec<_> = self
             .engine
             .list()
@@ -136,11 +142,16 @@ impl Manager {
     }
     /// Write events into `fd`, one JSON object per line: the history from
     /// the journal (Since, Until, Container), then with Follow live events.
-    async fn events(&self, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>) -> Result<()> {
+    async fn events(
+        &self,
+        fd: zbus::OwnedFd,
+        options: HashMap<String, OwnedVariant>,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<()> {
         let o = super::options::event_options(options)?;
         let fd: std::os::fd::OwnedFd = fd.into();
-        self.engine.events(&o, std::fs::File::from(fd)).await?;
-        Ok(())
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.events(&o, std::fs::File::from(fd))).await?)
     }
 
     #[zbus(signal)]

@@ -2,6 +2,7 @@
 //! /org/berth/Berth1 with an ObjectManager; every container gets an object
 //! at /org/berth/Berth1/container/<label>, registered and removed here.
 
+mod clients;
 mod container;
 pub mod daemon;
 mod error;
@@ -45,18 +46,12 @@ pub fn info_json(engine: &Engine, rec: &Record, root: bool) -> String {
     serde_json::to_string_pretty(&info).expect("container descriptions serialize")
 }
 
-/// Whether the sender of a call is root (uid 0), asked of the bus.
-pub async fn caller_is_root(conn: &Connection, header: &zbus::message::Header<'_>) -> bool {
-    let Some(sender) = header.sender() else { return false };
-    let Ok(dbus) = zbus::fdo::DBusProxy::new(conn).await else { return false };
-    matches!(dbus.get_connection_unix_user(sender.clone().into()).await, Ok(0))
-}
-
 /// Registers and removes container objects, and forwards engine events.
 #[derive(Clone)]
 pub struct Objects {
     conn: Connection,
     engine: Engine,
+    pub(crate) clients: std::sync::Arc<clients::Clients>,
 }
 
 impl Objects {
@@ -160,7 +155,8 @@ impl Objects {
 
 /// Serve the engine on `conn`: every object first, then the bus name.
 pub async fn serve(conn: &Connection, engine: Engine) -> zbus::Result<()> {
-    let objects = Objects { conn: conn.clone(), engine: engine.clone() };
+    let clients = clients::Clients::new(conn).await?;
+    let objects = Objects { conn: conn.clone(), engine: engine.clone(), clients };
     let server = conn.object_server();
     server.at(MANAGER_PATH, zbus::fdo::ObjectManager).await?;
     server.at(MANAGER_PATH, Manager { engine: engine.clone(), objects: objects.clone() }).await?;
