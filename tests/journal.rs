@@ -7,7 +7,7 @@
 mod common;
 
 use berth::journal::{
-    Cancel, Delivery, EndReason, EventReader, FdSink, Follow, Format, JournalWriter, LineSplitter, LogLine, LogReader,
+    Cancel, Delivery, EndReason, EventEntry, EventQuery, EventReader, FdSink, Follow, Format, JournalWriter, LineSplitter, LogLine, LogReader,
     OwnedLogLine, ReadEnd, ReadOptions, Stop, Stream, Streams,
 };
 use berth::model::{new_id, now_usec, Event, EventKind};
@@ -487,6 +487,28 @@ fn events_come_back_typed() {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let n = rt.block_on(berth::journal::event_history(Some(since), None, Some(name.clone()))).unwrap().len();
     assert_eq!(n, 2);
+    // Following: the recorded ones, then a new one, until stopped.
+    let stop = Stop::new().unwrap();
+    let q = EventQuery { since: Some(since), container: Some(name.clone()), follow: Some(Follow::until_stopped(stop.clone())), ..Default::default() };
+    let t = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let end = EventReader::open()
+            .unwrap()
+            .read(&q, &mut |e: &EventEntry| {
+                seen.push(e.to_event());
+                ControlFlow::Continue(())
+            }, &Cancel::new().unwrap())
+            .unwrap();
+        (seen, end)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let third = Event { name: name.clone(), id: id.clone(), kind: EventKind::Remove, usec: now_usec(), exit_code: None };
+    berth::engine::journal::record(&third);
+    common::ok("journalctl", &["--sync"]);
+    stop.stop();
+    let (seen, end) = t.join().unwrap();
+    assert_eq!(end.reason, EndReason::Stopped);
+    assert_eq!(seen, vec![Some(evs[0].clone()), Some(evs[1].clone()), Some(third)]);
 }
 
 #[test]

@@ -30,7 +30,7 @@ impl Stream {
     }
 }
 
-/// Which streams a read returns.
+/// Which streams a read returns (both false reads both, as bits 0 do).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Streams {
     pub stdout: bool,
