@@ -161,6 +161,13 @@ mod tests {
     use std::time::Instant;
 
     #[test]
+    fn handles_cross_threads() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<Cancel>();
+        shareable::<Stop>();
+    }
+
+    #[test]
     fn cancel_from_another_thread_wakes_a_wait() {
         let cancel = Cancel::new().unwrap();
         let quiet = EventFd::from_flags(EfdFlags::EFD_NONBLOCK).unwrap();

@@ -204,12 +204,15 @@ pub(crate) fn walk(j: &mut Journal, q: &Query<'_>, cancel: &Cancel, v: &mut dyn 
         }
     };
     let cursor = if entries > 0 {
-        if passed > 0 {
-            j.previous_skip(passed)?;
-        }
         // The lines were handed over: a cursor sd-journal cannot give (it
-        // has none after some file changes) makes the result only less useful.
-        j.cursor().ok()
+        // has none after some file changes, or the way back is gone) makes
+        // the result only less useful, so it is None rather than an error.
+        let back = passed == 0 || j.previous_skip(passed).is_ok_and(|k| k == passed);
+        if back {
+            j.cursor().ok()
+        } else {
+            None
+        }
     } else {
         q.after_cursor.map(str::to_string)
     };
