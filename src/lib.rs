@@ -14,6 +14,8 @@ pub mod dbus;
 pub mod engine;
 #[cfg(feature = "daemon")]
 pub mod fsutil;
+#[cfg(feature = "daemon")]
+pub mod journal;
 pub mod model;
 #[cfg(feature = "daemon")]
 pub mod quadlet;
