@@ -1,89 +1,76 @@
-//! A container's output, read back from the journal by its
-//! CONTAINER_ID_FULL field with journalctl's JSON output: journalctl seeks
-//! from the end for --lines, follows with inotify, and is on every systemd
-//! host, where the sd-journal bindings on crates.io are thin or unmaintained.
+//! A container's output, read back from the journal (berth::journal's
+//! sd-journal reader) into a client's descriptor, and the writer that
+//! event streams use.
 
-use crate::model::{rfc3339, Error, LogOptions, Result, Usec};
+use crate::journal::{self, Cancel, Follow, Format, ReadOptions, Stop, Streams};
+use crate::model::{Error, LogOptions, Result, State, Usec};
+use crate::store::Record;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 
-fn at(usec: Usec) -> String {
-    format!("@{}.{:06}", usec / 1_000_000, usec % 1_000_000)
-}
-
-/// journalctl's arguments for a container's lines.
-pub fn journalctl_args(id: &str, o: &LogOptions, after_cursor: Option<&str>) -> Vec<String> {
-    // Only the fields used: JSON output of every field is several times slower.
-    let mut a = vec![
-        "--no-pager".to_string(),
-        "--output=json".into(),
-        "--output-fields=MESSAGE,PRIORITY".into(),
-        "--all".into(),
-    ];
-    if let Some(c) = after_cursor {
-        a.push(format!("--after-cursor={c}"));
-    } else {
-        match o.tail {
-            // journalctl refuses counts past i32; so many lines are all of them.
-            Some(n) if n <= i32::MAX as u64 => a.push(format!("--lines={n}")),
-            Some(_) | None if o.follow => a.push("--no-tail".into()),
-            Some(_) | None => {}
+impl From<journal::Error> for Error {
+    fn from(e: journal::Error) -> Self {
+        use journal::Error as J;
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            text.push_str(&format!(": {c}"));
+            cause = c.source();
         }
-        if let Some(s) = o.since {
-            a.push(format!("--since={}", at(s)));
+        match e {
+            J::UnknownStream { .. } => Error::invalid("Streams", text),
+            J::SinceAfterUntil { .. } => Error::invalid("Since", text),
+            J::TailWithCursor | J::BadCursor { .. } => Error::invalid("Cursor", text),
+            J::Output { .. } => Error::invalid("fd", text),
+            _ => Error::internal(text),
         }
     }
-    if let Some(u) = o.until {
-        a.push(format!("--until={}", at(u)));
-    }
-    match (o.stdout, o.stderr) {
-        (true, false) => a.push("--priority=6..6".into()),
-        (false, true) => a.push("--priority=3..3".into()),
-        _ => {}
-    }
-    if o.follow && after_cursor.is_none() {
-        a.push("--follow".into());
-    }
-    a.push(format!("CONTAINER_ID_FULL={id}"));
-    a
 }
 
-/// One journal entry of a container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub usec: Usec,
-    pub stderr: bool,
-    pub message: Vec<u8>,
-    pub cursor: String,
-}
-
-/// Parse a `journalctl -o json` line; MESSAGE is a string, or an array of
-/// bytes when it is not valid UTF-8.
-pub fn parse_line(json: &str) -> Option<Line> {
-    let v: serde_json::Value = serde_json::from_str(json).ok()?;
-    let message = match v.get("MESSAGE")? {
-        serde_json::Value::String(s) => s.clone().into_bytes(),
-        serde_json::Value::Array(a) => a.iter().filter_map(|b| b.as_u64().map(|b| b as u8)).collect(),
-        _ => return None,
-    };
-    Some(Line {
-        usec: v.get("__REALTIME_TIMESTAMP")?.as_str()?.parse().ok()?,
-        stderr: v.get("PRIORITY").and_then(|p| p.as_str()) == Some("3"),
-        message,
-        cursor: v.get("__CURSOR")?.as_str()?.to_string(),
-    })
-}
-
-/// A line as `berthctl logs` prints it (RFC 3339 timestamp with -t, like podman).
-pub fn format_line(l: &Line, timestamps: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(l.message.len() + 40);
-    if timestamps {
-        out.extend_from_slice(rfc3339(l.usec).as_bytes());
-        out.push(b' ');
+fn read_options(o: &LogOptions, stop: Option<Stop>) -> ReadOptions {
+    ReadOptions {
+        since: o.since,
+        until: o.until,
+        tail: o.tail,
+        streams: if o.stdout == o.stderr { Streams::BOTH } else { Streams { stdout: o.stdout, stderr: o.stderr } },
+        after_cursor: None,
+        follow: stop.map(Follow::until_stopped),
     }
-    out.extend_from_slice(&l.message);
-    out.push(b'\n');
-    out
+}
+
+/// Stream a container's lines into `out` (see Engine::logs). With follow,
+/// the read ends once the container has run and stopped (a configured or
+/// created container is followed until it has run: its monitor has made
+/// journald write every line by then), at `until`, or when the reader goes
+/// away.
+pub async fn stream(id: &str, mut rx: tokio::sync::watch::Receiver<Record>, o: &LogOptions, out: std::fs::File) -> Result<()> {
+    check_writable(&out)?;
+    let stop = if o.follow { Some(Stop::new()?) } else { None };
+    let watcher = stop.clone().map(|stop| {
+        tokio::spawn(async move {
+            let mut ran = {
+                let st = rx.borrow_and_update().state;
+                st.is_live() || matches!(st, State::Stopped | State::Exited)
+            };
+            loop {
+                let st = rx.borrow_and_update().state;
+                ran |= st.is_live();
+                if ran && !st.is_live() {
+                    break;
+                }
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+            stop.stop();
+        })
+    });
+    let format = Format { timestamps: o.timestamps, stream_tag: false };
+    let r = journal::logs_to_fd(format!("CONTAINER_ID_FULL={id}"), read_options(o, stop), out.into(), format, Cancel::new()?).await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
+    r.map(drop).map_err(Error::from)
 }
 
 /// A client's file descriptor, written from a thread of its own so that a
@@ -202,156 +189,26 @@ impl Drop for FdWriter {
     }
 }
 
-/// Stream a container's lines into `out` (see Engine::logs). The copying
-/// runs on a thread of its own; with follow, a watcher ends it once the
-/// container has run and stopped (a configured or created container is
-/// followed until it has run), or when the reader goes away.
-pub async fn stream(id: &str, mut rx: tokio::sync::watch::Receiver<crate::store::Record>, o: &LogOptions, out: std::fs::File) -> Result<()> {
-    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-    use std::sync::Arc;
-    check_writable(&out)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let child = Arc::new(AtomicI32::new(0));
-    let watcher = if o.follow {
-        let (stop, child) = (stop.clone(), child.clone());
-        Some(tokio::spawn(async move {
-            let mut ran = {
-                let st = rx.borrow_and_update().state;
-                st.is_live() || matches!(st, crate::model::State::Stopped | crate::model::State::Exited)
-            };
-            loop {
-                let st = rx.borrow_and_update().state;
-                ran |= st.is_live();
-                if ran && !st.is_live() {
-                    break;
-                }
-                if rx.changed().await.is_err() {
-                    break;
-                }
-            }
-            // Let journald take in what the container wrote last.
-            let _ = tokio::process::Command::new("journalctl").arg("--sync").status().await;
-            stop.store(true, Ordering::Release);
-            let pid = child.load(Ordering::Acquire);
-            if pid > 0 {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
-            }
-        }))
-    } else {
-        None
-    };
-    let (id, o2) = (id.to_string(), o.clone());
-    let r = super::blocking(move || {
-        let mut out = out;
-        let cursor = copy(&journalctl_args(&id, &o2, None), &mut out, o2.timestamps, &child)?;
-        if o2.follow && stop.load(Ordering::Acquire) {
-            let drain = match &cursor {
-                Some(c) => journalctl_args(&id, &o2, Some(c)),
-                None => journalctl_args(&id, &LogOptions { follow: false, ..o2.clone() }, None),
-            };
-            copy(&drain, &mut out, o2.timestamps, &AtomicI32::new(0))?;
-        }
-        Ok(())
-    })
-    .await;
-    if let Some(w) = watcher {
-        w.abort();
-    }
-    r
-}
-
-/// Copy journalctl's output for `args` to `out`; returns the last cursor.
-/// Ends when journalctl ends, when the reader goes away, or on `stop`.
-fn copy(
-    args: &[String],
-    out: &mut std::fs::File,
-    timestamps: bool,
-    child_pid: &std::sync::atomic::AtomicI32,
-) -> Result<Option<String>> {
-    use std::io::BufRead;
-    use std::sync::atomic::Ordering;
-    let mut child = std::process::Command::new("journalctl")
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| Error::internal(format!("cannot run journalctl: {e}")))?;
-    child_pid.store(child.id() as i32, Ordering::Release);
-    let stdout = child.stdout.take().expect("piped");
-    let mut lines = std::io::BufReader::new(stdout);
-    let mut cursor = None;
-    let mut line = String::new();
-    let mut gone = false;
-    loop {
-        line.clear();
-        match lines.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if let Some(l) = parse_line(line.trim_end_matches('\n')) {
-            if !write_polled(out, &format_line(&l, timestamps), &std::sync::atomic::AtomicBool::new(false)) {
-                gone = true;
-                break;
-            }
-            cursor = Some(l.cursor);
-        }
-    }
-    child_pid.store(0, Ordering::Release);
-    // journalctl may still run (a follow, or the reader went away).
-    let _ = child.kill();
-    let _ = child.wait();
-    if gone {
-        return Ok(None);
-    }
-    Ok(cursor)
-}
-
 /// The last lines the container (or its runtime) wrote to stderr since
 /// `since`: what a failed start's error should show.
 pub async fn recent_errors(id: &str, since: Usec) -> Vec<String> {
-    if !std::path::Path::new("/run/systemd/journal/socket").exists() {
+    if !std::path::Path::new(journal::JOURNAL_SOCKET).exists() {
         return Vec::new();
     }
-    let _ = tokio::process::Command::new("journalctl").arg("--sync").status().await;
-    let o = LogOptions { since: Some(since), tail: Some(3), stderr: true, ..Default::default() };
-    let Ok(out) = tokio::process::Command::new("journalctl").args(journalctl_args(id, &o, None)).output().await else {
-        return Vec::new();
-    };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(parse_line)
-        .map(|l| String::from_utf8_lossy(&l.message).into_owned())
-        .collect()
+    let matcher = format!("CONTAINER_ID_FULL={id}");
+    let o = ReadOptions { since: Some(since), tail: Some(3), streams: Streams { stdout: false, stderr: true }, ..Default::default() };
+    super::blocking(move || {
+        let mut lines = Vec::new();
+        let Ok(cancel) = Cancel::new() else { return lines };
+        let Ok(mut reader) = journal::LogReader::open() else { return lines };
+        let mut sink = |l: &journal::LogLine<'_>| {
+            lines.push(String::from_utf8_lossy(l.message).into_owned());
+            std::ops::ControlFlow::Continue(())
+        };
+        // Best effort: the start failed anyway, this only explains why.
+        let _ = reader.read(&matcher, &o, &mut sink, &cancel);
+        lines
+    })
+    .await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arguments() {
-        let o = LogOptions { tail: Some(10), follow: true, stderr: true, ..Default::default() };
-        let a = journalctl_args("abc", &o, None);
-        assert!(a.contains(&"--lines=10".into()) && a.contains(&"--follow".into()));
-        assert!(a.contains(&"--priority=3..3".into()));
-        assert_eq!(a.last().unwrap(), "CONTAINER_ID_FULL=abc");
-        let a = journalctl_args("abc", &o, Some("c1"));
-        assert!(a.contains(&"--after-cursor=c1".into()) && !a.contains(&"--follow".into()) && !a.contains(&"--lines=10".into()));
-        let a = journalctl_args("abc", &LogOptions { follow: true, ..Default::default() }, None);
-        assert!(a.contains(&"--no-tail".into()), "a follow starts from the first line");
-        let a = journalctl_args("abc", &LogOptions { since: Some(1_000_001), ..Default::default() }, None);
-        assert!(a.contains(&"--since=@1.000001".into()));
-    }
-
-    #[test]
-    fn lines_and_times() {
-        let j = r#"{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1700000000123456","PRIORITY":"3","MESSAGE":"oops"}"#;
-        let l = parse_line(j).unwrap();
-        assert!(l.stderr);
-        assert_eq!(format_line(&l, true), b"2023-11-14T22:13:20.123456Z oops\n");
-        let j = r#"{"__CURSOR":"s=2","__REALTIME_TIMESTAMP":"1","PRIORITY":"6","MESSAGE":[104,105,255]}"#;
-        assert_eq!(parse_line(j).unwrap().message, vec![104, 105, 255]);
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(rfc3339(951_782_400_000_000), "2000-02-29T00:00:00.000000Z");
-    }
-}

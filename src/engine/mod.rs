@@ -478,10 +478,11 @@ impl Engine {
     /// skipped, so none is missed or sent twice.
     pub async fn events(&self, o: &EventOptions, out: std::fs::File) -> Result<()> {
         let mut live = self.subscribe();
-        let (since, container) = (o.since, o.container.clone());
-        let history = blocking(move || journal::history(since, container.as_deref()))
-            .await
-            .map_err(|e| Error::internal(format!("cannot read the event history: {e}")))?;
+        let history: Vec<Event> = crate::journal::event_history(o.since, o.until, o.container.clone())
+            .await?
+            .iter()
+            .filter_map(|e| e.to_event())
+            .collect();
         let mut out = logs::FdWriter::new(out)?;
         let mut seen = HashSet::new();
         for e in history.iter().filter(|e| o.wants(e)) {

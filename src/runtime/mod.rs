@@ -4,7 +4,6 @@
 pub mod bundle;
 pub mod cgroup;
 pub mod cmdline;
-pub mod journal;
 pub mod monitor;
 pub mod spec_run;
 

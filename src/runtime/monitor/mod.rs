@@ -10,6 +10,7 @@
 //! lists as a success that must not trigger a restart.
 
 mod exit;
+mod output;
 mod run;
 
 pub use exit::{exit_code, exit_code_from_env, record_exit};

@@ -3,6 +3,7 @@
 //! runtime, supervise it, and record how it ended. Every step that fails
 //! says so on stderr, which is the unit's journal.
 
+use super::output::Output;
 use super::{exit_code, MonitorArgs, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
 use crate::model::now_usec;
 use crate::runtime::cgroup;
@@ -28,6 +29,17 @@ const JOURNAL_DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// How long the runtime may outlive its SIGKILLed container.
 const RUNTIME_GRACE: Duration = Duration::from_secs(2);
+
+/// The container's name, for SYSLOG_IDENTIFIER: from its unit,
+/// `berth-NAME.service` (transient) or `NAME.service` (file-defined).
+fn identifier() -> String {
+    let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let unit = cg.lines().find_map(|l| l.strip_prefix("0::")).and_then(|p| p.split('/').rev().find(|c| c.ends_with(".service")));
+    match unit.and_then(|u| u.strip_suffix(".service")) {
+        Some(n) => n.strip_prefix("berth-").unwrap_or(n).to_string(),
+        None => "berth-monitor".to_string(),
+    }
+}
 
 /// Say what failed, in the unit's journal; the monitor goes on.
 fn warn(what: &str, e: impl std::fmt::Display) {
@@ -132,13 +144,15 @@ fn spawn_runtime(
     a: &MonitorArgs,
     pid_file: &Path,
     mask: SigSet,
-    streams: Option<&(OwnedFd, OwnedFd)>,
+    pipes: Option<(OwnedFd, OwnedFd)>,
     proxy: bool,
     payload: Option<File>,
 ) -> io::Result<Child> {
     let mut cmd = runtime_command(&a.runtime, a.runtime.run_args(&a.bundle, pid_file, &a.id));
-    if let Some((out, err)) = streams {
-        cmd.stdout(out.try_clone()?).stderr(err.try_clone()?);
+    // The write ends go to the runtime and the container only: the
+    // monitor's copies close with `cmd`, so the pipes end with them.
+    if let Some((out, err)) = pipes {
+        cmd.stdout(out).stderr(err);
     }
     if proxy {
         cmd.env("NOTIFY_SOCKET", &a.notify_socket);
@@ -159,6 +173,7 @@ fn spawn_runtime(
     }
     let child = cmd.spawn();
     drop(payload_fd);
+    drop(cmd);
     child
 }
 
@@ -258,8 +273,9 @@ impl Monitor<'_> {
         }
     }
 
-    /// Until the runtime exits: signals, notifications, the stop deadline.
-    fn supervise(&mut self, sfd: &SignalFd, proxy: Option<&UnixDatagram>) -> io::Result<ExitStatus> {
+    /// Until the runtime exits: signals, notifications, the container's
+    /// output, the stop deadline.
+    fn supervise(&mut self, sfd: &SignalFd, proxy: Option<&UnixDatagram>, mut output: Option<&mut Output>) -> io::Result<ExitStatus> {
         loop {
             self.poll_init();
             // Until the init exists, poll its pid file often.
@@ -272,9 +288,32 @@ impl Monitor<'_> {
             if let Some(p) = proxy {
                 fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
             }
+            let pipes: Vec<usize> = match &output {
+                Some(o) => o.fds().into_iter().map(|(i, fd)| {
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                    i
+                }).collect(),
+                None => Vec::new(),
+            };
             match poll(&mut fds, PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX)) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => return Err(e.into()),
+            }
+            let first_pipe = fds.len() - pipes.len();
+            let ready: Vec<usize> = pipes
+                .iter()
+                .zip(&fds[first_pipe..])
+                .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+                .map(|(i, _)| *i)
+                .collect();
+            drop(fds);
+            if let Some(o) = output.as_deref_mut() {
+                for i in &ready {
+                    o.read(*i);
+                }
+                if !ready.is_empty() {
+                    o.flush();
+                }
             }
             if let Some(p) = proxy {
                 self.relay(p);
@@ -312,19 +351,6 @@ impl Monitor<'_> {
     }
 }
 
-/// Wait until journald has read every line the container wrote.
-fn drain_journal(streams: Option<&(OwnedFd, OwnedFd)>) {
-    match streams {
-        Some((out, err)) => super::super::journal::drain(&[out, err], JOURNAL_DRAIN_LIMIT),
-        None => {
-            let fds = (std::io::stdout().as_fd().try_clone_to_owned(), std::io::stderr().as_fd().try_clone_to_owned());
-            if let (Ok(out), Ok(err)) = fds {
-                super::super::journal::drain(&[&out, &err], JOURNAL_DRAIN_LIMIT);
-            }
-        }
-    }
-}
-
 /// Run the container to its end; returns the monitor's exit status. A
 /// failure before the container runs is recorded as exit code 125.
 pub fn run(a: &MonitorArgs) -> io::Result<i32> {
@@ -335,7 +361,7 @@ pub fn run(a: &MonitorArgs) -> io::Result<i32> {
     crate::fsutil::atomic_write(&marker, format!("{} {started_at}", std::process::id()).as_bytes())?;
     let pid_file = a.bundle.join("pid");
     match start(a, &pid_file, mask) {
-        Ok((child, proxy, streams)) => Ok(supervise_to_end(a, child, pid_file, proxy, streams, &sfd, started_at)),
+        Ok((child, proxy, output)) => Ok(supervise_to_end(a, child, pid_file, proxy, output, &sfd, started_at)),
         Err(e) => {
             let rec = ExitRecord { exit_code: START_FAILURE_CODE, finished_at: now_usec(), stop_requested: false, started_at };
             if let Err(w) = rec.write(&a.exit_file) {
@@ -347,7 +373,7 @@ pub fn run(a: &MonitorArgs) -> io::Result<i32> {
     }
 }
 
-type Started = (Child, Option<UnixDatagram>, Option<(OwnedFd, OwnedFd)>);
+type Started = (Child, Option<UnixDatagram>, Option<Output>);
 
 fn start(a: &MonitorArgs, pid_file: &Path, mask: SigSet) -> io::Result<Started> {
     let payload = place_cgroups(a).map_err(|e| io::Error::new(e.kind(), format!("placing the container's cgroups: {e}")))?;
@@ -359,10 +385,19 @@ fn start(a: &MonitorArgs, pid_file: &Path, mask: SigSet) -> io::Result<Started> 
         }
     }
     let proxy = notify_proxy(a).map_err(|e| io::Error::new(e.kind(), format!("the notify socket {}: {e}", a.notify_socket.display())))?;
-    let streams = super::super::journal::container_streams();
-    let child = spawn_runtime(a, pid_file, mask, streams.as_ref(), proxy.is_some(), payload)
+    // Without journald (a monitor run by hand) the container writes to the
+    // monitor's own output.
+    let (output, pipes) = match std::env::var_os("JOURNAL_STREAM").map(|_| Output::open(&identifier())) {
+        Some(Ok((o, w_out, w_err))) => (Some(o), Some((w_out, w_err))),
+        Some(Err(e)) => {
+            warn("the container's output goes to the monitor's own: no journal", e);
+            (None, None)
+        }
+        None => (None, None),
+    };
+    let child = spawn_runtime(a, pid_file, mask, pipes, proxy.is_some(), payload)
         .map_err(|e| io::Error::new(e.kind(), format!("running {}: {e}", a.runtime.program.display())))?;
-    Ok((child, proxy, streams))
+    Ok((child, proxy, output))
 }
 
 fn supervise_to_end(
@@ -370,7 +405,7 @@ fn supervise_to_end(
     child: Child,
     pid_file: PathBuf,
     proxy: Option<UnixDatagram>,
-    streams: Option<(OwnedFd, OwnedFd)>,
+    mut output: Option<Output>,
     sfd: &SignalFd,
     started_at: u64,
 ) -> i32 {
@@ -395,7 +430,7 @@ fn supervise_to_end(
         upstream,
         out,
     };
-    let status = match m.supervise(sfd, proxy.as_ref()) {
+    let status = match m.supervise(sfd, proxy.as_ref(), output.as_mut()) {
         Ok(s) => s,
         Err(e) => {
             warn("supervising the runtime", e);
@@ -406,7 +441,10 @@ fn supervise_to_end(
     // A short-lived container may be gone before the loop saw it start: it
     // did start, so a non-notify container still counts as started.
     m.poll_init();
-    drain_journal(streams.as_ref());
+    // Exit only once journald has stored every line the container wrote.
+    if let Some(o) = output.as_mut() {
+        o.finish(JOURNAL_DRAIN_LIMIT);
+    }
     let code = exit_code(status);
     if status.signal().is_some() {
         // The runtime itself was killed; its container must not outlive it.
