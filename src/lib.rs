@@ -6,6 +6,7 @@ pub mod client;
 pub mod dbus;
 pub mod engine;
 pub mod fsutil;
+pub mod image;
 pub mod model;
 pub mod quadlet;
 pub mod runtime;
