@@ -181,6 +181,7 @@ impl TreeWriter {
                 let (tparent, tname) = (t.parent().unwrap_or(Path::new("")), t.file_name().unwrap_or_default());
                 let tfd = match open_beneath(&self.root, tparent, DIR_FLAGS) {
                     Ok(fd) => fd,
+                    Err(Errno::ENOTDIR) if self.through_symlink(tparent) => return Err(fail()),
                     Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => {
                         return Err(Error::HardLinkTargetMissing { entry: entry.into(), target: target.display().to_string() })
                     }
@@ -292,11 +293,18 @@ impl TreeWriter {
         let fd = match open_beneath(&self.root, path, DIR_FLAGS) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => self.make_parents(path, entry)?,
+            Err(Errno::ENOTDIR) if self.through_symlink(path) => return Err(Error::PathThroughSymlink { entry: entry.into() }),
             Err(err) => return Err(refusal(err, entry)),
         };
         let keep = fd.try_clone().map_err(|source| Error::Entry { entry: entry.into(), op: "open the parent of", source })?;
         self.parent = Some((path.to_path_buf(), keep));
         Ok(fd)
+    }
+
+    /// Whether resolving `path` meets a symbolic link (opening a directory
+    /// that is a link reports "not a directory" before the link).
+    fn through_symlink(&self, path: &Path) -> bool {
+        matches!(open_beneath(&self.root, path, OFlag::O_PATH), Err(Errno::ELOOP))
     }
 
     fn make_parents(&mut self, path: &Path, entry: &str) -> Result<OwnedFd> {
@@ -307,7 +315,11 @@ impl TreeWriter {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(err) => return Err(Error::Entry { entry: entry.into(), op: "create a parent of", source: err.into() }),
             }
-            fd = open_beneath(&fd, Path::new(name), DIR_FLAGS).map_err(|err| refusal(err, entry))?;
+            fd = match open_beneath(&fd, Path::new(name), DIR_FLAGS) {
+                Ok(fd) => fd,
+                Err(Errno::ENOTDIR) if self.through_symlink(path) => return Err(Error::PathThroughSymlink { entry: entry.into() }),
+                Err(err) => return Err(refusal(err, entry)),
+            };
         }
         Ok(fd)
     }

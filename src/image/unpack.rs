@@ -199,4 +199,162 @@ mod tests {
         assert_eq!(parse_pax_time("x"), None);
         assert_eq!(parse_pax_time("1.x"), None);
     }
+
+    // Archives built by hand, owned by whoever runs the test, so that no
+    // privilege is needed.
+    struct Tar(tar::Builder<Vec<u8>>);
+
+    fn ids() -> (u64, u64) {
+        (u64::from(nix::unistd::geteuid().as_raw()), u64::from(nix::unistd::getegid().as_raw()))
+    }
+
+    impl Tar {
+        fn new() -> Self {
+            Tar(tar::Builder::new(Vec::new()))
+        }
+
+        /// An entry whose name is written as given, even when tar's own
+        /// checks would refuse it.
+        fn raw(mut self, name: &str, kind: EntryType, link: &str, data: &[u8], mode: u32) -> Self {
+            let mut h = tar::Header::new_gnu();
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+            h.set_entry_type(kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(mode);
+            let (u, g) = ids();
+            h.set_uid(u);
+            h.set_gid(g);
+            h.set_mtime(1_600_000_000);
+            h.set_cksum();
+            self.0.append(&h, data).unwrap();
+            self
+        }
+
+        fn file(self, name: &str, data: &[u8]) -> Self {
+            self.raw(name, EntryType::Regular, "", data, 0o644)
+        }
+
+        fn bytes(self) -> Vec<u8> {
+            self.0.into_inner().unwrap()
+        }
+    }
+
+    struct Scene {
+        _tmp: tempfile::TempDir,
+        layer: std::path::PathBuf,
+        canary: std::path::PathBuf,
+    }
+
+    fn scene() -> Scene {
+        let tmp = tempfile::tempdir().unwrap();
+        let canary = tmp.path().join("canary");
+        std::fs::create_dir(&canary).unwrap();
+        Scene { layer: tmp.path().join("store/layer"), canary, _tmp: tmp }
+    }
+
+    fn refused(tar: Vec<u8>) -> Error {
+        let s = scene();
+        std::fs::create_dir(s.layer.parent().unwrap()).unwrap();
+        let e = unpack_layer(&mut &tar[..], &s.layer).unwrap_err();
+        assert!(!s.layer.exists(), "a failed unpack leaves nothing behind");
+        assert_eq!(std::fs::read_dir(&s.canary).unwrap().count(), 0, "nothing written outside");
+        assert_eq!(std::fs::read_dir(s.layer.parent().unwrap()).unwrap().count(), 0);
+        e
+    }
+
+    #[test]
+    fn refuses_dot_dot() {
+        let e = refused(Tar::new().file("../canary/x", b"evil").bytes());
+        assert!(matches!(e, Error::PathEscapes { ref entry } if entry == "../canary/x"), "{e}");
+        let e = refused(Tar::new().file("a/../../../canary/x", b"evil").bytes());
+        assert!(matches!(e, Error::PathEscapes { .. }), "{e}");
+        let e = refused(Tar::new().file("/../x", b"evil").bytes());
+        assert!(matches!(e, Error::PathEscapes { .. }), "{e}");
+    }
+
+    #[test]
+    fn refuses_paths_through_symlinks() {
+        let s = scene();
+        let canary = s.canary.display().to_string();
+        let e = refused(Tar::new().raw("l", EntryType::Symlink, &canary, b"", 0o777).file("l/x", b"evil").bytes());
+        assert!(matches!(e, Error::PathThroughSymlink { ref entry } if entry == "l/x"), "{e}");
+        let e = refused(Tar::new().raw("up", EntryType::Symlink, "..", b"", 0o777).file("up/x", b"evil").bytes());
+        assert!(matches!(e, Error::PathThroughSymlink { .. }), "{e}");
+        // A directory replaced by a link, then written through.
+        let e = refused(
+            Tar::new().raw("d/", EntryType::Directory, "", b"", 0o755).raw("d", EntryType::Symlink, &canary, b"", 0o777).file("d/x", b"evil").bytes(),
+        );
+        assert!(matches!(e, Error::PathThroughSymlink { .. }), "{e}");
+        assert_eq!(std::fs::read_dir(&s.canary).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn refuses_hard_links_outside() {
+        let e = refused(Tar::new().raw("h", EntryType::Link, "../canary/x", b"", 0o644).bytes());
+        assert!(matches!(e, Error::HardLinkEscapes { .. }), "{e}");
+        let e = refused(Tar::new().raw("l", EntryType::Symlink, "/etc", b"", 0o777).raw("h", EntryType::Link, "l/passwd", b"", 0o644).bytes());
+        assert!(matches!(e, Error::HardLinkEscapes { .. }), "{e}");
+        let e = refused(Tar::new().raw("h", EntryType::Link, "nothing", b"", 0o644).bytes());
+        assert!(matches!(e, Error::HardLinkTargetMissing { .. }), "{e}");
+    }
+
+    #[test]
+    fn refuses_unknown_types_huge_files_and_truncation() {
+        let e = refused(Tar::new().raw("v", EntryType::new(b'V'), "", b"", 0o644).bytes());
+        assert!(matches!(e, Error::UnsupportedEntryType { kind: b'V', .. }), "{e}");
+        let mut h = tar::Header::new_gnu();
+        h.set_path("huge").unwrap();
+        h.set_size(1 << 40);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        let mut tar = h.as_bytes().to_vec();
+        tar.extend_from_slice(&[0; 4096]);
+        let e = refused(tar);
+        assert!(matches!(e, Error::NoSpace { needed: 1_099_511_627_776, .. }), "{e}");
+        let mut whole = Tar::new().file("big", &[7; 10_000]).bytes();
+        whole.truncate(3000);
+        let e = refused(whole);
+        assert!(matches!(e, Error::Truncated { .. }), "{e}");
+    }
+
+    #[test]
+    fn unpacks_types_modes_and_times() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let s = scene();
+        std::fs::create_dir(s.layer.parent().unwrap()).unwrap();
+        let tar = Tar::new()
+            .raw("/d/", EntryType::Directory, "", b"", 0o1750)
+            .raw("d/f", EntryType::Regular, "", b"data", 0o4755)
+            .raw("d/h", EntryType::Link, "/d/f", b"", 0o644)
+            .raw("d/s", EntryType::Symlink, "/nowhere/../f", b"", 0o777)
+            .raw("d/p", EntryType::Fifo, "", b"", 0o640)
+            .file("implicit/parent/x", b"x")
+            .file("d/g", b"old")
+            .file("d/g", b"new")
+            .bytes();
+        unpack_layer(&mut &tar[..], &s.layer).unwrap();
+        let m = |p: &str| std::fs::symlink_metadata(s.layer.join(p)).unwrap();
+        assert_eq!(m("d").permissions().mode() & 0o7777, 0o1750);
+        assert_eq!(m("d").mtime(), 1_600_000_000, "a directory's time is set after its content");
+        assert_eq!(m("d/f").permissions().mode() & 0o7777, 0o4755);
+        assert_eq!(m("d/f").ino(), m("d/h").ino());
+        assert_eq!(std::fs::read_link(s.layer.join("d/s")).unwrap(), Path::new("/nowhere/../f"));
+        assert!(m("d/p").file_type().is_fifo_like());
+        assert_eq!(std::fs::read(s.layer.join("d/g")).unwrap(), b"new");
+        assert_eq!(m("implicit/parent").permissions().mode() & 0o7777, 0o755);
+        assert_eq!(m("d/f").uid() as u64, ids().0);
+    }
+
+    trait FifoLike {
+        fn is_fifo_like(&self) -> bool;
+    }
+    impl FifoLike for std::fs::FileType {
+        fn is_fifo_like(&self) -> bool {
+            std::os::unix::fs::FileTypeExt::is_fifo(self)
+        }
+    }
 }
