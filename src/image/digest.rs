@@ -88,6 +88,11 @@ impl<R: Read> HashReader<R> {
         HashReader { inner, hasher: Sha256::new(), count: 0 }
     }
 
+    /// The reader, leaving what it has not read unhashed.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
     /// Read (and hash) whatever is left, then give back the reader with the
     /// digest and byte count of everything that passed.
     pub fn finish(mut self) -> io::Result<(R, Digest, u64)> {

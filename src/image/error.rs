@@ -88,6 +88,8 @@ pub enum Error {
     AmbiguousReference { reference: String, candidates: Vec<String> },
     #[error("image {id} is in use by a container")]
     ImageInUse { id: String },
+    #[error("image {id} has several names ({}); remove them by name, or force", names.join(", "))]
+    ImageHasSeveralNames { id: String, names: Vec<String> },
     #[error("image {id} has no name {name:?}")]
     NameNotOnImage { id: String, name: String },
     #[error("corrupt image store file {}", path.display())]

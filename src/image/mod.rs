@@ -5,8 +5,19 @@ pub mod config;
 pub mod digest;
 pub mod error;
 mod fsat;
+pub mod import;
+mod lock;
 pub mod reference;
+pub mod store;
 pub mod tree;
 pub mod unpack;
 
 pub use error::{Error, Result};
+pub use config::{ExposedPort, ImageConfig, Protocol};
+pub use digest::Digest;
+pub use import::{Format, ImportOptions};
+pub use reference::ImageName;
+pub use store::{Image, ImageInspect, ImageRecord, ImageStore, Removal};
+
+#[cfg(test)]
+mod store_tests;
