@@ -7,16 +7,20 @@ pub mod error;
 mod fsat;
 pub mod import;
 mod lock;
+pub mod overlay;
 pub mod reference;
 pub mod store;
 pub mod tree;
 pub mod unpack;
+pub mod user;
 
 pub use error::{Error, Result};
 pub use config::{ExposedPort, ImageConfig, Protocol};
 pub use digest::Digest;
 pub use import::{Format, ImportOptions};
 pub use reference::ImageName;
+pub use user::{resolve_user, ResolvedUser};
+pub use overlay::{ContainerLayer, MountApi};
 pub use store::{Image, ImageInspect, ImageRecord, ImageStore, Removal};
 
 #[cfg(test)]
