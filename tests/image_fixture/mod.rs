@@ -342,3 +342,122 @@ pub fn simple_image() -> TestImage {
     img.run_config = serde_json::json!({"Cmd": ["/bin/tool"], "Env": ["PATH=/bin"], "ExposedPorts": {"80/tcp": {}}});
     img
 }
+
+/// Pseudo-random bytes (xorshift), the same for the same seed.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// An image with everything a layer can hold: owners, setuid and sticky
+/// modes, xattrs, devices, a fifo, hard links (also re-made in a later
+/// layer), symbolic links, whiteouts of files and directories, an opaque
+/// directory, long and odd names. Needs root to unpack.
+pub fn rich_image() -> TestImage {
+    let l1 = Layer::new(Compress::Gzip)
+        .dir("etc", 0o755).owner(0, 0)
+        .file("etc/passwd", b"root:x:0:0::/root:/bin/sh\nweb:x:1000:1000::/home/web:/bin/sh\n", 0o644).owner(0, 0)
+        .file("etc/group", b"root:x:0:\nweb:x:1000:\nwheel:x:10:web\n", 0o644).owner(0, 0)
+        .symlink("etc/abs", "/etc/passwd").owner(0, 0)
+        .file("etc/xattr-file", b"has xattrs", 0o644).owner(0, 0).xattr("user.comment", b"hello").xattr("trusted.note", b"secret")
+        .dir("bin", 0o755).owner(0, 0)
+        .file("bin/tool", b"#!/bin/sh\necho one\n", 0o755).owner(0, 0)
+        .hardlink("bin/tool2", "bin/tool").owner(0, 0)
+        .symlink("bin/sh", "tool").owner(0, 0)
+        .dir("usr", 0o755).owner(0, 0)
+        .dir("usr/bin", 0o755).owner(0, 0)
+        .file("usr/bin/su", b"su", 0o4755).owner(0, 0)
+        .file("usr/bin/wall", b"wall", 0o2755).owner(0, 5)
+        .dir("tmp", 0o1777).owner(0, 0)
+        .dir("home", 0o755).owner(0, 0)
+        .dir("home/web", 0o700).owner(1000, 1000).mtime(1_500_000_000)
+        .file("home/web/.profile", b"export A=1\n", 0o644).owner(1000, 1000).mtime(1_500_000_001)
+        .dir("dev", 0o755).owner(0, 0)
+        .char_dev("dev/null", 1, 3).owner(0, 0)
+        .block_dev("dev/loop0", 7, 0).owner(0, 6)
+        .dir("run", 0o755).owner(0, 0)
+        .fifo("run/fifo").owner(0, 0)
+        .dir("del", 0o755).owner(0, 0)
+        .file("del/file", b"deleted later", 0o644).owner(0, 0)
+        .dir("del/dir", 0o755).owner(0, 0)
+        .file("del/dir/x", b"x", 0o644).owner(0, 0)
+        .dir("opq", 0o755).owner(0, 0)
+        .file("opq/a", b"a", 0o644).owner(0, 0)
+        .dir("opq/sub", 0o755).owner(0, 0)
+        .file("opq/sub/b", b"b", 0o644).owner(0, 0)
+        .dir("keep", 0o755).owner(0, 0)
+        .file("keep/gone", b"whited out", 0o644).owner(0, 0)
+        .file("keep/stays", b"stays", 0o644).owner(0, 0)
+        .file("big", &noise(1, 1 << 20), 0o644).owner(0, 0);
+    let l2 = Layer::new(Compress::Zstd)
+        .dir("keep", 0o755).owner(0, 0)
+        .file("keep/.wh.gone", b"", 0o644).owner(0, 0)
+        .dir("del", 0o755).owner(0, 0)
+        .file("del/.wh.file", b"", 0o644).owner(0, 0)
+        .file("del/.wh.dir", b"", 0o644).owner(0, 0)
+        .dir("opq", 0o750).owner(0, 0)
+        .file("opq/.wh..wh..opq", b"", 0o644).owner(0, 0)
+        .file("opq/new", b"new", 0o644).owner(0, 0)
+        .dir("bin", 0o755).owner(0, 0)
+        .file("bin/tool", b"#!/bin/sh\necho two\n", 0o755).owner(0, 0)
+        .hardlink("bin/tool3", "bin/tool").owner(0, 0)
+        .dir("etc", 0o755).owner(0, 0)
+        .dir("etc/conf.d", 0o750).owner(0, 10).xattr("user.dirattr", b"1")
+        .file("etc/conf.d/app.conf", b"k=v\n", 0o640).owner(0, 10);
+    let deep = format!("deep/{}/file", "d".repeat(120));
+    let l3 = Layer::new(Compress::None)
+        .file(".wh.del", b"", 0o644).owner(0, 0)
+        .file("new-top", b"top", 0o640).owner(1000, 10)
+        .dir("bin", 0o755).owner(0, 0)
+        .symlink("bin/sh", "tool3").owner(0, 0)
+        .dir("sp ace", 0o755).owner(0, 0)
+        .file("sp ace/a:b,c", b"odd", 0o644).owner(0, 0)
+        .file(&deep, b"deep", 0o644).owner(0, 0);
+    let mut img = TestImage::new(vec![l1, l2, l3]);
+    img.run_config = serde_json::json!({"Entrypoint": ["/bin/tool"], "Cmd": ["--help"], "User": "web", "WorkingDir": "/home/web",
+        "Env": ["PATH=/usr/bin:/bin"], "ExposedPorts": {"8080/tcp": {}}, "Volumes": {"/home/web": {}}, "StopSignal": "SIGQUIT", "Labels": {"org.test": "rich"}});
+    img
+}
+
+/// An image of `count` layers, each adding one file (and the last one
+/// deleting the first layer's).
+pub fn many_layers(count: usize) -> TestImage {
+    let mut layers = Vec::new();
+    for i in 0..count {
+        let mut l = Layer::new(if i % 2 == 0 { Compress::Gzip } else { Compress::None }).dir("layers", 0o755).file(&format!("layers/{i:04}"), format!("layer {i}\n").as_bytes(), 0o644);
+        if i + 1 == count {
+            l = l.file("layers/.wh.0000", b"", 0o644);
+        }
+        layers.push(l);
+    }
+    TestImage::new(layers)
+}
+
+/// A bigger image: `layers` layers of `files` pseudo-random files each,
+/// `size` bytes per file, gzip-compressed.
+pub fn bulky_image(layers: usize, files: usize, size: usize) -> TestImage {
+    let mut out = Vec::new();
+    for l in 0..layers {
+        let mut layer = Layer::new(Compress::Gzip).dir(&format!("l{l}"), 0o755);
+        for f in 0..files {
+            let dir = format!("l{l}/d{}", f / 50);
+            if f % 50 == 0 {
+                layer = layer.dir(&dir, 0o755);
+            }
+            // Half random (incompressible), half text (compressible).
+            let mut data = noise((l * 100_000 + f) as u64, size / 2);
+            data.extend(std::iter::repeat(b"line of text\n".iter().copied()).flatten().take(size - size / 2));
+            layer = layer.file(&format!("{dir}/f{f}"), &data, 0o644);
+        }
+        out.push(layer);
+    }
+    TestImage::new(out)
+}
