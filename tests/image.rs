@@ -24,12 +24,29 @@ fn require_sandbox() {
     assert!(nix::unistd::geteuid().is_root(), "these tests mount file systems and make device nodes: run them as root in the sandbox");
 }
 
-/// A fresh directory on the checkout's file system (not the sandbox's tmpfs).
-fn workdir(name: &str) -> PathBuf {
+/// A fresh directory on the checkout's file system (not the sandbox's
+/// tmpfs), removed when the test ends (after its mounts, declared later).
+struct Work(PathBuf);
+
+impl std::ops::Deref for Work {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        // Best effort: target/ is scratch space anyway.
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn workdir(name: &str) -> Work {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/image-tests").join(common::unique(name));
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).unwrap();
-    d
+    Work(d)
 }
 
 /// Unmounts on drop, so a failing test leaves no mount behind.
@@ -258,7 +275,8 @@ fn archives_from_podman_and_skopeo() {
         assert!(merged.0.join("bin/busybox").is_file(), "{file}");
     }
     let names: Vec<String> = store.list().unwrap().into_iter().flat_map(|i| i.names).collect();
-    for n in ["localhost/bb:1", "localhost/bb:skopeo", "localhost/from-oci:latest", "localhost/plain:latest"] {
+    // Names from podman's RepoTags and ref.name annotations, skopeo's, and the caller's.
+    for n in ["localhost/bb:1", "localhost/bb:skopeo", "localhost/bb:skopeo-oci", "localhost/from-oci:latest", "localhost/plain:latest"] {
         assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
     }
     assert!(store.resolve("bb:1").is_ok());
@@ -308,7 +326,8 @@ fn hostile_archives_are_refused_and_leave_nothing() {
         v.extend_from_slice(&[0; 8192]);
         v
     };
-    let cases: Vec<(&str, Vec<u8>, fn(&Error) -> bool)> = vec![
+    type Case = (&'static str, Vec<u8>, fn(&Error) -> bool);
+    let cases: Vec<Case> = vec![
         ("dot-dot", raw("../../../canary/x", b'0', "", b"evil"), |e| matches!(e, Error::PathEscapes { .. })),
         ("through-symlink", [raw("l", b'2', &c, b""), raw("l/x", b'0', "", b"evil")].concat(), |e| matches!(e, Error::PathThroughSymlink { .. })),
         ("hardlink-out", raw("h", b'1', "../../../canary/x", b""), |e| matches!(e, Error::HardLinkEscapes { .. })),
@@ -348,6 +367,7 @@ fn hostile_archives_are_refused_and_leave_nothing() {
 
 /// Run by `crash_during_import_leaves_no_half_image` in a child process.
 #[test]
+#[ignore = "an import for the crash test to kill; it runs it"]
 fn crash_child() {
     let (Some(store), Some(archive)) = (std::env::var_os("BERTH_TEST_CRASH_STORE"), std::env::var_os("BERTH_TEST_CRASH_ARCHIVE")) else { return };
     let s = ImageStore::open(PathBuf::from(store)).unwrap();
@@ -372,12 +392,12 @@ fn crash_during_import_leaves_no_half_image() {
     let dir = workdir("crash");
     let img = bulky_image(4, 200, 16 << 10).named("localhost/bulky:1");
     let archive = dir.join("bulky.tar");
-    fs::write(&archive, tar_of(&oci_files(&[img.clone()]))).unwrap();
+    fs::write(&archive, tar_of(&oci_files(std::slice::from_ref(&img)))).unwrap();
     let root = dir.join("store");
     ImageStore::open(&root).unwrap();
     let child = |point: Option<&str>| {
         let mut c = Command::new(std::env::current_exe().unwrap());
-        c.args(["--exact", "crash_child", "--test-threads=1", "--nocapture"])
+        c.args(["--exact", "crash_child", "--ignored", "--test-threads=1", "--nocapture"])
             .env("BERTH_TEST_CRASH_STORE", &root)
             .env("BERTH_TEST_CRASH_ARCHIVE", &archive)
             .stdout(std::process::Stdio::null())

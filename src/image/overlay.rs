@@ -158,7 +158,7 @@ pub struct MountInfo {
 fn mount_at(target: &Path) -> Result<Option<MountInfo>> {
     let Ok(target) = fs::canonicalize(target) else { return Ok(None) };
     let table = fs::read_to_string("/proc/self/mountinfo").map_err(Error::io("read", "/proc/self/mountinfo"))?;
-    Ok(parse_mountinfo(&table).into_iter().filter(|m| m.mount_point == target).last())
+    Ok(parse_mountinfo(&table).into_iter().rev().find(|m| m.mount_point == target))
 }
 
 pub fn parse_mountinfo(table: &str) -> Vec<MountInfo> {

@@ -38,7 +38,7 @@ fn layout(dir: &Path, images: &[TestImage]) -> std::path::PathBuf {
 fn imports_an_oci_layout_and_finds_it_by_every_form() {
     let (d, s) = store();
     let img = simple_image().named("localhost/simple:1");
-    let got = s.import_path(&layout(d.path(), &[img.clone()]), &ImportOptions::default()).unwrap();
+    let got = s.import_path(&layout(d.path(), std::slice::from_ref(&img)), &ImportOptions::default()).unwrap();
     assert_eq!(got.len(), 1);
     let id = img.id();
     assert_eq!(got[0].id, id);
@@ -66,9 +66,9 @@ fn archives_streams_and_compressed_archives_give_the_same_image() {
     let (d, s) = store();
     let img = simple_image().named("localhost/simple:latest");
     let oci = d.path().join("oci.tar");
-    fs::write(&oci, tar_of(&oci_files(&[img.clone()]))).unwrap();
+    fs::write(&oci, tar_of(&oci_files(std::slice::from_ref(&img)))).unwrap();
     let docker = d.path().join("docker.tar");
-    fs::write(&docker, tar_of(&docker_files(&[img.clone()]))).unwrap();
+    fs::write(&docker, tar_of(&docker_files(std::slice::from_ref(&img)))).unwrap();
     let a = s.import_path(&oci, &ImportOptions::default()).unwrap();
     let b = s.import_path(&docker, &ImportOptions::default()).unwrap();
     let gz = {
@@ -131,7 +131,7 @@ fn every_digest_is_verified() {
     let layer = format!("blobs/sha256/{}", b.layers[1].0);
 
     // A layer whose bytes changed.
-    let mut files = oci_files(&[img.clone()]);
+    let mut files = oci_files(std::slice::from_ref(&img));
     let f = files.iter_mut().find(|(p, _)| *p == layer).unwrap();
     let n = f.1.len();
     f.1[n / 2] ^= 0xff;
@@ -139,39 +139,39 @@ fn every_digest_is_verified() {
     assert!(matches!(e, Error::DigestMismatch { what: "layer", .. }), "{e}");
 
     // A config whose bytes changed.
-    let mut files = oci_files(&[img.clone()]);
+    let mut files = oci_files(std::slice::from_ref(&img));
     let f = files.iter_mut().find(|(p, _)| *p == format!("blobs/sha256/{}", b.config.0)).unwrap();
     f.1[3] = b' ';
     let e = refused(&s, files);
     assert!(matches!(e, Error::DigestMismatch { what: "config", .. }), "{e}");
 
     // A manifest whose bytes changed.
-    let mut files = oci_files(&[img.clone()]);
+    let mut files = oci_files(std::slice::from_ref(&img));
     let f = files.iter_mut().find(|(p, _)| *p == format!("blobs/sha256/{}", b.manifest.0)).unwrap();
     f.1[3] = b' ';
     let e = refused(&s, files);
     assert!(matches!(e, Error::DigestMismatch { what: "manifest", .. }), "{e}");
 
     // A blob that is not there.
-    let files: Vec<_> = oci_files(&[img.clone()]).into_iter().filter(|(p, _)| *p != layer).collect();
+    let files: Vec<_> = oci_files(std::slice::from_ref(&img)).into_iter().filter(|(p, _)| *p != layer).collect();
     let e = refused(&s, files);
     assert!(matches!(e, Error::MissingBlob { .. }), "{e}");
 
     // A docker-archive layer that does not match the config's diffID.
-    let mut files = docker_files(&[img.clone()]);
+    let mut files = docker_files(std::slice::from_ref(&img));
     let tar = Layer::new(Compress::None).file("other", b"o", 0o644).tar();
     files[1].1 = tar;
     let e = refused(&s, files);
     assert!(matches!(e, Error::DiffIdMismatch { index: 1, .. }), "{e}");
 
     // Malformed JSON.
-    let mut files = oci_files(&[img.clone()]);
+    let mut files = oci_files(std::slice::from_ref(&img));
     files.last_mut().unwrap().1 = b"{\"manifests\": [".to_vec();
     let e = refused(&s, files);
     assert!(matches!(e, Error::MalformedJson { .. }), "{e}");
 
     // A truncated archive.
-    let mut bytes = tar_of(&oci_files(&[img.clone()]));
+    let mut bytes = tar_of(&oci_files(std::slice::from_ref(&img)));
     bytes.truncate(bytes.len() / 2);
     let e = s.import_reader(&bytes[..], &ImportOptions::default()).unwrap_err();
     assert!(matches!(e, Error::Truncated { .. } | Error::MissingBlob { .. } | Error::MissingFile { .. }), "{e}");

@@ -56,7 +56,7 @@ pub fn resolve_user(root: &Path, user: &str) -> Result<ResolvedUser> {
         return Ok(ResolvedUser { uid, gid, additional_gids: Vec::new() });
     }
     let mut additional_gids: Vec<u32> = match name {
-        Some(n) => groups.iter().filter(|x| x.members.iter().any(|m| *m == n)).map(|x| x.gid).collect(),
+        Some(n) => groups.iter().filter(|x| x.members.contains(&n)).map(|x| x.gid).collect(),
         None => Vec::new(),
     };
     additional_gids.sort_unstable();

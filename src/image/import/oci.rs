@@ -42,7 +42,7 @@ fn names_of(annotations: Option<&HashMap<String, String>>) -> Vec<ImageName> {
 
 /// Read the blob a descriptor points at, checking its size and digest.
 pub fn read_verified(src: &Source, desc: &Descriptor, what: &'static str) -> Result<(Digest, Vec<u8>)> {
-    let digest = Digest::parse(&desc.digest().to_string())?;
+    let digest = Digest::parse(desc.digest().as_ref())?;
     let data = src.read_blob_small(&digest)?;
     if data.len() as u64 != desc.size() {
         return Err(Error::SizeMismatch { what, digest, expected: desc.size(), actual: data.len() as u64 });
@@ -65,7 +65,7 @@ fn is_index(media_type: &str, data: &[u8]) -> bool {
 
 fn collect(src: &Source, desc: &Descriptor, names: Vec<ImageName>, depth: usize, out: &mut Vec<Found>) -> Result<()> {
     let (digest, data) = read_verified(src, desc, "manifest")?;
-    if is_index(&desc.media_type().to_string(), &data) {
+    if is_index(desc.media_type().as_ref(), &data) {
         if depth >= MAX_DEPTH {
             return Err(Error::MalformedMetadata { what: format!("index {digest}"), reason: "indexes nested too deep".into() });
         }
@@ -81,7 +81,7 @@ fn collect(src: &Source, desc: &Descriptor, names: Vec<ImageName>, depth: usize,
         if !media.contains("tar") && !media.contains("rootfs.diff") {
             return Err(Error::UnsupportedMediaType { media_type: media });
         }
-        let d = Digest::parse(&l.digest().to_string())?;
+        let d = Digest::parse(l.digest().as_ref())?;
         layers.push(LayerBlob { member: super::source::blob_path(&d), digest: Some(d), size: Some(l.size()) });
     }
     // The same image under two names is one image with both.
