@@ -94,18 +94,21 @@ pub enum XattrSource<'a> {
 
 /// Every extended attribute of a file, sorted by name.
 pub fn xattrs(src: XattrSource<'_>) -> io::Result<Vec<(String, Vec<u8>)>> {
-    let path = match src {
-        XattrSource::At(dir, name) => Some(proc_path(dir, name)?),
-        XattrSource::Fd(_) => None,
+    enum Target {
+        Fd(RawFd),
+        Path(CString),
+    }
+    let target = match src {
+        XattrSource::Fd(fd) => Target::Fd(fd),
+        XattrSource::At(dir, name) => Target::Path(proc_path(dir, name)?),
     };
     let list = |buf: &mut [u8]| -> io::Result<usize> {
         // SAFETY: buf is a live, writable slice of the given length (a zero
         // length asks only for the size); the path is NUL-terminated.
         let r = unsafe {
-            match (&src, &path) {
-                (XattrSource::Fd(fd), _) => libc::flistxattr(*fd, buf.as_mut_ptr().cast(), buf.len()),
-                (_, Some(p)) => libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()),
-                (_, None) => unreachable!("a path is made for every At source"),
+            match &target {
+                Target::Fd(fd) => libc::flistxattr(*fd, buf.as_mut_ptr().cast(), buf.len()),
+                Target::Path(p) => libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()),
             }
         };
         check(r)
@@ -113,15 +116,14 @@ pub fn xattrs(src: XattrSource<'_>) -> io::Result<Vec<(String, Vec<u8>)>> {
     let get = |name: &CString, buf: &mut [u8]| -> io::Result<usize> {
         // SAFETY: as above.
         let r = unsafe {
-            match (&src, &path) {
-                (XattrSource::Fd(fd), _) => libc::fgetxattr(*fd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()),
-                (_, Some(p)) => libc::lgetxattr(p.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()),
-                (_, None) => unreachable!("a path is made for every At source"),
+            match &target {
+                Target::Fd(fd) => libc::fgetxattr(*fd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()),
+                Target::Path(p) => libc::lgetxattr(p.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()),
             }
         };
         check(r)
     };
-    let names = read_sized(|b| list(b))?;
+    let names = read_sized(list)?;
     let mut out = Vec::new();
     for raw in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
         let Ok(name) = std::str::from_utf8(raw) else { continue };

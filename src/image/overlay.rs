@@ -45,11 +45,14 @@ impl ContainerLayer {
         let parent = root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = root.file_name().ok_or_else(|| Error::NotAContainerLayer { path: root.to_path_buf() })?;
         let tmp = parent.join(format!(".{}.tmp", name.to_string_lossy()));
-        // A leftover of an interrupted create.
+        // A leftover of an interrupted create; if it cannot go, creating
+        // the new one below fails and says why.
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(tmp.join("upper")).map_err(Error::io("create", &tmp))?;
         fs::create_dir(tmp.join("work")).map_err(Error::io("create", &tmp))?;
         if let Err(e) = rename_noreplace(&tmp, root) {
+            // The rename's failure is the one to report; the next create
+            // removes this leftover.
             let _ = fs::remove_dir_all(&tmp);
             return Err(Error::io("create", root)(e));
         }

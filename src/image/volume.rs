@@ -78,6 +78,8 @@ impl VolumeStore {
         let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let v = Volume { name: name.to_string(), mountpoint: target.join(DATA), created, labels, populated: false };
         let tmp = self.root.join(format!("{TMP_PREFIX}{name}"));
+        // A leftover of an interrupted create (also swept at open); if it
+        // cannot go, the create below fails and says why.
         let _ = super::store::remove_any(&tmp);
         fs::create_dir_all(tmp.join(DATA)).map_err(Error::io("create", &tmp))?;
         let r = write_record(&tmp, &v).and_then(|()| {
@@ -87,6 +89,7 @@ impl VolumeStore {
             })
         });
         if r.is_err() {
+            // The failure is what to report; open sweeps what stays.
             let _ = super::store::remove_any(&tmp);
         }
         r.map(|()| v)
@@ -151,10 +154,12 @@ impl VolumeStore {
         let copied = empty && source.is_dir();
         if copied {
             let tmp = dir.join(DATA_TMP);
+            // As in create: a leftover, and the next call reports trouble.
             let _ = super::store::remove_any(&tmp);
             fs::create_dir(&tmp).map_err(Error::io("create", &tmp))?;
             let r = copy_tree(source, &tmp);
             if r.is_err() {
+                // The copy's failure is what to report; open sweeps what stays.
                 let _ = super::store::remove_any(&tmp);
             }
             r?;

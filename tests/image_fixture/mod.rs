@@ -49,7 +49,7 @@ pub struct Layer {
 
 /// Owner of entries in layers made with `Layer::new`.
 pub fn default_owner() -> (u64, u64) {
-    // SAFETY-free: geteuid and getegid cannot fail.
+    // geteuid and getegid cannot fail.
     (u64::from(nix::unistd::geteuid().as_raw()), u64::from(nix::unistd::getegid().as_raw()))
 }
 

@@ -292,8 +292,7 @@ impl ImageStore {
     /// A root file system tarball becomes one layer and a config that
     /// holds nothing but its diffID, as `podman import` makes.
     fn stage_rootfs(&self, src: &Source, name: ImageName, staged: &mut BTreeMap<Digest, Staged>) -> Result<Found> {
-        let member = String::new();
-        let blob = LayerBlob { member, digest: None, size: None };
+        let blob = LayerBlob { member: src.path().display().to_string(), digest: None, size: None };
         let reader = File::open(src.path()).map_err(Error::io("open", src.path()))?;
         let s = self.stage_layer(reader, &blob, None, 0)?;
         // The diffID is known only now, from what was unpacked.
