@@ -15,6 +15,8 @@ pub mod engine;
 #[cfg(feature = "daemon")]
 pub mod fsutil;
 #[cfg(feature = "daemon")]
+pub mod image;
+#[cfg(feature = "daemon")]
 pub mod journal;
 pub mod model;
 #[cfg(feature = "daemon")]
