@@ -7,6 +7,7 @@ pub mod dbus;
 pub mod engine;
 pub mod fsutil;
 pub mod model;
+pub mod network;
 pub mod quadlet;
 pub mod runtime;
 pub mod store;
