@@ -79,6 +79,7 @@ fn start(networks: Vec<Attachment>, ports: Vec<PortMapping>) -> Started {
     let opts = ContainerNetworkOptions {
         container_id: id.clone(),
         container_name: name.clone(),
+        hostname: None,
         netns: netns.clone(),
         networks,
         port_mappings: ports,
@@ -256,7 +257,7 @@ fn containers_resolve_each_other_by_name_and_alias() {
     let dns = b.status.networks[&net.name].dns_servers.clone();
     assert_eq!(dns, vec![net.subnets[0].gateway.unwrap()], "aardvark-dns listens on the gateway");
     let ia = a.ip(&net.name).to_string();
-    for name in [a.name.as_str(), "web"] {
+    for name in [a.name.as_str(), "web", &a.id[..12]] {
         let o = busybox_in(&b.netns, &["nslookup", name, &dns[0].to_string()]);
         assert!(o.status.success() && text(&o).contains(&format!("Address: {ia}")), "{name}: {}", text(&o));
     }
@@ -439,6 +440,7 @@ fn bad_input_is_named_and_changes_nothing() {
         let opts = ContainerNetworkOptions {
             container_id: id.clone(),
             container_name: name,
+            hostname: None,
             netns,
             networks,
             port_mappings: vec![],

@@ -230,8 +230,12 @@ impl Networks {
             let network = self.inspect(name)?;
             let path = self.leases_path(&network.name);
             let mut leases = Leases::read(&path)?;
+            let before = leases.clone();
             out.insert(network.name.clone(), leases.allocate(&network, container_id, requested)?);
-            changed.push((path, leases));
+            // A restart keeps its addresses: no write (and no fsync) then.
+            if leases != before {
+                changed.push((path, leases));
+            }
         }
         for (path, leases) in changed {
             leases.write(&path)?;

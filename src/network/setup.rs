@@ -27,6 +27,8 @@ pub struct ContainerNetworkOptions {
     pub container_id: String,
     /// Also its name in DNS on DNS-enabled networks.
     pub container_name: String,
+    /// An explicitly set hostname: one more DNS name (as podman).
+    pub hostname: Option<String>,
     /// Its network namespace ([`Networks::create_netns`]).
     pub netns: PathBuf,
     /// In order: the first gets eth0, the next eth1, ...
@@ -133,7 +135,7 @@ impl Networks {
             let network = self.inspect(&a.network)?;
             let per = PerNetworkOptions {
                 static_ips: addresses.remove(&network.name).unwrap_or_default(),
-                aliases: a.aliases.clone(),
+                aliases: aliases(opts, a),
                 interface_name: a.interface_name.clone().unwrap_or_else(|| format!("eth{i}")),
                 static_mac: a.static_mac.clone(),
             };
@@ -212,6 +214,19 @@ impl Networks {
     }
 }
 
+/// The attachment's aliases, then, as podman adds them, the short id and
+/// the hostname; each once.
+fn aliases(opts: &ContainerNetworkOptions, a: &Attachment) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let extra = [Some(opts.container_id[..12].to_string()), opts.hostname.clone()];
+    for alias in a.aliases.iter().cloned().chain(extra.into_iter().flatten()) {
+        if alias != opts.container_name && !out.contains(&alias) {
+            out.push(alias);
+        }
+    }
+    out
+}
+
 fn bring_up(state: &ContainerState) -> Result<ContainerNetworkStatus> {
     let blocks = state.netavark.setup(&state.netns, &state.options)?;
     ContainerNetworkStatus::from_blocks(&state.options, &blocks)
@@ -270,6 +285,9 @@ fn check_options(opts: &ContainerNetworkOptions) -> Result<()> {
     let id = opts.container_id.as_str();
     check_container_id(id)?;
     check_name(&opts.container_name)?;
+    if let Some(h) = &opts.hostname {
+        check_name(h)?;
+    }
     if opts.networks.is_empty() {
         return Err(NetworkError::NoNetworks { container: opts.container_name.clone() });
     }
@@ -364,6 +382,7 @@ fi
         ContainerNetworkOptions {
             container_id: format!("{n:064x}"),
             container_name: format!("c{n}"),
+            hostname: Some("box".into()),
             // A namespace that is not berth's: teardown leaves it alone.
             netns: PathBuf::from("/proc/self/ns/net"),
             networks: vec![Attachment::new("berth")],
@@ -388,6 +407,7 @@ fi
             serde_json::from_slice(&std::fs::read(state_path(n.run_dir(), &o.container_id)).unwrap()).unwrap();
         assert_eq!(state["options"]["networks"]["berth"]["static_ips"][0], "10.89.0.2");
         assert_eq!(state["options"]["network_info"]["berth"]["network_interface"], "berth0");
+        assert_eq!(state["options"]["networks"]["berth"]["aliases"], serde_json::json!(["000000000000", "box"]));
 
         // teardown_from_state needs only the run directory.
         assert!(teardown_from_state(n.run_dir(), &o.container_id).unwrap());
@@ -457,6 +477,9 @@ fi
                 matches!(e, NetworkError::InvalidContainerId { .. })
             }),
             (ContainerNetworkOptions { container_name: "a b".into(), ..base.clone() }, |e| {
+                matches!(e, NetworkError::InvalidName { .. })
+            }),
+            (ContainerNetworkOptions { hostname: Some("bad host".into()), ..base.clone() }, |e| {
                 matches!(e, NetworkError::InvalidName { .. })
             }),
             (ContainerNetworkOptions { networks: vec![], ..base.clone() }, |e| {
