@@ -73,6 +73,11 @@ impl Started {
 }
 
 fn start(networks: Vec<Attachment>, ports: Vec<PortMapping>) -> Started {
+    start_with_dns(networks, ports, vec![])
+}
+
+/// `dns_servers`: where aardvark-dns forwards names it does not know.
+fn start_with_dns(networks: Vec<Attachment>, ports: Vec<PortMapping>, dns_servers: Vec<IpAddr>) -> Started {
     let s = store();
     let (id, name) = container();
     let netns = s.create_netns(&id).unwrap();
@@ -83,7 +88,7 @@ fn start(networks: Vec<Attachment>, ports: Vec<PortMapping>) -> Started {
         netns: netns.clone(),
         networks,
         port_mappings: ports,
-        dns_servers: vec![],
+        dns_servers,
     };
     let status = s.setup(&opts).unwrap();
     Started { id, name, netns, status }
@@ -252,8 +257,14 @@ fn containers_resolve_each_other_by_name_and_alias() {
     let _t = turn();
     let net = create(NetworkCreate::new(&unique("dns")));
     assert!(net.dns_enabled);
-    let a = start(vec![Attachment { aliases: vec!["web".into()], ..Attachment::new(&net.name) }], vec![]);
-    let b = start(on(&net.name), vec![]);
+    // Unknown names go to an upstream on the sandbox's loopback, never out.
+    let loopback = vec![IpAddr::from([127, 0, 0, 1])];
+    let a = start_with_dns(
+        vec![Attachment { aliases: vec!["web".into()], ..Attachment::new(&net.name) }],
+        vec![],
+        loopback.clone(),
+    );
+    let b = start_with_dns(on(&net.name), vec![], loopback);
     let dns = b.status.networks[&net.name].dns_servers.clone();
     assert_eq!(dns, vec![net.subnets[0].gateway.unwrap()], "aardvark-dns listens on the gateway");
     let ia = a.ip(&net.name).to_string();
@@ -261,6 +272,10 @@ fn containers_resolve_each_other_by_name_and_alias() {
         let o = busybox_in(&b.netns, &["nslookup", name, &dns[0].to_string()]);
         assert!(o.status.success() && text(&o).contains(&format!("Address: {ia}")), "{name}: {}", text(&o));
     }
+    // aardvark-dns's entry for a carries its upstream server.
+    let entries = std::fs::read_to_string(store().run_dir().join("aardvark/aardvark-dns").join(&net.name)).unwrap();
+    let line = entries.lines().find(|l| l.starts_with(&a.id)).unwrap_or_else(|| panic!("{entries}"));
+    assert!(line.ends_with("127.0.0.1"), "{line}");
     let o = busybox_in(&b.netns, &["nslookup", "nosuchname", &dns[0].to_string()]);
     assert!(!text(&o).contains(&format!("Address: {ia}")), "{}", text(&o));
     // The files the container gets point at aardvark-dns and at itself.
