@@ -122,6 +122,15 @@ fn ping(from: &Path, to: IpAddr) -> bool {
     busybox_in(from, &["ping", "-c", "1", "-W", "1", &to.to_string()]).status.success()
 }
 
+/// The sandbox's iptables rules, without iptables-save's comment lines.
+fn rules() -> Vec<String> {
+    String::from_utf8_lossy(&sh(&["iptables-save"]).stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
 /// iptables rules (comment lines carry times) and links of the sandbox.
 fn counts() -> (usize, usize) {
     let rules = String::from_utf8_lossy(&sh(&["iptables-save"]).stdout).lines().filter(|l| !l.starts_with('#')).count();
@@ -392,6 +401,9 @@ fn helper_teardown_from_state() {
 #[test]
 fn teardown_from_state_works_from_another_process() {
     let _t = turn();
+    // A first cycle leaves netavark's own chains, and sweeps up empty ones
+    // an earlier test may have left: count after it.
+    start(on("berth"), parse_ports(&["18090:80"]).unwrap()).stop();
     let before = counts();
     let c = start(on("berth"), parse_ports(&["18090:80"]).unwrap());
     assert_ne!(counts(), before);
@@ -416,6 +428,31 @@ fn teardown_from_state_works_from_another_process() {
     assert!(!c.netns.exists());
     assert_eq!(store().status(&c.id).unwrap(), None);
     assert!(!store().teardown(&c.id).unwrap());
+}
+
+#[test]
+fn teardown_after_the_namespace_vanished_still_removes_the_rules() {
+    let _t = turn();
+    // Another container keeps the bridge and the network's own rules: a
+    // teardown that cannot find the container's interface leaves those
+    // (netavark removes them with the last interface it sees go).
+    let keeper = start(on("berth"), vec![]);
+    let before = counts();
+    let rules_before = rules();
+    let c = start(on("berth"), parse_ports(&["18095:80"]).unwrap());
+    // As after a crash that lost the namespace: its interfaces die with it,
+    // the firewall rules stay until teardown.
+    store().remove_netns(&c.id).unwrap();
+    common::wait_until(Duration::from_secs(10), || counts().1 == before.1);
+    assert_ne!(counts().0, before.0, "the port's rules are still there");
+    assert!(store().teardown(&c.id).unwrap());
+    // Every rule is gone; netavark may leave an empty chain of the network's
+    // (it deletes the chains only with the last interface it sees).
+    let left: Vec<String> = rules().into_iter().filter(|l| !rules_before.contains(l)).collect();
+    assert!(left.iter().all(|l| l.starts_with(":NETAVARK-")), "{left:?}");
+    assert_eq!(counts().1, before.1);
+    assert!(!tcp_answers((IpAddr::from([127, 0, 0, 1]), 18095).into()));
+    keeper.stop();
 }
 
 #[test]
