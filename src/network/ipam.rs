@@ -174,7 +174,8 @@ mod tests {
         let mut l = Leases::default();
         assert_eq!(l.allocate(&n, "a", &[ip("10.90.0.77")]).unwrap(), vec![ip("10.90.0.77")]);
         let before = l.clone();
-        let cases: [(&str, fn(&NetworkError) -> bool); 5] = [
+        type Expect = fn(&NetworkError) -> bool;
+        let cases: [(&str, Expect); 5] = [
             ("10.90.0.77", |e| matches!(e, NetworkError::AddressInUse { container, .. } if container == "a")),
             ("10.91.0.5", |e| matches!(e, NetworkError::AddressOutsideSubnet { .. })),
             ("10.90.0.1", |e| matches!(e, NetworkError::AddressIsGateway { .. })),

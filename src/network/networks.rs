@@ -186,6 +186,8 @@ impl Networks {
 
     /// Remove a network. `users` names the containers that use it; while
     /// it names any, the network stays. The default network always stays.
+    /// `users` runs under the store's lock: it may read ([`leases`](Self::leases),
+    /// [`inspect`](Self::inspect)) but not change the store.
     pub fn remove(&self, name_or_id: &str, users: impl FnOnce(&Network) -> Vec<String>) -> Result<Network> {
         let _lock = self.lock()?;
         let network = self.inspect(name_or_id)?;

@@ -472,7 +472,8 @@ fi
         let n = store(d.path());
         let leases = std::fs::read_dir(n.config_dir().join("ipam")).unwrap().count();
         let base = opts(1);
-        let cases: Vec<(ContainerNetworkOptions, fn(&NetworkError) -> bool)> = vec![
+        type Expect = fn(&NetworkError) -> bool;
+        let cases: Vec<(ContainerNetworkOptions, Expect)> = vec![
             (ContainerNetworkOptions { container_id: "xyz".into(), ..base.clone() }, |e| {
                 matches!(e, NetworkError::InvalidContainerId { .. })
             }),
