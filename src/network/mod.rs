@@ -32,6 +32,10 @@
 //! Definitions and leases are durable (a container keeps its address across
 //! restarts and reboots until it is removed); everything under the run
 //! directory describes what is set up now and dies with a reboot.
+//!
+//! Every call blocks (files, flock, netavark): async callers go through
+//! `spawn_blocking`. Needs root, netavark and aardvark-dns (podman's helper
+//! directories, e.g. Debian's /usr/lib/podman) and iptables in /usr/sbin.
 
 mod config;
 mod error;
