@@ -20,6 +20,8 @@ pub mod image;
 pub mod journal;
 pub mod model;
 #[cfg(feature = "daemon")]
+pub mod network;
+#[cfg(feature = "daemon")]
 pub mod quadlet;
 #[cfg(feature = "daemon")]
 pub mod runtime;
