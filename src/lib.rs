@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client;
 pub mod dbus;
 pub mod engine;
+pub mod files;
 pub mod fsutil;
 pub mod model;
 pub mod quadlet;
