@@ -53,3 +53,6 @@ pub use error::{Error, Result};
 pub use passwd::Accounts;
 pub use root::ContainerRoot;
 pub use stat::{go_file_mode, go_mode, stat, FileInfo};
+
+#[cfg(test)]
+mod copy_tests;
