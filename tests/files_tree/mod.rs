@@ -3,10 +3,8 @@
 //! targets, content hashes and hard link groups.
 #![allow(dead_code)]
 
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -64,18 +62,11 @@ fn walk(p: &Path, rel: &str, out: &mut Vec<Node>, groups: &mut HashMap<(u64, u64
     }
 }
 
+/// coreutils' sha256sum: fast even in a debug build of the tests.
 fn hash(p: &Path) -> String {
-    let mut f = fs::File::open(p).unwrap();
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    let out = std::process::Command::new("sha256sum").arg(p).output().unwrap();
+    assert!(out.status.success(), "sha256sum {}", p.display());
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
 }
 
 fn xattrs(p: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -113,12 +104,21 @@ pub fn assert_same(a: &[Node], b: &[Node]) {
     }
 }
 
-/// The largest resident set this process has had, in KiB.
-pub fn max_rss_kib() -> i64 {
-    // SAFETY: getrusage writes one rusage struct into the zeroed one given.
-    unsafe {
-        let mut r: nix::libc::rusage = std::mem::zeroed();
-        nix::libc::getrusage(nix::libc::RUSAGE_SELF, &mut r);
-        r.ru_maxrss
-    }
+/// Reset the peak resident set size of this process (VmHWM).
+pub fn reset_peak_rss() {
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+}
+
+/// The peak resident set size of this process since the last reset, in KiB.
+pub fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The current resident set size, in KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
