@@ -9,6 +9,8 @@
 //!   then `a/passwd`) is refused ([`Error::EntryThroughArchiveSymlink`]);
 //!   the container's own symlinks in the destination resolve as the
 //!   container sees them;
+//! - a directory entry where the container has a symlink to a directory
+//!   (`lib -> usr/lib`) keeps the link, as podman does;
 //! - the parent directory is opened with openat2 `RESOLVE_IN_ROOT` inside
 //!   the container root, so whatever the container swaps meanwhile, the
 //!   parent is inside its root; the last component is created on that
@@ -325,6 +327,11 @@ impl Extract<'_> {
     }
 
     fn make_dir(&mut self, parent: RawFd, name: &OsStr, comps: &Comps, e: &Entry, shown: &str) -> Result<()> {
+        if self.is_container_link_to_dir(parent, name, comps) {
+            // podman keeps the container's own `lib -> usr/lib`: the entries
+            // below go where the container's link leads (inside the root).
+            return Ok(());
+        }
         if !self.clear(parent, name, true, shown)? {
             match mkdirat(Some(parent), name, Mode::from_bits_truncate(0o700)) {
                 Ok(()) | Err(Errno::EEXIST) => {}
@@ -341,6 +348,15 @@ impl Extract<'_> {
         self.set_xattrs(&fd, e, shown)?;
         self.dirs.push((comps.clone(), e.mode, e.mtime));
         Ok(())
+    }
+
+    /// A symlink at `name` that the container made (not this archive) and
+    /// that resolves, inside the root, to a directory.
+    fn is_container_link_to_dir(&self, parent: RawFd, name: &OsStr, comps: &Comps) -> bool {
+        let is_link = matches!(lstat_at(parent, name), Ok(Some(st)) if file_type(&st) == SFlag::S_IFLNK);
+        is_link
+            && !self.symlinks.contains(comps)
+            && open_in_root_bytes(self.root, &self.container_path(comps), OFlag::O_PATH | OFlag::O_DIRECTORY).is_ok()
     }
 
     fn make_file<R: Read>(&mut self, parent: RawFd, name: &OsStr, e: &Entry, reader: &mut ArchiveReader<R>, shown: &str) -> Result<()> {

@@ -236,6 +236,13 @@ fn container_symlinks_in_the_destination_resolve_inside_the_root() {
     copy(&root, "/dest", &raw_archive(&[("up/outside", tar::EntryType::Regular, "", b"in root")])).unwrap();
     assert_eq!(fs::read_to_string(d.path().join("root/outside")).unwrap(), "in root");
     assert_eq!(fs::read_to_string(d.path().join("outside")).unwrap(), "host");
+    // A directory entry keeps the container's link to a directory.
+    fs::create_dir_all(d.path().join("root/usr/lib")).unwrap();
+    symlink("/usr/lib", d.path().join("root/dest/lib")).unwrap();
+    let lib = raw_archive(&[("lib", tar::EntryType::Directory, "", b""), ("lib/libx.so", tar::EntryType::Regular, "", b"x")]);
+    copy(&root, "/dest", &lib).unwrap();
+    assert_eq!(fs::read_link(d.path().join("root/dest/lib")).unwrap(), Path::new("/usr/lib"));
+    assert_eq!(fs::read_to_string(d.path().join("root/usr/lib/libx.so")).unwrap(), "x");
     // And so does the destination itself.
     copy(&root, "/dest/up/etc", &raw_archive(&[("x", tar::EntryType::Regular, "", b"x")])).unwrap();
     assert!(d.path().join("root/etc/x").exists());
