@@ -65,7 +65,12 @@ fn make_tree(top: &Path, big: bool) {
     f("private/secret", b"secret", 0o600, (1000, 1000));
     f("shared/owned-by-big-ids", b"x", 0o640, (3_000_000, 4_000_000));
     f("empty", b"", 0o444, (0, 0));
-    f("deep/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/leaf-with-a-name-long-enough-to-need-pax-records-in-any-tar-writer", b"deep", 0o644, (0, 0));
+    f(
+        "deep/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/leaf-with-a-name-long-enough-to-need-pax-records-in-any-tar-writer",
+        b"deep",
+        0o644,
+        (0, 0),
+    );
     let long = "n".repeat(255);
     f(&long, b"long name", 0o644, (0, 0));
     fs::hard_link(top.join("plain.txt"), top.join("hard-1")).unwrap();
@@ -246,16 +251,12 @@ fn a_hostile_archive_creates_nothing_outside_the_destination() {
     let tricks: Vec<(&str, Vec<u8>, Check)> = vec![
         ("dot-dot", archive(&[("../../host-file", b'0', "", b"pwned")]), |e| matches!(e, Error::EntryEscapes { .. })),
         ("dot-dot inside", archive(&[("x/../../etc/passwd", b'0', "", b"pwned")]), |e| matches!(e, Error::EntryEscapes { .. })),
-        (
-            "symlink then file",
-            archive(&[("a", b'2', "/etc", b""), ("a/passwd", b'0', "", b"pwned")]),
-            |e| matches!(e, Error::EntryThroughArchiveSymlink { .. }),
-        ),
-        (
-            "symlink up then file",
-            archive(&[("up", b'2', "../../..", b""), ("up/host-file", b'0', "", b"pwned")]),
-            |e| matches!(e, Error::EntryThroughArchiveSymlink { .. }),
-        ),
+        ("symlink then file", archive(&[("a", b'2', "/etc", b""), ("a/passwd", b'0', "", b"pwned")]), |e| {
+            matches!(e, Error::EntryThroughArchiveSymlink { .. })
+        }),
+        ("symlink up then file", archive(&[("up", b'2', "../../..", b""), ("up/host-file", b'0', "", b"pwned")]), |e| {
+            matches!(e, Error::EntryThroughArchiveSymlink { .. })
+        }),
         (
             "symlink then dir then file",
             archive(&[("l", b'2', "/", b""), ("l/etc/", b'5', "", b""), ("l/etc/passwd", b'0', "", b"pwned")]),
@@ -263,11 +264,9 @@ fn a_hostile_archive_creates_nothing_outside_the_destination() {
         ),
         ("hard link out", archive(&[("h", b'1', "../etc/passwd", b"")]), |e| matches!(e, Error::HardLinkOutside { .. })),
         ("hard link far out", archive(&[("h", b'1', "../../../../host-file", b"")]), |e| matches!(e, Error::HardLinkOutside { .. })),
-        (
-            "hard link through a symlink",
-            archive(&[("s", b'2', "/etc", b""), ("h", b'1', "s/passwd", b"")]),
-            |e| matches!(e, Error::EntryThroughArchiveSymlink { .. }),
-        ),
+        ("hard link through a symlink", archive(&[("s", b'2', "/etc", b""), ("h", b'1', "s/passwd", b"")]), |e| {
+            matches!(e, Error::EntryThroughArchiveSymlink { .. })
+        }),
     ];
     for (what, data, check) in &tricks {
         let err = copy_in(&root, "/dest", &data[..], &CopyInOptions::default(), &GO).expect_err(what);

@@ -56,7 +56,8 @@ impl Host {
         assert_eq!((fs::read(&c).unwrap(), m.mtime(), m.mtime_nsec()), self.canary, "the host canary changed");
         assert_eq!(fs::read_to_string(self.path().join("etc/secret")).unwrap(), self.marker);
         // Nothing new next to the root.
-        let mut names: Vec<String> = fs::read_dir(self.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut names: Vec<String> =
+            fs::read_dir(self.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         assert!(names.iter().all(|n| ["bundle", "canary", "etc", "marker", "root"].contains(&n.as_str())), "{names:?}");
         assert_eq!(fs::read_dir(self.path().join("etc")).unwrap().count(), 1, "something was written into the host's etc");
@@ -130,7 +131,8 @@ fn race(root: &ContainerRoot, host: &Host, in_root: &dyn Fn(&str) -> PathBuf) {
         let name = format!("in-{i}");
         match copy_in(root, "/data/link", &archive(&name)[..], &CopyInOptions::default(), &GO) {
             Ok(_) => {
-                let landed: Vec<PathBuf> = ["/data/real", "/", "/etc"].iter().map(|d| in_root(d).join(&name)).filter(|p| p.exists()).collect();
+                let landed: Vec<PathBuf> =
+                    ["/data/real", "/", "/etc"].iter().map(|d| in_root(d).join(&name)).filter(|p| p.exists()).collect();
                 assert!(!landed.is_empty(), "round {i}: {name} was copied in but is nowhere inside the root");
                 // Keep the root small: copies out of "/" walk all of it.
                 for p in landed {
@@ -149,7 +151,10 @@ fn race(root: &ContainerRoot, host: &Host, in_root: &dyn Fn(&str) -> PathBuf) {
     }
     host.assert_untouched();
     println!("outcomes of {ROUNDS} copies each way: {outcomes:?}");
-    assert!(outcomes.get("out: Ok").copied().unwrap_or(0) > 0 && outcomes.get("in: Ok").copied().unwrap_or(0) > 0, "no copy ever succeeded: the race test tests nothing");
+    assert!(
+        outcomes.get("out: Ok").copied().unwrap_or(0) > 0 && outcomes.get("in: Ok").copied().unwrap_or(0) > 0,
+        "no copy ever succeeded: the race test tests nothing"
+    );
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

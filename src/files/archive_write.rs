@@ -8,8 +8,8 @@
 use super::error::{Error, Result};
 use nix::errno::Errno;
 use nix::unistd::{lseek, Whence};
-use std::io::Write;
 use std::fs::File;
+use std::io::Write;
 use std::os::fd::RawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -55,11 +55,11 @@ impl ArtifactStore {
     /// crash left behind.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|source| Error::ArtifactIo { path: dir.clone(), what: "create the directory", source })?;
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|source| Error::ArtifactIo {
+            path: dir.clone(),
+            what: "create the directory",
+            source,
+        })?;
         let store = ArtifactStore { dir };
         for entry in store.read_dir()? {
             let entry = entry.map_err(|source| store.io("list the directory", source))?;
@@ -113,9 +113,7 @@ impl ArtifactStore {
             f.sync_all().map_err(|source| self.io("sync the artifact", source))?;
             drop(f);
             fs::rename(&tmp, self.dir.join(name)).map_err(|source| self.io("rename the artifact into place", source))?;
-            File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|source| self.io("sync the directory", source))?;
+            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|source| self.io("sync the directory", source))?;
             Ok(size)
         })();
         if result.is_err() {
@@ -137,14 +135,10 @@ impl ArtifactStore {
     }
 
     fn open_artifact(&self, name: &str) -> Result<File> {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(self.dir.join(name))
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::NotFound => Error::NoSuchArtifact { name: name.to_string() },
-                _ => self.io("open the artifact", source),
-            })
+        OpenOptions::new().read(true).custom_flags(nix::libc::O_NOFOLLOW).open(self.dir.join(name)).map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => Error::NoSuchArtifact { name: name.to_string() },
+            _ => self.io("open the artifact", source),
+        })
     }
 
     /// Remove artifact `name`; [`Error::NoSuchArtifact`] when there is none.
@@ -154,9 +148,7 @@ impl ArtifactStore {
             io::ErrorKind::NotFound => Error::NoSuchArtifact { name: name.to_string() },
             _ => self.io("remove the artifact", source),
         })?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| self.io("sync the directory", source))
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|source| self.io("sync the directory", source))
     }
 
     /// The names of the stored artifacts, sorted.

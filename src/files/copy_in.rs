@@ -98,11 +98,8 @@ pub fn copy_in(root: &ContainerRoot, path: &str, input: impl Read, opts: &CopyIn
     if file_type(&st) != SFlag::S_IFDIR {
         return Err(Error::DestinationNotDirectory { path: path.to_string() });
     }
-    let rename = opts
-        .rename
-        .iter()
-        .map(|(k, v)| Ok((normalize(k.as_bytes(), k)?, normalize(v.as_bytes(), v)?)))
-        .collect::<Result<Vec<_>>>()?;
+    let rename =
+        opts.rename.iter().map(|(k, v)| Ok((normalize(k.as_bytes(), k)?, normalize(v.as_bytes(), v)?))).collect::<Result<Vec<_>>>()?;
     let mut x = Extract {
         root,
         dest: path.as_bytes().to_vec(),
@@ -130,20 +127,23 @@ struct Extract<'a> {
     /// up as `dest/parent` inside the root.
     dest: Vec<u8>,
     opts: &'a CopyInOptions,
-    rename: Vec<(Vec<Vec<u8>>, Vec<Vec<u8>>)>,
+    rename: Vec<(Comps, Comps)>,
     cancel: &'a AtomicBool,
     /// Normalised paths of the symlinks this archive created.
-    symlinks: HashSet<Vec<Vec<u8>>>,
+    symlinks: HashSet<Comps>,
     /// Directories made or updated: mode and mtime applied at the end.
-    dirs: Vec<(Vec<Vec<u8>>, u32, (i64, u32))>,
+    dirs: Vec<DeferredDir>,
     /// The last parent opened, reused by the next entry in the same place.
-    parent: Option<(Vec<Vec<u8>>, OwnedFd)>,
+    parent: Option<(Comps, OwnedFd)>,
     privileged: bool,
     buf: Vec<u8>,
     entries: u64,
 }
 
+/// A normalised relative path, component by component.
 type Comps = Vec<Vec<u8>>;
+/// A directory's path, mode and mtime, applied when the copy ends.
+type DeferredDir = (Comps, u32, (i64, u32));
 
 impl Extract<'_> {
     fn run<R: Read>(&mut self, reader: &mut ArchiveReader<R>) -> Result<()> {
@@ -188,10 +188,11 @@ impl Extract<'_> {
                 self.own_link(parent, name, e, &shown)
             }
             EntryKind::HardLink => {
-                let target = self.renamed(normalize(&e.link, &shown).map_err(|_| Error::HardLinkOutside {
-                    entry: shown.clone(),
-                    target: String::from_utf8_lossy(&e.link).into_owned(),
-                })?);
+                let target =
+                    self.renamed(normalize(&e.link, &shown).map_err(|_| Error::HardLinkOutside {
+                        entry: shown.clone(),
+                        target: String::from_utf8_lossy(&e.link).into_owned(),
+                    })?);
                 let Some((tname, tparent)) = target.split_last() else {
                     return Err(Error::HardLinkOutside { entry: shown, target: String::from_utf8_lossy(&e.link).into_owned() });
                 };
@@ -294,8 +295,12 @@ impl Extract<'_> {
                         Ok(()) | Err(Errno::EEXIST) => {}
                         Err(e) => return Err(err(e)),
                     }
-                    fd = open_fd(Some(fd.as_raw_fd()), Path::new(OsStr::from_bytes(&comps[i])), OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW)
-                        .map_err(err)?;
+                    fd = open_fd(
+                        Some(fd.as_raw_fd()),
+                        Path::new(OsStr::from_bytes(&comps[i])),
+                        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+                    )
+                    .map_err(err)?;
                 }
                 Err(e) => return Err(err(e)),
             }
@@ -375,10 +380,17 @@ impl Extract<'_> {
         let file = File::from(fd);
         self.write_data(&file, e, reader, shown)?;
         self.chown_fd(&file, e, shown)?;
-        fchmod(file.as_raw_fd(), Mode::from_bits_truncate(e.mode))
-            .map_err(|err| Error::SetMetadata { entry: shown.to_string(), what: "mode", source: err.into() })?;
+        fchmod(file.as_raw_fd(), Mode::from_bits_truncate(e.mode)).map_err(|err| Error::SetMetadata {
+            entry: shown.to_string(),
+            what: "mode",
+            source: err.into(),
+        })?;
         self.set_xattrs(&file, e, shown)?;
-        set_times(file.as_raw_fd(), e.mtime).map_err(|err| Error::SetMetadata { entry: shown.to_string(), what: "mtime", source: err.into() })
+        set_times(file.as_raw_fd(), e.mtime).map_err(|err| Error::SetMetadata {
+            entry: shown.to_string(),
+            what: "mtime",
+            source: err.into(),
+        })
     }
 
     /// The entry's data into the new file: dense in order, or the sparse
@@ -445,8 +457,11 @@ impl Extract<'_> {
         self.chown_fd(&fd, e, shown)?;
         let (secs, nanos) = e.mtime;
         let t = TimeSpec::new(secs, nanos as i64);
-        utimensat(Some(parent), name, &TimeSpec::UTIME_OMIT, &t, UtimensatFlags::NoFollowSymlink)
-            .map_err(|err| Error::SetMetadata { entry: shown.to_string(), what: "mtime", source: err.into() })
+        utimensat(Some(parent), name, &TimeSpec::UTIME_OMIT, &t, UtimensatFlags::NoFollowSymlink).map_err(|err| Error::SetMetadata {
+            entry: shown.to_string(),
+            what: "mtime",
+            source: err.into(),
+        })
     }
 
     /// chmod of a node held by an `O_PATH` fd, through its /proc/self/fd
@@ -460,8 +475,11 @@ impl Extract<'_> {
     fn set_times_path_fd(&self, fd: &OwnedFd, mtime: (i64, u32), shown: &str) -> Result<()> {
         let p = format!("/proc/self/fd/{}", fd.as_raw_fd());
         let t = TimeSpec::new(mtime.0, mtime.1 as i64);
-        utimensat(None, p.as_str(), &TimeSpec::UTIME_OMIT, &t, UtimensatFlags::FollowSymlink)
-            .map_err(|err| Error::SetMetadata { entry: shown.to_string(), what: "mtime", source: err.into() })
+        utimensat(None, p.as_str(), &TimeSpec::UTIME_OMIT, &t, UtimensatFlags::FollowSymlink).map_err(|err| Error::SetMetadata {
+            entry: shown.to_string(),
+            what: "mtime",
+            source: err.into(),
+        })
     }
 
     fn set_xattrs(&self, fd: &impl AsRawFd, e: &Entry, shown: &str) -> Result<()> {
@@ -487,9 +505,16 @@ impl Extract<'_> {
                 let name = Path::new(OsStr::from_bytes(&comps[comps.len() - 1]));
                 let fd = open_fd(Some(parent.as_raw_fd()), name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW)
                     .map_err(|err| Error::SetMetadata { entry: shown.clone(), what: "mode", source: err.into() })?;
-                fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(*mode))
-                    .map_err(|err| Error::SetMetadata { entry: shown.clone(), what: "mode", source: err.into() })?;
-                set_times(fd.as_raw_fd(), *mtime).map_err(|err| Error::SetMetadata { entry: shown.clone(), what: "mtime", source: err.into() })
+                fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(*mode)).map_err(|err| Error::SetMetadata {
+                    entry: shown.clone(),
+                    what: "mode",
+                    source: err.into(),
+                })?;
+                set_times(fd.as_raw_fd(), *mtime).map_err(|err| Error::SetMetadata {
+                    entry: shown.clone(),
+                    what: "mtime",
+                    source: err.into(),
+                })
             });
             if let Err(e) = r {
                 first_err.get_or_insert(e);

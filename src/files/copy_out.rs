@@ -75,13 +75,7 @@ pub fn copy_out(root: &ContainerRoot, path: &str, out: impl Write, cancel: &Atom
         return Err(Error::NotADirectory { path: path.to_string() });
     }
 
-    let mut walk = Walk {
-        w: ArchiveWriter::new(out),
-        accounts: Accounts::read(root),
-        links: HashMap::new(),
-        cancel,
-        entries: 0,
-    };
+    let mut walk = Walk { w: ArchiveWriter::new(out), accounts: Accounts::read(root), links: HashMap::new(), cancel, entries: 0 };
     if contents_only {
         let dir = reopen(&start, OFlag::O_RDONLY | OFlag::O_DIRECTORY).map_err(|e| Error::resolve(path, e))?;
         walk.tree(dir, Vec::new())?;

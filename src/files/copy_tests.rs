@@ -196,22 +196,20 @@ fn copy_in_extracts_a_tree_made_by_another_writer() {
 fn hostile_entries_are_refused_and_nothing_lands_outside() {
     let (d, root) = dest_root();
     let outside = d.path().join("outside");
-    let cases: Vec<(Vec<u8>, fn(&Error) -> bool)> = vec![
+    type Check = fn(&Error) -> bool;
+    let cases: Vec<(Vec<u8>, Check)> = vec![
         (raw_archive(&[("../outside", tar::EntryType::Regular, "", b"pwned")]), |e| matches!(e, Error::EntryEscapes { .. })),
         (raw_archive(&[("a/../../../outside", tar::EntryType::Regular, "", b"pwned")]), |e| matches!(e, Error::EntryEscapes { .. })),
-        (
-            raw_archive(&[("a", tar::EntryType::Symlink, "/etc", b""), ("a/passwd", tar::EntryType::Regular, "", b"pwned")]),
-            |e| matches!(e, Error::EntryThroughArchiveSymlink { .. }),
-        ),
-        (
-            raw_archive(&[("b", tar::EntryType::Symlink, "../..", b""), ("b/outside", tar::EntryType::Regular, "", b"pwned")]),
-            |e| matches!(e, Error::EntryThroughArchiveSymlink { .. }),
-        ),
+        (raw_archive(&[("a", tar::EntryType::Symlink, "/etc", b""), ("a/passwd", tar::EntryType::Regular, "", b"pwned")]), |e| {
+            matches!(e, Error::EntryThroughArchiveSymlink { .. })
+        }),
+        (raw_archive(&[("b", tar::EntryType::Symlink, "../..", b""), ("b/outside", tar::EntryType::Regular, "", b"pwned")]), |e| {
+            matches!(e, Error::EntryThroughArchiveSymlink { .. })
+        }),
         (raw_archive(&[("h", tar::EntryType::Link, "../../outside", b"")]), |e| matches!(e, Error::HardLinkOutside { .. })),
-        (
-            raw_archive(&[("c", tar::EntryType::Symlink, "/", b""), ("h2", tar::EntryType::Link, "c/etc/passwd", b"")]),
-            |e| matches!(e, Error::EntryThroughArchiveSymlink { .. }),
-        ),
+        (raw_archive(&[("c", tar::EntryType::Symlink, "/", b""), ("h2", tar::EntryType::Link, "c/etc/passwd", b"")]), |e| {
+            matches!(e, Error::EntryThroughArchiveSymlink { .. })
+        }),
     ];
     for (data, want) in cases {
         let err = copy(&root, "/dest", &data).unwrap_err();

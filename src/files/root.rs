@@ -49,11 +49,10 @@ impl ContainerRoot {
             e => Error::ProcessCheck { pid, source: e.into() },
         };
         let proc_fd = open_fd(None, &proc_dir, OFlag::O_PATH | OFlag::O_DIRECTORY).map_err(gone_or)?;
-        let dir = open_fd(Some(proc_fd.as_raw_fd()), Path::new("root"), OFlag::O_RDONLY | OFlag::O_DIRECTORY)
-            .map_err(|e| match e {
-                nix::errno::Errno::EACCES | nix::errno::Errno::EPERM => Error::OpenRoot { path: proc_dir.join("root"), source: e.into() },
-                e => gone_or(e),
-            })?;
+        let dir = open_fd(Some(proc_fd.as_raw_fd()), Path::new("root"), OFlag::O_RDONLY | OFlag::O_DIRECTORY).map_err(|e| match e {
+            nix::errno::Errno::EACCES | nix::errno::Errno::EPERM => Error::OpenRoot { path: proc_dir.join("root"), source: e.into() },
+            e => gone_or(e),
+        })?;
         let start_time = read_start_time(&proc_fd).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => Error::ProcessGone { pid },
             _ => Error::ProcessCheck { pid, source },
@@ -123,15 +122,7 @@ impl Process {
         // SAFETY: pidfd_send_signal with signal 0 only checks that the
         // process exists and may be signalled; the pidfd is owned and open,
         // the info pointer may be NULL for signal 0.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                self.pidfd.as_raw_fd(),
-                0,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
+        let rc = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.pidfd.as_raw_fd(), 0, std::ptr::null::<libc::siginfo_t>(), 0) };
         if rc != 0 {
             let e = io::Error::last_os_error();
             return Err(match e.raw_os_error() {
@@ -166,10 +157,8 @@ fn pidfd_open(pid: i32) -> Result<OwnedFd> {
 /// the process has been reaped.
 fn fdinfo_pid(pidfd: &OwnedFd) -> io::Result<Option<i32>> {
     let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd()))?;
-    let value = info
-        .lines()
-        .find_map(|l| l.strip_prefix("Pid:"))
-        .ok_or_else(|| io::Error::other("the kernel's pidfd fdinfo has no Pid: line"))?;
+    let value =
+        info.lines().find_map(|l| l.strip_prefix("Pid:")).ok_or_else(|| io::Error::other("the kernel's pidfd fdinfo has no Pid: line"))?;
     let pid: i32 = value.trim().parse().map_err(|_| io::Error::other("unparsable Pid: in pidfd fdinfo"))?;
     Ok((pid > 0).then_some(pid))
 }
@@ -215,10 +204,7 @@ mod tests {
         root.check_alive().unwrap();
         let again = ContainerRoot::of_process_started_at(me, root.start_time().unwrap()).unwrap();
         assert_eq!(again.pid(), Some(me));
-        assert!(matches!(
-            ContainerRoot::of_process_started_at(me, root.start_time().unwrap() + 1),
-            Err(Error::ProcessGone { .. })
-        ));
+        assert!(matches!(ContainerRoot::of_process_started_at(me, root.start_time().unwrap() + 1), Err(Error::ProcessGone { .. })));
 
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id() as i32;

@@ -94,9 +94,7 @@ pub fn stat(root: &ContainerRoot, path: &str, follow_final_symlink: bool) -> Res
 
 /// podman's `Name`: the last component of the path as given ("/" for the root).
 fn name_of(path: &str) -> String {
-    components(path.as_bytes())
-        .next_back()
-        .map_or_else(|| "/".to_string(), |c| String::from_utf8_lossy(c).into_owned())
+    components(path.as_bytes()).next_back().map_or_else(|| "/".to_string(), |c| String::from_utf8_lossy(c).into_owned())
 }
 
 fn info(name: String, st: &FileStat, link_target: Option<String>) -> FileInfo {

@@ -37,8 +37,8 @@ fn walk(p: &Path, rel: &str, out: &mut Vec<Node>, groups: &mut HashMap<(u64, u64
     let ft = m.file_type();
     let link = ft.is_symlink().then(|| fs::read_link(p).unwrap().to_string_lossy().into_owned());
     let checksum = ft.is_file().then(|| hash(p));
-    let hardlink_group = (!ft.is_dir() && m.nlink() > 1)
-        .then(|| groups.entry((m.dev(), m.ino())).or_insert_with(|| rel.to_string()).clone());
+    let hardlink_group =
+        (!ft.is_dir() && m.nlink() > 1).then(|| groups.entry((m.dev(), m.ino())).or_insert_with(|| rel.to_string()).clone());
     out.push(Node {
         path: rel.to_string(),
         mode: m.mode(),
