@@ -193,11 +193,15 @@ fn a_running_container_swapping_its_links_cannot_reach_the_host() {
     let rootfs = common::busybox_rootfs(&bundle);
     fs::create_dir_all(rootfs.join("data/real")).unwrap();
     fs::write(rootfs.join("data/real/inside.txt"), "inside").unwrap();
+    // A volume: a host directory bind-mounted at /vol.
+    let volume = bundle.join("vol");
+    fs::create_dir_all(&volume).unwrap();
+    fs::create_dir_all(rootfs.join("vol")).unwrap();
     let script = format!(
         "while :; do for t in /data/real / /etc .. /proc/self/root {h} {h}/etc; do ln -sfn $t /data/l.tmp; mv -fT /data/l.tmp /data/link; done; done",
         h = host.path().display()
     );
-    write_config(&bundle, &rootfs, &["/bin/sh", "-c", &script]);
+    write_config(&bundle, &rootfs, &volume, &["/bin/sh", "-c", &script]);
     let id = format!("berth-files-race-{}", std::process::id());
     let state_root = "/run/berth-files-race-crun";
     let crun = |args: &[&str]| Command::new("crun").args(["--root", state_root, "--cgroup-manager=disabled"]).args(args).output().unwrap();
@@ -219,6 +223,19 @@ fn a_running_container_swapping_its_links_cannot_reach_the_host() {
         let root = ContainerRoot::of_process(pid).unwrap();
         race(&root, &host, &|p| rootfs.join(p.trim_start_matches('/')));
         root.check_alive().unwrap();
+
+        // The volume is reached as the container sees it, through its root.
+        copy_in(&root, "/vol", &archive("via-volume")[..], &CopyInOptions::default(), &GO).unwrap();
+        assert_eq!(fs::read_to_string(volume.join("via-volume")).unwrap(), "copied in");
+        assert_eq!(berth::files::stat(&root, "/vol/via-volume", true).unwrap().size, 9);
+        let mut out = Vec::new();
+        copy_out(&root, "/vol/.", &mut out, &GO).unwrap();
+        let names: Vec<String> = tar::Archive::new(&out[..])
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["canary", "via-volume"]);
     }));
     let _ = crun(&["kill", &id, "KILL"]);
     common::wait_until(Duration::from_secs(10), || {
@@ -232,8 +249,9 @@ fn a_running_container_swapping_its_links_cannot_reach_the_host() {
     }
 }
 
-/// A minimal OCI config: the host's namespaces but mount, pid, ipc, uts.
-fn write_config(bundle: &Path, rootfs: &Path, args: &[&str]) {
+/// A minimal OCI config: the host's namespaces but mount, pid, ipc, uts;
+/// `volume` bind-mounted at /vol.
+fn write_config(bundle: &Path, rootfs: &Path, volume: &Path, args: &[&str]) {
     let config = serde_json::json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -253,7 +271,8 @@ fn write_config(bundle: &Path, rootfs: &Path, args: &[&str]) {
         "hostname": "race",
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+            {"destination": "/vol", "type": "bind", "source": volume, "options": ["rbind", "rw"]}
         ],
         "linux": {
             "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}],
