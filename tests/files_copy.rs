@@ -20,6 +20,12 @@ mod files_tree;
 use files_tree::{assert_same, peak_rss_kib, reset_peak_rss, rss_kib, snapshot};
 
 static GO: AtomicBool = AtomicBool::new(false);
+/// One test at a time: the memory check reads this process's peak RSS.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 const MIB: u64 = 1 << 20;
 
 fn work_dir() -> tempfile::TempDir {
@@ -137,6 +143,7 @@ fn pipe_copy(src: &ContainerRoot, src_path: &str, dst: &ContainerRoot, dst_path:
 
 #[test]
 fn a_rich_tree_with_big_files_round_trips_through_a_pipe() {
+    let _serial = serial();
     assert!(nix::unistd::geteuid().is_root(), "this test sets owners and makes device nodes: run it as root");
     let w = work_dir();
     let src_root = w.path().join("src");
@@ -176,6 +183,7 @@ fn a_rich_tree_with_big_files_round_trips_through_a_pipe() {
 
 #[test]
 fn gnu_tar_reads_our_archives_and_we_read_its() {
+    let _serial = serial();
     let w = work_dir();
     let src_root = w.path().join("src");
     make_tree(&src_root.join("tree"), false);
@@ -238,6 +246,7 @@ fn gnu_tar_reads_our_archives_and_we_read_its() {
 
 #[test]
 fn a_hostile_archive_creates_nothing_outside_the_destination() {
+    let _serial = serial();
     let w = work_dir();
     let root_dir = w.path().join("root");
     fs::create_dir_all(root_dir.join("dest")).unwrap();
@@ -326,6 +335,7 @@ fn archive(entries: &[(&str, u8, &str, &[u8])]) -> Vec<u8> {
 
 #[test]
 fn a_reader_hanging_up_or_a_sender_stopping_short_is_named() {
+    let _serial = serial();
     let w = work_dir();
     let root_dir = w.path().join("root");
     fs::create_dir_all(root_dir.join("dest")).unwrap();
