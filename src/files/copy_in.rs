@@ -27,6 +27,11 @@
 //! A failed or canceled copy leaves what it had already extracted (like tar
 //! and podman); directories already made get their modes and mtimes. Nothing
 //! is ever created outside the container root.
+//!
+//! Memory: file data streams through one 1 MiB buffer; what grows with the
+//! archive is one record per directory (its deferred mode and mtime) and
+//! per symlink the archive made, as with GNU tar's delayed directory
+//! restore.
 
 use super::archive_read::{ArchiveReader, Entry, EntryKind};
 use super::archive_write::CHUNK;
