@@ -78,7 +78,9 @@ pub fn copy_out(root: &ContainerRoot, path: &str, out: impl Write, cancel: &Atom
     let mut walk = Walk { w: ArchiveWriter::new(out), accounts: Accounts::read(root), links: HashMap::new(), cancel, entries: 0 };
     if contents_only {
         let dir = reopen(&start, OFlag::O_RDONLY | OFlag::O_DIRECTORY).map_err(|e| Error::resolve(path, e))?;
-        walk.tree(dir, Vec::new())?;
+        if !is_pseudo_fs(&dir) {
+            walk.tree(dir, Vec::new())?;
+        }
     } else {
         let name = last.unwrap_or(b".").to_vec();
         walk.top(&start, &st, name, path)?;

@@ -97,6 +97,13 @@ fn copy_out_carries_modes_owners_and_names() {
 }
 
 #[test]
+fn procfs_is_archived_without_its_contents() {
+    let root = ContainerRoot::of_dir(Path::new("/")).unwrap();
+    assert_eq!(listing(&archive_of(&root, "/proc")).len(), 1);
+    assert_eq!(listing(&archive_of(&root, "/proc/.")).len(), 0);
+}
+
+#[test]
 fn copy_out_stops_on_a_closed_receiver_and_on_cancel() {
     struct Closed;
     impl Write for Closed {
