@@ -19,6 +19,8 @@ use std::path::Path;
 
 /// How many symbolic links one lookup may follow (the kernel's limit).
 const MAX_LINKS: usize = 40;
+/// How often one lookup is retried when renames race it.
+const MAX_RETRIES: u32 = 1000;
 
 fn how(flags: OFlag) -> OpenHow {
     OpenHow::new().flags(flags | OFlag::O_CLOEXEC).resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS)
@@ -48,12 +50,15 @@ fn lookup_path(path: &[u8]) -> &OsStr {
 /// `flags` may hold `O_NOFOLLOW` to open a final symlink itself (with
 /// `O_PATH`).
 pub(crate) fn open_in_root_bytes(root: &ContainerRoot, path: &[u8], flags: OFlag) -> nix::Result<OwnedFd> {
+    // The kernel asks for a retry (EAGAIN) when a rename anywhere raced a
+    // lookup through `..`; a container renaming in a loop must not make a
+    // copy spin forever, so the retries are bounded.
+    let mut retries = 0;
     loop {
         match openat2(root.raw(), lookup_path(path), how(flags)) {
             // SAFETY: openat2 returned a new fd that nothing else owns.
             Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
-            // The kernel asks for a retry when a rename raced the lookup.
-            Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) | Err(Errno::EINTR) if retries < MAX_RETRIES => retries += 1,
             Err(e) => return Err(e),
         }
     }
