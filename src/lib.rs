@@ -13,6 +13,8 @@ pub mod dbus;
 #[cfg(feature = "daemon")]
 pub mod engine;
 #[cfg(feature = "daemon")]
+pub mod files;
+#[cfg(feature = "daemon")]
 pub mod fsutil;
 #[cfg(feature = "daemon")]
 pub mod image;
