@@ -245,7 +245,9 @@ fn a_follow_with_until_returns_at_until() {
     assert_eq!(end.reason, EndReason::Until);
     assert_numbered(&lines, 1, 6);
     let late = done.saturating_sub(until);
-    assert!(done >= until && late < 100_000, "returned {late} us after until");
+    // Typically a few ms; the bound allows for a CI machine busy with the
+    // other tests' 100,000-line floods (journald then lags).
+    assert!(done >= until && late < 3_000_000, "returned {late} us after until");
     let _ = at;
 }
 
