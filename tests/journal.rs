@@ -265,7 +265,9 @@ fn a_follow_cancelled_from_another_thread_returns_at_once() {
     let (lines, end, at) = t.join().unwrap();
     assert_eq!(end.reason, EndReason::Cancelled);
     assert_numbered(&lines, 1, 2);
-    assert!(at.duration_since(asked) < Duration::from_millis(100), "took {:?}", at.duration_since(asked));
+    // Promptly, not at some later wake-up (the exact latency is a
+    // benchmark's: examples/journal_bench.rs); the bound allows a busy CI.
+    assert!(at.duration_since(asked) < Duration::from_secs(2), "took {:?}", at.duration_since(asked));
 }
 
 #[test]
@@ -419,7 +421,7 @@ fn a_reader_that_does_not_read_holds_up_only_its_own_read() {
     let asked = Instant::now();
     cancel.cancel();
     let (end, delivery) = stuck.join().unwrap();
-    assert!(asked.elapsed() < Duration::from_millis(100));
+    assert!(asked.elapsed() < Duration::from_secs(2), "took {:?}", asked.elapsed());
     assert_eq!((end.reason, delivery), (EndReason::SinkStopped, Delivery::Cancelled));
 }
 
@@ -449,7 +451,7 @@ fn a_reader_that_goes_away_ends_the_read_quietly() {
     let left = Instant::now();
     drop(f);
     let (end, delivery) = t.join().unwrap();
-    assert!(left.elapsed() < Duration::from_millis(100));
+    assert!(left.elapsed() < Duration::from_secs(2), "took {:?}", left.elapsed());
     assert_eq!((end.reason, delivery), (EndReason::SinkStopped, Delivery::ReaderGone));
 }
 
