@@ -629,6 +629,14 @@ async fn defined(c: &Client, s: &Setup, idle_rss: f64, t: &mut Targets) -> Resul
         }
     }
     let rss = berthd_rss_mb().await?;
+    // berthd's start with this many containers: loading the records and
+    // reconciling them with systemd all happen before it says READY=1,
+    // which is when `systemctl restart` returns.
+    let mut restarts = vec![];
+    for _ in 0..5 {
+        restarts.push(timed(&["systemctl", "restart", "berthd.service"]).await?);
+    }
+    let c = &Client::system().await?;
     let t0 = Instant::now();
     for n in &names {
         c.remove(n, false, None).await?;
@@ -650,12 +658,79 @@ async fn defined(c: &Client, s: &Setup, idle_rss: f64, t: &mut Targets) -> Resul
             stats(&watched).med
         );
     }
+    row(&format!("berthd start-up with {} containers, ms", s.defined), &restarts);
     println!("  {:<44} {:>9.0}", format!("CreateContainer x {}, ms", s.defined), created);
     println!("  {:<44} {:>9.0}", format!("RemoveContainer x {}, ms", s.defined), removed);
     println!("  berthd VmRSS, MB: idle, no containers {idle_rss:.1}; with {} defined {rss:.1}; all removed again {after:.1}", s.defined);
     let med = stats(&list).med;
     t.check(&format!("ListContainers, {} defined: median < 5 ms", s.defined), format!("{med:.2} ms"), med < 5.0);
     t.check(&format!("berthd RSS, {} defined: < 30 MB", s.defined), format!("{rss:.1} MB"), rss < 30.0);
+    let start = stats(&restarts).med;
+    t.check(&format!("start-up reconcile, {} containers: < 1 s", s.defined), format!("{start:.0} ms"), start < 1000.0);
+    Ok(())
+}
+
+/// No client can stall the others or keep berthd's memory: ListContainers
+/// while a logs reader never drains its pipe, and berthd's memory after
+/// clients that left 1,000 Wait calls behind.
+async fn isolation(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
+    let chatty = "bench-chatty";
+    c.create(chatty, &spec(&s.rootfs, &["/bin/sh", "-c", "seq 1 200000; exec /bin/sleep 1000"], false)).await?;
+    c.start(chatty, false).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rd, wr) = nix::unistd::pipe()?;
+    let stalled = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            use std::os::fd::AsFd;
+            c.logs(chatty, wr.as_fd(), &berth::model::LogOptions::default()).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let other = Client::system().await?;
+    let mut list = vec![];
+    for _ in 0..200 {
+        let t0 = Instant::now();
+        other.list().await?;
+        list.push(ms(t0.elapsed()));
+    }
+    drop(rd);
+    let _ = stalled.await;
+    c.remove(chatty, true, Some(0)).await?;
+
+    let waited = "bench-waited";
+    c.create(waited, &spec(&s.rootfs, &SLEEP, false)).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = berthd_rss_mb().await?;
+    let mut clients = vec![];
+    let mut calls = vec![];
+    for _ in 0..16 {
+        let cl = Client::system().await?;
+        for _ in 0..63 {
+            let cl = cl.clone();
+            calls.push(tokio::spawn(async move { cl.wait(waited, &[], None).await }));
+        }
+        clients.push(cl);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let busy = berthd_rss_mb().await?;
+    for call in &calls {
+        call.abort();
+    }
+    drop(clients);
+    drop(calls);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = berthd_rss_mb().await?;
+    c.remove(waited, false, None).await?;
+
+    println!("
+isolation: one client stalls a logs stream; 16 clients leave 1008 Wait calls behind");
+    println!("  {:<44} {:>9} {:>9} {:>9}", "", "median", "p99", "max");
+    let st = stats(&list);
+    println!("  {:<44} {:>9.2} {:>9.2} {:>9.2}", "ListContainers meanwhile, ms", st.med, st.p99, st.max);
+    println!("  berthd VmRSS, MB: before the waits {idle:.1}; with 1008 waits {busy:.1}; after their clients left {after:.1}");
+    t.check("ListContainers p99, a logs reader stalled: < 10 ms", format!("{:.2} ms", st.p99), st.p99 < 10.0);
+    t.check("RSS after waiting clients left: within 1 MB", format!("{:+.2} MB", after - idle), after - idle <= 1.0);
     Ok(())
 }
 
@@ -784,6 +859,8 @@ async fn main() -> Result<()> {
     churn(&c, &s, &mut t).await?;
     parallel(&c, &s, &mut t).await?;
     defined(&c, &s, idle_rss, &mut t).await?;
+    let c = Client::system().await?;
+    isolation(&c, &s, &mut t).await?;
     logs(&c, &s, &mut t).await?;
     println!("\ntargets");
     for (what, measured, pass) in &t.0 {
