@@ -122,7 +122,7 @@ const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Fla
 }
 
 /// Every option key, in the order documentation lists them.
-pub static OPTIONS: [OptionDef; 21] = [
+pub static OPTIONS: [OptionDef; 22] = [
     OptionDef {
         key: "Rootfs",
         sig: Sig::Str,
@@ -331,6 +331,19 @@ pub static OPTIONS: [OptionDef; 21] = [
         redact: None,
         apply: |s, v| {
             s.labels = v.map("Labels")?.clone();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Annotations",
+        sig: Sig::StrMap,
+        doc: "OCI annotations of the container's config.json, KEY=VALUE",
+        flag: flag("annotation", None, Form::Pair),
+        quadlet: Some(("Annotation", Form::Pair)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.annotations = v.map("Annotations")?.clone();
             Ok(())
         },
     },

@@ -181,6 +181,9 @@ pub struct ContainerSpec {
     pub dependencies: Vec<ContainerName>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// OCI annotations of the container's config.json (podman's --annotation).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub volumes: Vec<Volume>,
     pub read_only: bool,
@@ -256,6 +259,7 @@ impl Default for ContainerSpec {
             restart_policy: RestartPolicy::No,
             dependencies: Vec::new(),
             labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
             volumes: Vec::new(),
             read_only: false,
             network: Network::None,

@@ -164,8 +164,9 @@ pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Sp
     // The builder's default carries an empty `resources` section.
     linux.set_resources(None);
 
-    let annotations =
-        HashMap::from([("org.berth.name".to_string(), name.to_string()), ("org.berth.id".to_string(), id.to_string())]);
+    let mut annotations: HashMap<String, String> = spec.annotations.clone().into_iter().collect();
+    annotations.insert("org.berth.name".to_string(), name.to_string());
+    annotations.insert("org.berth.id".to_string(), id.to_string());
     SpecBuilder::default()
         .version(OCI_VERSION)
         .root(RootBuilder::default().path(&spec.rootfs).readonly(spec.read_only).build().map_err(oci("root"))?)
@@ -303,6 +304,15 @@ mod tests {
             .collect();
         let want = |s: &str, d: &str, o: &str| (PathBuf::from(s), PathBuf::from(d), strings(&["rbind", o]));
         assert_eq!(extra, [want("/a", "/b", "ro"), want("/c", "/d", "rw"), want("/e", "/f", "rw")]);
+    }
+
+    #[test]
+    fn annotations_reach_the_config() {
+        let m: BTreeMap<String, String> = [("io.example.team".to_string(), "web".to_string())].into();
+        let c = build(&[("Annotations", OptionValue::StrMap(m))]);
+        let ann = c.annotations().as_ref().unwrap();
+        assert_eq!(ann["io.example.team"], "web");
+        assert_eq!(ann["org.berth.name"], "web", "berth's own are kept");
     }
 
     #[test]
