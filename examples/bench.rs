@@ -854,14 +854,31 @@ async fn main() -> Result<()> {
     let idle_rss = berthd_rss_mb().await?;
     println!("berth {} (berthd runtime {})", c.manager().version().await?, c.manager().runtime().await?);
     let mut t = Targets::default();
-    start_latency(&c, &s, &mut t).await?;
-    notify_latency(&c, &s).await?;
-    churn(&c, &s, &mut t).await?;
-    parallel(&c, &s, &mut t).await?;
-    defined(&c, &s, idle_rss, &mut t).await?;
+    // BENCH_ONLY=a,b runs only those sections.
+    let only = var("BENCH_ONLY");
+    let on = |section: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == section));
+    if on("start") {
+        start_latency(&c, &s, &mut t).await?;
+    }
+    if on("notify") {
+        notify_latency(&c, &s).await?;
+    }
+    if on("churn") {
+        churn(&c, &s, &mut t).await?;
+    }
+    if on("parallel") {
+        parallel(&c, &s, &mut t).await?;
+    }
+    if on("defined") {
+        defined(&c, &s, idle_rss, &mut t).await?;
+    }
     let c = Client::system().await?;
-    isolation(&c, &s, &mut t).await?;
-    logs(&c, &s, &mut t).await?;
+    if on("isolation") {
+        isolation(&c, &s, &mut t).await?;
+    }
+    if on("logs") {
+        logs(&c, &s, &mut t).await?;
+    }
     println!("\ntargets");
     for (what, measured, pass) in &t.0 {
         println!("  {what:<44} {measured:>29}  {}", verdict(*pass));
