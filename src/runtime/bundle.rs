@@ -193,6 +193,10 @@ pub fn attach_network(config: &mut Spec, netns: &Path, files_dir: &Path) -> Resu
             .map_err(oci("namespace"))?,
     );
     linux.set_namespaces(Some(namespaces));
+    // As podman: ping works without CAP_NET_RAW (ICMP datagram sockets).
+    let mut sysctl = linux.sysctl().clone().unwrap_or_default();
+    sysctl.insert("net.ipv4.ping_group_range".to_string(), "0 0".to_string());
+    linux.set_sysctl(Some(sysctl));
     let mut mounts = config.mounts().clone().unwrap_or_default();
     for file in ["hosts", "resolv.conf"] {
         let options = strings(&["bind", "rprivate", "nosuid", "noexec", "nodev"]);
@@ -345,6 +349,8 @@ mod tests {
         let net: Vec<_> = ns.iter().filter(|n| n.typ() == LinuxNamespaceType::Network).collect();
         assert_eq!(net.len(), 1);
         assert_eq!(net[0].path().as_deref(), Some(Path::new("/run/berth/network/netns/x")));
+        let sysctl = c.linux().as_ref().unwrap().sysctl().clone().unwrap();
+        assert_eq!(sysctl["net.ipv4.ping_group_range"], "0 0");
         let m = c.mounts().as_ref().unwrap();
         let last: Vec<_> = m[m.len() - 2..].iter().map(|m| (m.destination().clone(), m.source().clone().unwrap())).collect();
         assert_eq!(
