@@ -129,12 +129,72 @@ async fn timed<S: AsRef<str>>(argv: &[S]) -> Result<f64> {
     Ok(ms(t.elapsed()))
 }
 
+/// A container without network (lo only), as the floor and podman
+/// (`--network none`) run theirs; the network section adds its own.
 fn spec(rootfs: &str, command: &[&str], notify: bool) -> BTreeMap<String, OptionValue> {
     BTreeMap::from([
         ("Rootfs".into(), OptionValue::Str(rootfs.into())),
         ("Command".into(), OptionValue::StrList(command.iter().map(|s| s.to_string()).collect())),
         ("Notify".into(), OptionValue::Bool(notify)),
+        ("Network".into(), OptionValue::Str("none".into())),
     ])
+}
+
+/// A bridged container's start against a `Network=none` one, interleaved;
+/// where the bridged start's extra time goes: the monitor's network setup
+/// (netns, netavark setup, hosts files; from its journal line), and what one
+/// iptables call costs here (netavark 1.4 runs iptables once per rule).
+async fn network_latency(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
+    let (mut none, mut bridged, mut setup, mut ports) = (vec![], vec![], vec![], vec![]);
+    for i in 0..=s.runs {
+        for k in 0..3 {
+            let name = format!("bench-net-{i}-{k}");
+            let mut o = spec(&s.rootfs, &SLEEP, false);
+            match (i + k) % 3 {
+                0 => {}
+                1 => {
+                    o.remove("Network");
+                }
+                _ => {
+                    o.remove("Network");
+                    o.insert("Ports".into(), OptionValue::StrList(vec!["80".into()]));
+                }
+            }
+            c.create(&name, &o).await?;
+            let p = berth_start(c, &name).await?;
+            if i > 0 {
+                match (i + k) % 3 {
+                    0 => none.push(p.total),
+                    1 => bridged.push(p.total),
+                    _ => ports.push(p.total),
+                }
+            }
+            if (i + k) % 3 != 0 && i > 0 {
+                let log = run(&["journalctl", "-o", "cat", "-u", &format!("berth-{name}.service"), "-g", "set up in"]).await?;
+                let ms = log.lines().rev().find_map(|l| {
+                    l.split("set up in ").nth(1)?.split(' ').next()?.parse::<f64>().ok()
+                });
+                setup.extend(ms);
+            }
+            c.remove(&name, true, Some(0)).await?;
+            settle().await;
+        }
+    }
+    let mut iptables = Vec::new();
+    for _ in 0..s.runs {
+        iptables.push(timed(&["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"]).await?);
+    }
+    head(&format!("network: start latency, ms, a bridged container against Network=none ({} runs each)", s.runs));
+    row("Network=none", &none);
+    row("bridge (the default network berth)", &bridged);
+    row("bridge with a published port (-p 80)", &ports);
+    row("  of which the monitor's network setup", &setup);
+    row("  one iptables call (iptables -t nat -S)", &iptables);
+    row("ratio bridge / none", &ratios(&bridged, &none));
+    row("ratio bridge -p 80 / none", &ratios(&ports, &none));
+    let r = stats(&ratios(&bridged, &none)).med;
+    t.check("network: bridged start within 1.5x of none", format!("{r:.2}x"), r <= 1.5);
+    Ok(())
 }
 
 /// The floor runs the very config.json that berth writes, so that both
@@ -779,12 +839,28 @@ async fn main() -> Result<()> {
     let idle_rss = berthd_rss_mb().await?;
     println!("berth {} (berthd runtime {})", c.manager().version().await?, c.manager().runtime().await?);
     let mut t = Targets::default();
-    start_latency(&c, &s, &mut t).await?;
-    notify_latency(&c, &s).await?;
-    churn(&c, &s, &mut t).await?;
-    parallel(&c, &s, &mut t).await?;
-    defined(&c, &s, idle_rss, &mut t).await?;
-    logs(&c, &s, &mut t).await?;
+    // BENCH_ONLY=network,logs runs those sections alone.
+    let only = var("BENCH_ONLY");
+    let wanted = |section: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == section));
+    if wanted("start") {
+        start_latency(&c, &s, &mut t).await?;
+        notify_latency(&c, &s).await?;
+    }
+    if wanted("churn") {
+        churn(&c, &s, &mut t).await?;
+    }
+    if wanted("parallel") {
+        parallel(&c, &s, &mut t).await?;
+    }
+    if wanted("defined") {
+        defined(&c, &s, idle_rss, &mut t).await?;
+    }
+    if wanted("logs") {
+        logs(&c, &s, &mut t).await?;
+    }
+    if wanted("network") {
+        network_latency(&c, &s, &mut t).await?;
+    }
     println!("\ntargets");
     for (what, measured, pass) in &t.0 {
         println!("  {what:<44} {measured:>29}  {}", verdict(*pass));

@@ -13,11 +13,13 @@ use std::path::Path;
 pub fn up(a: &MonitorArgs) -> io::Result<()> {
     let Some(path) = &a.network else { return Ok(()) };
     let failed = |what: &str, e: &dyn std::fmt::Display| io::Error::other(format!("{what}: {e}"));
+    let t0 = std::time::Instant::now();
     let req = NetworkRequest::read(path).map_err(|e| failed("the network request", &e))?;
     let status = req.bring_up().map_err(|e| failed("setting the network up", &e))?;
+    let took = t0.elapsed().as_secs_f64() * 1e3;
     for (name, n) in &status.networks {
         let addresses: Vec<String> = n.addresses.iter().map(|x| x.address.to_string()).collect();
-        eprintln!("berth-monitor: network {name}: {} {}", n.interface, addresses.join(" "));
+        eprintln!("berth-monitor: network {name}: {} {} (set up in {took:.1} ms)", n.interface, addresses.join(" "));
     }
     Ok(())
 }
