@@ -13,14 +13,9 @@ use std::path::Path;
 pub fn up(a: &MonitorArgs) -> io::Result<()> {
     let Some(path) = &a.network else { return Ok(()) };
     let failed = |what: &str, e: &dyn std::fmt::Display| io::Error::other(format!("{what}: {e}"));
-    let t0 = std::time::Instant::now();
     let req = NetworkRequest::read(path).map_err(|e| failed("the network request", &e))?;
-    let status = req.bring_up().map_err(|e| failed("setting the network up", &e))?;
-    let took = t0.elapsed().as_secs_f64() * 1e3;
-    for (name, n) in &status.networks {
-        let addresses: Vec<String> = n.addresses.iter().map(|x| x.address.to_string()).collect();
-        eprintln!("berth-monitor: network {name}: {} {} (set up in {took:.1} ms)", n.interface, addresses.join(" "));
-    }
+    // Nothing printed on success: the unit's output is the container's log.
+    req.bring_up().map_err(|e| failed("setting the network up", &e))?;
     Ok(())
 }
 
@@ -39,8 +34,7 @@ pub fn down(a: &MonitorArgs) {
 /// failure here; the journal has the message).
 pub fn teardown_after(run_root: &Path, id: &str) -> i32 {
     match teardown_from_state(&RunLayout::new(run_root).network_dir(), id) {
-        Ok(true) => eprintln!("berth-monitor: tore down the network the container's monitor left"),
-        Ok(false) => {}
+        Ok(_) => {}
         Err(e) => eprintln!("berth-monitor: tearing the network down: {e}"),
     }
     0
