@@ -129,12 +129,75 @@ async fn timed<S: AsRef<str>>(argv: &[S]) -> Result<f64> {
     Ok(ms(t.elapsed()))
 }
 
+/// A container without network (lo only), as the floor and podman
+/// (`--network none`) run theirs; the network section adds its own.
 fn spec(rootfs: &str, command: &[&str], notify: bool) -> BTreeMap<String, OptionValue> {
     BTreeMap::from([
         ("Rootfs".into(), OptionValue::Str(rootfs.into())),
         ("Command".into(), OptionValue::StrList(command.iter().map(|s| s.to_string()).collect())),
         ("Notify".into(), OptionValue::Bool(notify)),
+        ("Network".into(), OptionValue::Str("none".into())),
     ])
+}
+
+/// A bridged container's start against a `Network=none` one, interleaved;
+/// where the bridged start's extra time goes: inside the unit (the monitor's
+/// network setup: netns, netavark setup, hosts files), and what one iptables
+/// call costs here (netavark 1.4 runs iptables once per rule).
+async fn network_latency(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
+    let (mut none, mut bridged, mut setup, mut ports, mut none_unit) = (vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..=s.runs {
+        for k in 0..3 {
+            let name = format!("bench-net-{i}-{k}");
+            let mut o = spec(&s.rootfs, &SLEEP, false);
+            match (i + k) % 3 {
+                0 => {}
+                1 => {
+                    o.remove("Network");
+                }
+                _ => {
+                    o.remove("Network");
+                    o.insert("Ports".into(), OptionValue::StrList(vec!["80".into()]));
+                }
+            }
+            c.create(&name, &o).await?;
+            let p = berth_start(c, &name).await?;
+            if i > 0 {
+                match (i + k) % 3 {
+                    0 => none.push(p.total),
+                    1 => bridged.push(p.total),
+                    _ => ports.push(p.total),
+                }
+            }
+            if i > 0 {
+                // The unit's own phase (start until active) holds the
+                // monitor's network setup.
+                match (i + k) % 3 {
+                    0 => none_unit.push(p.unit),
+                    1 => setup.push(p.unit),
+                    _ => {}
+                }
+            }
+            c.remove(&name, true, Some(0)).await?;
+            settle().await;
+        }
+    }
+    let mut iptables = Vec::new();
+    for _ in 0..s.runs {
+        iptables.push(timed(&["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"]).await?);
+    }
+    head(&format!("network: start latency, ms, a bridged container against Network=none ({} runs each)", s.runs));
+    row("Network=none", &none);
+    row("bridge (the default network berth)", &bridged);
+    row("bridge with a published port (-p 80)", &ports);
+    row("  the unit starting, Network=none", &none_unit);
+    row("  the unit starting, bridge (network setup)", &setup);
+    row("  one iptables call (iptables -t nat -S)", &iptables);
+    row("ratio bridge / none", &ratios(&bridged, &none));
+    row("ratio bridge -p 80 / none", &ratios(&ports, &none));
+    let r = stats(&ratios(&bridged, &none)).med;
+    t.check("network: bridged start within 1.5x of none", format!("{r:.2}x"), r <= 1.5);
+    Ok(())
 }
 
 /// The floor runs the very config.json that berth writes, so that both
@@ -878,6 +941,9 @@ async fn main() -> Result<()> {
     }
     if on("logs") {
         logs(&c, &s, &mut t).await?;
+    }
+    if on("network") {
+        network_latency(&c, &s, &mut t).await?;
     }
     println!("\ntargets");
     for (what, measured, pass) in &t.0 {

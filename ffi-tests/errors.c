@@ -212,7 +212,7 @@ static void bad_spec_values(void)
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Dependencies", berth_spec_add_dependency(s, "-bad"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Labels", berth_spec_set_label(s, "", "v"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Volumes", berth_spec_add_volume(s, "/only-one"));
-    MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Network", berth_spec_set_network(s, "bridge"));
+    MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Network", berth_spec_set_network(s, "none,host"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Runtime", berth_spec_set_runtime(s, "kata"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "MemoryMax", berth_spec_set_memory_max(s, 0));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "TasksMax", berth_spec_set_tasks_max(s, 0));

@@ -138,6 +138,22 @@ enum berth_result
    */
   BERTH_RESULT_LIMIT_EXCEEDED = 14,
   /**
+   * No network of that name.
+   */
+  BERTH_RESULT_NO_SUCH_NETWORK = 20,
+  /**
+   * A network that containers use cannot be removed.
+   */
+  BERTH_RESULT_NETWORK_IN_USE = 21,
+  /**
+   * Another container publishes that host port already.
+   */
+  BERTH_RESULT_PORT_IN_USE = 22,
+  /**
+   * A network of that name exists already.
+   */
+  BERTH_RESULT_NETWORK_EXISTS = 23,
+  /**
    * A pointer parameter was NULL.
    */
   BERTH_RESULT_NULL_PARAMETER = 100,
@@ -547,9 +563,41 @@ berth_result berth_spec_add_volume(struct berth_spec *spec, const char *volume);
 berth_result berth_spec_set_read_only(struct berth_spec *spec, bool read_only);
 
 /**
- * Network: "none" (default: an own namespace with only lo) or "host".
+ * Network: "bridge" (default: the network berth), "none" (an own
+ * namespace with only lo), "host", or network names "a,b".
  */
 berth_result berth_spec_set_network(struct berth_spec *spec, const char *network);
+
+/**
+ * Ports: publish one port or range, podman's -p forms ("8080:80",
+ * "127.0.0.1:5353:53/udp", "9000-9001:90-91"); a bridge network only.
+ */
+berth_result berth_spec_add_port(struct berth_spec *spec, const char *port);
+
+/**
+ * IP: a static address on the container's one network.
+ */
+berth_result berth_spec_set_ip(struct berth_spec *spec, const char *ip);
+
+/**
+ * NetworkAliases: add a DNS name of the container on its networks.
+ */
+berth_result berth_spec_add_network_alias(struct berth_spec *spec, const char *alias);
+
+/**
+ * DNS: add a DNS server address.
+ */
+berth_result berth_spec_add_dns(struct berth_spec *spec, const char *server);
+
+/**
+ * DNSSearch: add a DNS search domain ("." for none).
+ */
+berth_result berth_spec_add_dns_search(struct berth_spec *spec, const char *domain);
+
+/**
+ * Hosts: add an /etc/hosts line "NAME[;NAME...]:IP" (IP may be host-gateway).
+ */
+berth_result berth_spec_add_host(struct berth_spec *spec, const char *entry);
 
 /**
  * Runtime: "crun" (default), "runc", or an absolute path to an OCI runtime.
@@ -771,6 +819,61 @@ berth_result berth_client_logs(const struct berth_client *client,
                                const struct berth_logs_options *options,
                                berth_log_callback callback,
                                void *userdata);
+
+/**
+ * CreateNetwork: a bridge network `name`. `subnet` (CIDR) and `gateway`
+ * may be NULL (chosen: the first free /24 from 10.89.0.0, its first
+ * address); `internal`: no route out; `dns`: containers resolve each
+ * other by name; `labels`: `n_labels` "KEY=VALUE" strings (NULL when 0).
+ * On success `*json` is the network's description (free it with
+ * `berth_string_free()`). BERTH_RESULT_NETWORK_EXISTS when the name is taken.
+ */
+berth_result berth_client_network_create(const struct berth_client *client,
+                                         const char *name,
+                                         const char *subnet,
+                                         const char *gateway,
+                                         bool internal,
+                                         bool dns,
+                                         const char *const *labels,
+                                         size_t n_labels,
+                                         char **json);
+
+/**
+ * ListNetworks: every network's description, a JSON array, in `*json`.
+ */
+berth_result berth_client_network_list(const struct berth_client *client, char **json);
+
+/**
+ * InspectNetwork: a network (by name or id) as JSON (Name, Id,
+ * Interface, Subnets, Internal, DNSEnabled, Labels, Containers, ...).
+ */
+berth_result berth_client_network_inspect(const struct berth_client *client,
+                                          const char *name,
+                                          char **json);
+
+/**
+ * RemoveNetwork: BERTH_RESULT_NETWORK_IN_USE while a container names it,
+ * BERTH_RESULT_NO_SUCH_NETWORK for an unknown one.
+ */
+berth_result berth_client_network_remove(const struct berth_client *client, const char *name);
+
+/**
+ * ReloadNetwork: set running container `name`'s network up again with the
+ * same addresses and ports (after a firewall reload dropped its rules).
+ */
+berth_result berth_client_network_reload(const struct berth_client *client, const char *name);
+
+/**
+ * ReloadNetworks: every running bridged container's network; `*names`
+ * gets the names reloaded, one per line.
+ */
+berth_result berth_client_network_reload_all(const struct berth_client *client, char **names);
+
+/**
+ * The container's published ports as `podman port` prints them, one per
+ * line (`80/tcp -> 0.0.0.0:8080`); empty unless it runs.
+ */
+berth_result berth_client_ports(const struct berth_client *client, const char *name, char **lines);
 
 #ifdef __cplusplus
 }  // extern "C"

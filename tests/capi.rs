@@ -144,6 +144,11 @@ fn c_events() {
 }
 
 #[test]
+fn c_network() {
+    assert!(ffi_test("network.c").contains("network: ok"));
+}
+
+#[test]
 fn cpp_raii_lifecycle() {
     assert!(ffi_test("raii.cpp").contains("raii: ok"));
 }

@@ -26,6 +26,8 @@ mod events;
 
 mod logs;
 
+mod network;
+
 pub use client::berth_client;
 pub use events::{berth_event, berth_event_callback, berth_event_watch, BERTH_EVENT_KIND_UNKNOWN};
 pub use list::{berth_container_info, berth_container_list};

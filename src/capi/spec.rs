@@ -258,10 +258,48 @@ pub extern "C" fn berth_spec_set_read_only(spec: *mut berth_spec, read_only: boo
     with_spec(spec, |s| s.set("ReadOnly", OptionValue::Bool(read_only)))
 }
 
-/// Network: "none" (default: an own namespace with only lo) or "host".
+/// Network: "bridge" (default: the network berth), "none" (an own
+/// namespace with only lo), "host", or network names "a,b".
 #[no_mangle]
 pub extern "C" fn berth_spec_set_network(spec: *mut berth_spec, network: *const c_char) -> ErrorKind {
     set_str(spec, "Network", network)
+}
+
+/// Ports: publish one port or range, podman's -p forms ("8080:80",
+/// "127.0.0.1:5353:53/udp", "9000-9001:90-91"); a bridge network only.
+#[no_mangle]
+pub extern "C" fn berth_spec_add_port(spec: *mut berth_spec, port: *const c_char) -> ErrorKind {
+    add_str(spec, "Ports", port)
+}
+
+/// IP: a static address on the container's one network.
+#[no_mangle]
+pub extern "C" fn berth_spec_set_ip(spec: *mut berth_spec, ip: *const c_char) -> ErrorKind {
+    set_str(spec, "IP", ip)
+}
+
+/// NetworkAliases: add a DNS name of the container on its networks.
+#[no_mangle]
+pub extern "C" fn berth_spec_add_network_alias(spec: *mut berth_spec, alias: *const c_char) -> ErrorKind {
+    add_str(spec, "NetworkAliases", alias)
+}
+
+/// DNS: add a DNS server address.
+#[no_mangle]
+pub extern "C" fn berth_spec_add_dns(spec: *mut berth_spec, server: *const c_char) -> ErrorKind {
+    add_str(spec, "DNS", server)
+}
+
+/// DNSSearch: add a DNS search domain ("." for none).
+#[no_mangle]
+pub extern "C" fn berth_spec_add_dns_search(spec: *mut berth_spec, domain: *const c_char) -> ErrorKind {
+    add_str(spec, "DNSSearch", domain)
+}
+
+/// Hosts: add an /etc/hosts line "NAME[;NAME...]:IP" (IP may be host-gateway).
+#[no_mangle]
+pub extern "C" fn berth_spec_add_host(spec: *mut berth_spec, entry: *const c_char) -> ErrorKind {
+    add_str(spec, "Hosts", entry)
 }
 
 /// Runtime: "crun" (default), "runc", or an absolute path to an OCI runtime.
@@ -325,7 +363,13 @@ mod tests {
             berth_spec_set_label(sp, c("a").as_ptr(), c("b").as_ptr()),
             berth_spec_add_volume(sp, c("/a:/b:ro").as_ptr()),
             berth_spec_set_read_only(sp, true),
-            berth_spec_set_network(sp, c("host").as_ptr()),
+            berth_spec_set_network(sp, c("a").as_ptr()),
+            berth_spec_add_port(sp, c("8080:80").as_ptr()),
+            berth_spec_set_ip(sp, c("10.89.0.9").as_ptr()),
+            berth_spec_add_network_alias(sp, c("web").as_ptr()),
+            berth_spec_add_dns(sp, c("1.1.1.1").as_ptr()),
+            berth_spec_add_dns_search(sp, c("example.org").as_ptr()),
+            berth_spec_add_host(sp, c("db:10.0.0.9").as_ptr()),
             berth_spec_set_runtime(sp, c("runc").as_ptr()),
             berth_spec_set_memory_max(sp, 1 << 20),
             berth_spec_set_tasks_max(sp, 10),

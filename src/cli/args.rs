@@ -165,6 +165,15 @@ pub enum Command {
         stderr: bool,
         name: String,
     },
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// List a container's published ports, as podman port.
+    Port {
+        name: String,
+        /// Only this container port, PORT[/PROTO].
+        port: Option<String>,
+    },
     /// Print container events: the history from the journal, then with
     /// --follow the live ones.
     Events {
@@ -179,5 +188,57 @@ pub enum Command {
         /// container=NAME
         #[arg(long)]
         filter: Vec<String>,
+    },
+}
+
+/// `berthctl network ...`: podman's network verbs.
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a bridge network.
+    Create {
+        /// CIDR, e.g. 10.90.0.0/24 (default: the first free /24 from 10.89.0.0).
+        #[arg(long)]
+        subnet: Option<String>,
+        /// The gateway's address (default: the subnet's first).
+        #[arg(long)]
+        gateway: Option<String>,
+        /// No route out of the network.
+        #[arg(long)]
+        internal: bool,
+        /// No name resolution between the network's containers.
+        #[arg(long)]
+        disable_dns: bool,
+        #[arg(short = 'l', long = "label")]
+        labels: Vec<String>,
+        name: String,
+    },
+    /// List networks.
+    #[command(alias = "list")]
+    Ls {
+        /// Print names only.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// `json` or `table` (default).
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Show networks as JSON.
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove networks no container uses.
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Set running containers' networks up again (after a firewall reload).
+    Reload {
+        /// Every running container.
+        #[arg(short = 'a', long, conflicts_with = "names")]
+        all: bool,
+        #[arg(required_unless_present = "all")]
+        names: Vec<String>,
     },
 }

@@ -3,11 +3,13 @@
 mod args;
 mod flags;
 
-pub use args::{Cli, Command, CreateArgs};
+pub use args::{Cli, Command, CreateArgs, NetworkCommand};
 pub use flags::{parse_size, ResourceFlags, SpecFlags};
 
 use crate::client::Client;
-use crate::model::{parse_signal, ContainerInfo, Error, EventOptions, LogOptions, OptionValue, Result, State};
+use crate::model::{
+    parse_signal, ContainerInfo, Error, EventOptions, LogOptions, NetworkCreateOptions, OptionValue, Result, State,
+};
 use std::collections::BTreeMap;
 
 /// The exit status for an error (podman's: 125).
@@ -185,6 +187,70 @@ async fn events(c: &Client, o: &EventOptions) -> Result<()> {
     r
 }
 
+/// `berthctl network ...`.
+async fn network(c: &Client, cmd: NetworkCommand) -> Result<i32> {
+    match cmd {
+        NetworkCommand::Create { subnet, gateway, internal, disable_dns, labels, name } => {
+            let mut o = NetworkCreateOptions { subnet, gateway, internal, dns: !disable_dns, ..Default::default() };
+            for l in labels {
+                let (k, v) = l.split_once('=').unwrap_or((&l, ""));
+                o.labels.insert(k.to_string(), v.to_string());
+            }
+            println!("{}", c.create_network(&name, &o).await?.name);
+            Ok(0)
+        }
+        NetworkCommand::Ls { quiet, format } => {
+            let all = c.list_networks().await?;
+            if quiet {
+                all.iter().for_each(|n| println!("{}", n.name));
+                return Ok(0);
+            }
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&all).expect("descriptions serialize")),
+                "table" => {
+                    let w = all.iter().map(|n| n.name.len()).max().unwrap_or(0).max(4);
+                    println!("{:<12}  {:<w$}  {:<6}  {:<18}  DNS", "NETWORK ID", "NAME", "DRIVER", "SUBNETS");
+                    for n in &all {
+                        let subnets: Vec<&str> = n.subnets.iter().map(|s| s.subnet.as_str()).collect();
+                        let flags = if n.internal { "internal" } else { "" };
+                        println!(
+                            "{:<12}  {:<w$}  {:<6}  {:<18}  {}{}",
+                            &n.id[..12.min(n.id.len())],
+                            n.name,
+                            n.driver,
+                            subnets.join(","),
+                            if n.dns_enabled { "on" } else { "off" },
+                            if flags.is_empty() { String::new() } else { format!(" ({flags})") }
+                        );
+                    }
+                }
+                f => return Err(Error::invalid("format", format!("{f:?} is not table or json"))),
+            }
+            Ok(0)
+        }
+        NetworkCommand::Inspect { names } => {
+            let mut out = Vec::new();
+            for n in &names {
+                out.push(c.inspect_network(n).await?);
+            }
+            println!("{}", serde_json::to_string_pretty(&out).expect("descriptions serialize"));
+            Ok(0)
+        }
+        NetworkCommand::Rm { names } => {
+            each(&names, |n| { let c = c.clone(); async move { c.remove_network(&n).await } }).await.map(|()| 0)
+        }
+        NetworkCommand::Reload { all, names } => {
+            if all {
+                for n in c.reload_networks().await? {
+                    println!("{n}");
+                }
+                return Ok(0);
+            }
+            each(&names, |n| { let c = c.clone(); async move { c.reload_network(&n).await } }).await.map(|()| 0)
+        }
+    }
+}
+
 /// Run one berthctl command; returns the process exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
     let c = Client::connect(cli.address.as_deref()).await?;
@@ -273,6 +339,22 @@ pub async fn run(cli: Cli) -> Result<i32> {
             c.logs(&name, out.as_fd(), &o).await?;
             Ok(0)
         }
+        Command::Network(n) => network(&c, n).await,
+        Command::Port { name, port } => {
+            let lines = c.ports(&name).await?;
+            let wanted = port.map(|p| if p.contains('/') { p } else { format!("{p}/tcp") });
+            for l in lines {
+                match &wanted {
+                    Some(w) => {
+                        if let Some(host) = l.strip_prefix(&format!("{w} -> ")) {
+                            println!("{host}");
+                        }
+                    }
+                    None => println!("{l}"),
+                }
+            }
+            Ok(0)
+        }
         Command::Events { follow, since, until, filter } => {
             let mut o = EventOptions { follow, ..Default::default() };
             for f in filter {
@@ -307,5 +389,28 @@ mod tests {
         let (name, o) = create_options(&create).unwrap();
         assert_eq!(name, "");
         assert_eq!(o["Command"], OptionValue::StrList(vec!["/bin/echo".into(), "-n".into(), "hi".into()]));
+    }
+
+    #[test]
+    fn network_flags_are_podmans() {
+        let cli = Cli::try_parse_from([
+            "berthctl", "run", "-p", "8080:80", "--publish", "127.0.0.1:5353:53/udp", "--network", "a,b", "--ip", "10.89.0.9",
+            "--network-alias", "web", "--dns", "1.1.1.1", "--dns-search", "example.org", "--add-host", "db:10.0.0.9",
+            "--rootfs", "/r", "sh",
+        ])
+        .unwrap();
+        let Command::Run { create, .. } = cli.command else { panic!() };
+        let (_, o) = create_options(&create).unwrap();
+        assert_eq!(o["Ports"], OptionValue::StrList(vec!["8080:80".into(), "127.0.0.1:5353:53/udp".into()]));
+        assert_eq!(o["Network"], OptionValue::Str("a,b".into()));
+        assert_eq!(o["IP"], OptionValue::Str("10.89.0.9".into()));
+        assert_eq!(o["NetworkAliases"], OptionValue::StrList(vec!["web".into()]));
+        assert_eq!(o["DNS"], OptionValue::StrList(vec!["1.1.1.1".into()]));
+        assert_eq!(o["DNSSearch"], OptionValue::StrList(vec!["example.org".into()]));
+        assert_eq!(o["Hosts"], OptionValue::StrList(vec!["db:10.0.0.9".into()]));
+        let cli = Cli::try_parse_from(["berthctl", "network", "create", "--subnet", "10.90.0.0/24", "--internal", "n"]).unwrap();
+        assert!(matches!(cli.command, Command::Network(NetworkCommand::Create { internal: true, .. })));
+        assert!(Cli::try_parse_from(["berthctl", "network", "reload"]).is_err(), "a name or --all");
+        assert!(Cli::try_parse_from(["berthctl", "network", "reload", "--all"]).is_ok());
     }
 }

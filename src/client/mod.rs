@@ -5,7 +5,9 @@ mod proxy;
 
 pub use proxy::{ContainerProxy, ManagerProxy};
 
-use crate::model::{ContainerInfo, Error, ErrorKind, EventOptions, LogOptions, OptionValue, Result, State};
+use crate::model::{
+    ContainerInfo, Error, ErrorKind, EventOptions, LogOptions, NetworkCreateOptions, NetworkInfo, OptionValue, Result, State,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
@@ -213,6 +215,42 @@ impl Client {
     }
     pub async fn remove(&self, name: &str, force: bool, t: Option<u32>) -> Result<()> {
         self.manager.remove_container(name, force, timeout(t)).await.map_err(from_bus)
+    }
+
+    /// Set a running container's network up again, same addresses and ports.
+    pub async fn reload_network(&self, name: &str) -> Result<()> {
+        self.manager.reload_network(name).await.map_err(from_bus)
+    }
+    /// ReloadNetwork of every running bridged container; the names reloaded.
+    pub async fn reload_networks(&self) -> Result<Vec<String>> {
+        self.manager.reload_networks().await.map_err(from_bus)
+    }
+    pub async fn create_network(&self, name: &str, o: &NetworkCreateOptions) -> Result<NetworkInfo> {
+        parse_json("network", &self.create_network_json(name, o).await?)
+    }
+    /// CreateNetwork's answer as berthd sends it (JSON).
+    pub async fn create_network_json(&self, name: &str, o: &NetworkCreateOptions) -> Result<String> {
+        self.manager.create_network(name, variants(&o.to_options())).await.map_err(from_bus)
+    }
+    pub async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
+        parse_json("network list", &self.list_networks_json().await?)
+    }
+    pub async fn list_networks_json(&self) -> Result<String> {
+        self.manager.list_networks().await.map_err(from_bus)
+    }
+    pub async fn inspect_network(&self, name: &str) -> Result<NetworkInfo> {
+        parse_json("network", &self.inspect_network_json(name).await?)
+    }
+    pub async fn inspect_network_json(&self, name: &str) -> Result<String> {
+        self.manager.inspect_network(name).await.map_err(from_bus)
+    }
+    pub async fn remove_network(&self, name: &str) -> Result<()> {
+        self.manager.remove_network(name).await.map_err(from_bus)
+    }
+    /// The container's published ports as `podman port` prints them
+    /// (`80/tcp -> 0.0.0.0:8080`); none unless it runs.
+    pub async fn ports(&self, name: &str) -> Result<Vec<String>> {
+        Ok(crate::model::network::port_lines(&self.info(name).await?.ports))
     }
 
     /// Stream the container's output into `fd` (see the Logs method).

@@ -28,6 +28,12 @@ pub trait Manager {
     fn logs_container(&self, name: &str, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
     fn list_container_info(&self) -> zbus::Result<String>;
     fn events(&self, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
+    fn reload_network(&self, name: &str) -> zbus::Result<()>;
+    fn reload_networks(&self) -> zbus::Result<Vec<String>>;
+    fn create_network(&self, name: &str, options: HashMap<String, OwnedVariant>) -> zbus::Result<String>;
+    fn list_networks(&self) -> zbus::Result<String>;
+    fn inspect_network(&self, name: &str) -> zbus::Result<String>;
+    fn remove_network(&self, name: &str) -> zbus::Result<()>;
 
     #[zbus(signal)]
     fn event(&self, name: String, id: String, event: String, usec: u64) -> zbus::Result<()>;

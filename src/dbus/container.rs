@@ -91,6 +91,12 @@ impl ContainerObject {
         let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
         Ok(unless_gone(ticket, self.engine.logs(&self.name, &o, std::fs::File::from(fd))).await?)
     }
+    /// Set the container's network up again with the same addresses and
+    /// ports (after a firewall reload dropped its rules).
+    async fn reload_network(&self) -> Result<()> {
+        self.engine.reload_network(&self.name).await?;
+        Ok(())
+    }
     /// The container as JSON, like `podman inspect`.
     async fn inspect(&self, #[zbus(header)] header: Header<'_>) -> Result<String> {
         let rec = self.engine.inspect(&self.name)?;

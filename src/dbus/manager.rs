@@ -154,6 +154,40 @@ impl Manager {
         Ok(unless_gone(ticket, self.engine.events(&o, std::fs::File::from(fd))).await?)
     }
 
+    /// Set a running container's network up again with the same addresses
+    /// and ports (after a firewall reload dropped its rules).
+    async fn reload_network(&self, name: String) -> Result<()> {
+        self.engine.reload_network(&name).await?;
+        Ok(())
+    }
+    /// ReloadNetwork of every running container with a bridge network;
+    /// the names reloaded.
+    async fn reload_networks(&self) -> Result<Vec<String>> {
+        Ok(self.engine.reload_networks().await?)
+    }
+    /// A bridge network (options: Subnet s, Gateway s, Internal b, DNS b,
+    /// Labels a{ss}); its description as JSON.
+    async fn create_network(&self, name: String, options: HashMap<String, OwnedVariant>) -> Result<String> {
+        let o = super::options::network_create_options(options)?;
+        let n = self.engine.create_network(&name, &o).await?;
+        Ok(serde_json::to_string_pretty(&n).expect("network descriptions serialize"))
+    }
+    /// Every network's description (a JSON array).
+    async fn list_networks(&self) -> Result<String> {
+        let all = self.engine.list_networks().await?;
+        Ok(serde_json::to_string(&all).expect("network descriptions serialize"))
+    }
+    /// A network (by name or id) as JSON.
+    async fn inspect_network(&self, name: String) -> Result<String> {
+        let n = self.engine.inspect_network(&name).await?;
+        Ok(serde_json::to_string_pretty(&n).expect("network descriptions serialize"))
+    }
+    /// Remove a network no container names (NetworkInUse otherwise).
+    async fn remove_network(&self, name: String) -> Result<()> {
+        self.engine.remove_network(&name).await?;
+        Ok(())
+    }
+
     #[zbus(signal)]
     pub async fn container_new(emitter: &SignalEmitter<'_>, name: &str, path: OwnedObjectPath) -> zbus::Result<()>;
     #[zbus(signal)]

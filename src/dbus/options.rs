@@ -1,7 +1,7 @@
 //! `a{sv}` options to berth's option values, with the key named in every
 //! error.
 
-use crate::model::{option, Error, EventOptions, LogOptions, OptionValue, Result, Sig};
+use crate::model::{option, Error, EventOptions, LogOptions, NetworkCreateOptions, OptionValue, Result, Sig};
 use std::collections::{BTreeMap, HashMap};
 use zbus::OwnedVariant;
 
@@ -61,6 +61,11 @@ fn plain(options: HashMap<String, OwnedVariant>) -> Result<BTreeMap<String, Opti
 /// Timestamps b, Stdout b, Stderr b.
 pub fn log_options(options: HashMap<String, OwnedVariant>) -> Result<LogOptions> {
     LogOptions::from_options(&plain(options)?)
+}
+
+/// CreateNetwork options: Subnet s, Gateway s, Internal b, DNS b, Labels a{ss}.
+pub fn network_create_options(options: HashMap<String, OwnedVariant>) -> Result<NetworkCreateOptions> {
+    NetworkCreateOptions::from_options(&plain(options)?)
 }
 
 /// Events options: Follow b, Since t, Until t, Container s.

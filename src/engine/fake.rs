@@ -43,6 +43,7 @@ fn exit_file_of(config: &UnitConfig) -> PathBuf {
     config
         .exec_stop_post
         .iter()
+        .flatten()
         .find_map(|a| a.strip_prefix("--exit-file="))
         .map(PathBuf::from)
         .expect("the unit records its exit")

@@ -13,6 +13,7 @@ mod crash;
 mod fake;
 pub mod journal;
 pub mod logs;
+mod network;
 pub(crate) mod reconcile;
 #[cfg(test)]
 mod tests;
@@ -98,6 +99,7 @@ impl Container {
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
+    pub(crate) networks: crate::network::Networks,
     pub(crate) units: Arc<dyn Units>,
     pub(crate) config: Config,
     registry: RwLock<BTreeMap<String, Arc<Container>>>,
@@ -122,10 +124,14 @@ impl Engine {
     pub async fn open(config: Config, units: Arc<dyn Units>) -> Result<Engine> {
         let (state_root, run_root) = (config.state_root.clone(), config.run_root.clone());
         let store = blocking(move || Store::open(state_root, run_root)).await?;
+        let (dir, run) = (store.networks_dir(), store.layout().network_dir());
+        let networks = blocking(move || crate::network::Networks::open(dir, run))
+            .await
+            .map_err(|e| Error::Network { action: "open the network store", message: e.to_string() })?;
         let (events, _) = broadcast::channel(4096);
         let watch = units.watch();
         let engine = Engine {
-            inner: Arc::new(Inner { store: store.clone(), units, config, registry: RwLock::default(), events }),
+            inner: Arc::new(Inner { store: store.clone(), networks, units, config, registry: RwLock::default(), events }),
         };
         let records = blocking(move || store.load_all()).await?;
         {
@@ -365,6 +371,7 @@ impl Engine {
     pub async fn create(&self, name: &str, options: &BTreeMap<String, OptionValue>) -> Result<Record> {
         let name = if name.is_empty() { self.free_name() } else { ContainerName::new(name)? };
         let spec = ContainerSpec::from_options(options)?;
+        let spec = self.check_network(spec).await?;
         for d in &spec.dependencies {
             if *d == name {
                 return Err(Error::invalid("Dependencies", "a container cannot depend on itself"));
@@ -436,6 +443,7 @@ impl Engine {
 
     /// The container's description, as InspectContainer sends it.
     pub fn info(&self, rec: &Record) -> ContainerInfo {
+        let (networks, ports) = self.network_status(rec);
         ContainerInfo {
             id: rec.id.clone(),
             name: rec.name.to_string(),
@@ -455,6 +463,8 @@ impl Engine {
             source: rec.source.clone(),
             should_restart: should_restart(rec),
             spec: rec.spec.clone(),
+            networks,
+            ports,
         }
     }
 

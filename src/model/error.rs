@@ -45,6 +45,14 @@ pub enum ErrorKind {
     /// A client has too many calls of one kind outstanding (waits, log or
     /// event streams); the message names the limit.
     LimitExceeded = 14,
+    /// No network of that name.
+    NoSuchNetwork = 20,
+    /// A network that containers use cannot be removed.
+    NetworkInUse = 21,
+    /// Another container publishes that host port already.
+    PortInUse = 22,
+    /// A network of that name exists already.
+    NetworkExists = 23,
     /// A pointer parameter was NULL.
     NullParameter = 100,
     /// libberth hit a bug (a Rust panic, caught at the boundary).
@@ -67,7 +75,7 @@ pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const fn all() -> [ErrorKind; 20] {
+    pub const fn all() -> [ErrorKind; 24] {
         [
         ErrorKind::Ok,
         ErrorKind::NoSuchContainer,
@@ -84,6 +92,10 @@ impl ErrorKind {
         ErrorKind::Systemd,
         ErrorKind::Internal,
         ErrorKind::LimitExceeded,
+        ErrorKind::NoSuchNetwork,
+        ErrorKind::NetworkInUse,
+        ErrorKind::PortInUse,
+        ErrorKind::NetworkExists,
         ErrorKind::NullParameter,
         ErrorKind::Panic,
         ErrorKind::AccessDenied,
@@ -112,6 +124,10 @@ impl ErrorKind {
             Systemd => "Systemd",
             Internal => "Internal",
             LimitExceeded => "LimitExceeded",
+            NoSuchNetwork => "NoSuchNetwork",
+            NetworkInUse => "NetworkInUse",
+            PortInUse => "PortInUse",
+            NetworkExists => "NetworkExists",
             NullParameter => "NullParameter",
             Panic => "Panic",
             AccessDenied => "AccessDenied",
@@ -204,6 +220,16 @@ pub enum Error {
     Corrupt { what: &'static str, path: PathBuf, message: String },
     #[error("too many {what} outstanding for this client (at most {limit})")]
     LimitExceeded { what: &'static str, limit: usize },
+    #[error("no such network: {name}")]
+    NoSuchNetwork { name: String },
+    #[error("a network named {name} already exists")]
+    NetworkExists { name: String },
+    #[error("network {name} is in use by container(s) {}", containers.join(", "))]
+    NetworkInUse { name: String, containers: Vec<String> },
+    #[error("invalid argument Ports: host port {mapping} is already published by container {container}")]
+    PortInUse { mapping: String, container: String },
+    #[error("cannot {action}: {message}")]
+    Network { action: &'static str, message: String },
     #[error("access denied: {message}")]
     AccessDenied { message: String },
     #[error("{message}")]
@@ -263,6 +289,11 @@ impl Error {
             Systemd { .. } => ErrorKind::Systemd,
             Internal { .. } | Io { .. } | Corrupt { .. } => ErrorKind::Internal,
             LimitExceeded { .. } => ErrorKind::LimitExceeded,
+            NoSuchNetwork { .. } => ErrorKind::NoSuchNetwork,
+            NetworkExists { .. } => ErrorKind::NetworkExists,
+            NetworkInUse { .. } => ErrorKind::NetworkInUse,
+            PortInUse { .. } => ErrorKind::PortInUse,
+            Network { .. } => ErrorKind::Internal,
             AccessDenied { .. } => ErrorKind::AccessDenied,
             Bus { .. } => ErrorKind::Bus,
             Remote { kind, .. } => *kind,
@@ -278,6 +309,7 @@ impl Error {
     pub fn key(&self) -> Option<&str> {
         match self {
             Error::InvalidArgument { key, .. } => Some(key),
+            Error::PortInUse { .. } => Some("Ports"),
             _ => None,
         }
     }
@@ -302,6 +334,7 @@ mod tests {
             ("Ok", 0), ("NoSuchContainer", 1), ("ContainerExists", 2), ("InvalidState", 3), ("AlreadyStopped", 4),
             ("Removed", 5), ("InvalidArgument", 6), ("DependencyNotRunning", 7), ("Canceled", 8), ("Timeout", 9),
             ("NotImplemented", 10), ("Runtime", 11), ("Systemd", 12), ("Internal", 13), ("LimitExceeded", 14),
+            ("NoSuchNetwork", 20), ("NetworkInUse", 21), ("PortInUse", 22), ("NetworkExists", 23),
             ("NullParameter", 100), ("Panic", 101), ("AccessDenied", 102), ("Bus", 103), ("InvalidParameter", 104),
         ];
         let have: Vec<(&str, u32)> = ErrorKind::all().iter().map(|k| (k.name(), k.code())).collect();

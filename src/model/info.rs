@@ -2,7 +2,8 @@
 //! serialises (InspectContainer, ListContainerInfo) and every client reads
 //! back, shaped like podman's inspect where it can be.
 
-use super::{ContainerSpec, State, Usec, OPTIONS};
+use super::{AttachmentInfo, ContainerSpec, PortMapping, State, Usec, OPTIONS};
+use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -21,6 +22,12 @@ pub struct ContainerInfo {
     /// Whether podman's restart policy would restart it now.
     pub should_restart: bool,
     pub spec: ContainerSpec,
+    /// While it runs: network name -> its address, gateway, MAC, interface.
+    #[serde(default)]
+    pub networks: BTreeMap<String, AttachmentInfo>,
+    /// While it runs: the ports it publishes.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

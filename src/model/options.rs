@@ -9,6 +9,8 @@ use super::spec::{
     check_abs_path, check_hostname, no_nul, parse_user, ContainerSpec, Network, RestartPolicy, RuntimeKind, Volume,
     STOP_TIMEOUT_MAX,
 };
+use super::network::{check_name as check_network_name, parse_host_entry};
+use super::ports::parse_ports;
 use super::{check_signal, parse_signal, ContainerName, Error, Result};
 use std::collections::BTreeMap;
 
@@ -122,7 +124,7 @@ const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Fla
 }
 
 /// Every option key, in the order documentation lists them.
-pub static OPTIONS: [OptionDef; 22] = [
+pub static OPTIONS: [OptionDef; 28] = [
     OptionDef {
         key: "Rootfs",
         sig: Sig::Str,
@@ -376,17 +378,108 @@ pub static OPTIONS: [OptionDef; 22] = [
     OptionDef {
         key: "Network",
         sig: Sig::Str,
-        doc: "none (default: an own namespace with lo only) or host",
+        doc: "bridge (default: the network berth), none (lo only), host, or network names a,b",
         flag: flag("network", None, Form::Text),
         quadlet: Some(("Network", Form::Text)),
         resource: false,
         redact: None,
         apply: |s, v| {
-            s.network = match v.text("Network")? {
-                "none" | "" => Network::None,
-                "host" => Network::Host,
-                n => return Err(Error::invalid("Network", format!("{n:?} is not none or host"))),
-            };
+            s.network = Network::parse(v.text("Network")?)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Ports",
+        sig: Sig::StrList,
+        doc: "published ports, podman's -p forms: [[IP:][HOSTPORT]:]PORT[-END][/PROTO]",
+        flag: flag("publish", Some('p'), Form::Item),
+        quadlet: Some(("PublishPort", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.ports = parse_ports(v.list("Ports")?).map_err(|e| Error::invalid("Ports", e.to_string()))?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "IP",
+        sig: Sig::Str,
+        doc: "a static address on the container's one network",
+        flag: flag("ip", None, Form::Text),
+        quadlet: Some(("IP", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let ip = v.text("IP")?;
+            s.ip = Some(ip.parse().map_err(|_| Error::invalid("IP", format!("{ip:?} is not an IP address")))?);
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "NetworkAliases",
+        sig: Sig::StrList,
+        doc: "more DNS names of the container on its networks",
+        flag: flag("network-alias", None, Form::Item),
+        quadlet: Some(("NetworkAlias", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let aliases = v.list("NetworkAliases")?;
+            aliases.iter().try_for_each(|a| check_network_name(a, "NetworkAliases"))?;
+            s.network_aliases = aliases.to_vec();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "DNS",
+        sig: Sig::StrList,
+        doc: "DNS server addresses",
+        flag: flag("dns", None, Form::Item),
+        quadlet: Some(("DNS", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.dns = v
+                .list("DNS")?
+                .iter()
+                .map(|a| a.parse().map_err(|_| Error::invalid("DNS", format!("{a:?} is not an IP address"))))
+                .collect::<Result<_>>()?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "DNSSearch",
+        sig: Sig::StrList,
+        doc: "DNS search domains (. for none)",
+        flag: flag("dns-search", None, Form::Item),
+        quadlet: Some(("DNSSearch", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let domains = v.list("DNSSearch")?;
+            for d in domains {
+                if d.is_empty() || d.bytes().any(|b| b.is_ascii_whitespace() || b == b'#' || b == 0) {
+                    return Err(Error::invalid("DNSSearch", format!("{d:?} is not a domain")));
+                }
+            }
+            s.dns_search = domains.to_vec();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Hosts",
+        sig: Sig::StrList,
+        doc: "extra /etc/hosts lines NAME[;NAME...]:IP (IP may be host-gateway)",
+        flag: flag("add-host", None, Form::Item),
+        quadlet: Some(("AddHost", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let hosts = v.list("Hosts")?;
+            for h in hosts {
+                parse_host_entry(h).map_err(|m| Error::invalid("Hosts", format!("{h:?}: {m}")))?;
+            }
+            s.hosts = hosts.to_vec();
             Ok(())
         },
     },

@@ -1,4 +1,7 @@
 use super::options::{option, OptionValue, OPTIONS};
+pub use super::network::Network;
+use super::ports::PortMapping;
+use std::net::IpAddr;
 use super::{ContainerName, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -6,14 +9,6 @@ use std::path::{Path, PathBuf};
 
 /// Longest stop timeout accepted, in seconds (one day).
 pub const STOP_TIMEOUT_MAX: u32 = 86_400;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Network {
-    /// Own network namespace with only `lo`.
-    None,
-    Host,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -188,6 +183,23 @@ pub struct ContainerSpec {
     pub volumes: Vec<Volume>,
     pub read_only: bool,
     pub network: Network,
+    /// Published ports; a host port of 0 is chosen when the container is created.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    /// A static address on its (one) network.
+    #[serde(default)]
+    pub ip: Option<IpAddr>,
+    /// More DNS names on its networks.
+    #[serde(default)]
+    pub network_aliases: Vec<String>,
+    /// DNS servers (upstream of aardvark-dns on DNS networks).
+    #[serde(default)]
+    pub dns: Vec<IpAddr>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// Extra /etc/hosts lines, `NAME[;NAME...]:IP` as podman's --add-host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
     pub runtime: RuntimeKind,
     #[serde(default)]
     pub resources: Resources,
@@ -262,7 +274,13 @@ impl Default for ContainerSpec {
             annotations: BTreeMap::new(),
             volumes: Vec::new(),
             read_only: false,
-            network: Network::None,
+            network: Network::default(),
+            ports: Vec::new(),
+            ip: None,
+            network_aliases: Vec::new(),
+            dns: Vec::new(),
+            dns_search: Vec::new(),
+            hosts: Vec::new(),
             runtime: RuntimeKind::Crun,
             resources: Resources::default(),
         }
@@ -288,7 +306,32 @@ impl ContainerSpec {
         if self.command.is_empty() {
             return Err(Error::invalid("Command", "is required"));
         }
+        self.check_network_keys()?;
         Ok(self)
+    }
+}
+
+impl ContainerSpec {
+    /// The network keys need a bridge network, and a static IP one network.
+    fn check_network_keys(&self) -> Result<()> {
+        let given = [
+            ("Ports", !self.ports.is_empty()),
+            ("IP", self.ip.is_some()),
+            ("NetworkAliases", !self.network_aliases.is_empty()),
+            ("DNS", !self.dns.is_empty()),
+            ("DNSSearch", !self.dns_search.is_empty()),
+            ("Hosts", !self.hosts.is_empty()),
+        ];
+        if !self.network.is_bridge() {
+            if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
+                let mode = self.network.to_option();
+                return Err(Error::invalid(*key, format!("needs a bridge network; Network is {mode}")));
+            }
+        }
+        if self.ip.is_some() && self.network.networks().len() > 1 {
+            return Err(Error::invalid("IP", "a static address needs exactly one network"));
+        }
+        Ok(())
     }
 }
 
@@ -339,7 +382,7 @@ mod tests {
         assert_eq!(s.stop_signal, 15);
         assert_eq!(s.stop_timeout, 10);
         assert_eq!(s.restart_policy, RestartPolicy::No);
-        assert_eq!(s.network, Network::None);
+        assert_eq!(s.network, Network::Bridge(vec!["berth".into()]));
         assert_eq!(s.runtime, RuntimeKind::Crun);
         assert!(!s.notify);
     }
@@ -402,7 +445,15 @@ mod tests {
             ("Volumes", OptionValue::StrList(vec!["/a".into()])),
             ("Volumes", OptionValue::StrList(vec!["a:/b".into()])),
             ("Volumes", OptionValue::StrList(vec!["/a:/b:xx".into()])),
-            ("Network", OptionValue::Str("bridge".into())),
+            ("Network", OptionValue::Str("bogus/name".into())),
+            ("Ports", OptionValue::StrList(vec!["70000".into()])),
+            ("Ports", OptionValue::StrList(vec!["0".into()])),
+            ("Ports", OptionValue::StrList(vec!["8080-8081:80".into()])),
+            ("IP", OptionValue::Str("10.89.0.300".into())),
+            ("NetworkAliases", OptionValue::StrList(vec!["a b".into()])),
+            ("DNS", OptionValue::StrList(vec!["dns.example".into()])),
+            ("DNSSearch", OptionValue::StrList(vec!["a b".into()])),
+            ("Hosts", OptionValue::StrList(vec!["nocolon".into()])),
             ("Runtime", OptionValue::Str("kata".into())),
             ("MemoryMax", OptionValue::U64(0)),
             ("CPUWeight", OptionValue::U64(20_000)),
@@ -412,6 +463,33 @@ mod tests {
         for (key, v) in cases {
             assert_eq!(err_key(with((key, v.clone()))), key, "{key} = {v:?}");
         }
+    }
+
+    #[test]
+    fn network_keys_need_a_bridge() {
+        for mode in ["none", "host"] {
+            for (key, v) in [
+                ("Ports", OptionValue::StrList(vec!["8080:80".into()])),
+                ("IP", OptionValue::Str("10.89.0.5".into())),
+                ("NetworkAliases", OptionValue::StrList(vec!["web".into()])),
+                ("DNS", OptionValue::StrList(vec!["1.1.1.1".into()])),
+                ("DNSSearch", OptionValue::StrList(vec!["example.org".into()])),
+                ("Hosts", OptionValue::StrList(vec!["db:10.0.0.9".into()])),
+            ] {
+                let mut o = base();
+                o.push(("Network", OptionValue::Str(mode.into())));
+                o.push((key, v));
+                assert_eq!(err_key(ContainerSpec::from_options(&opts(&o))), key, "{key} with {mode}");
+            }
+        }
+        let mut o = base();
+        o.push(("Network", OptionValue::Str("a,b".into())));
+        o.push(("IP", OptionValue::Str("10.89.0.5".into())));
+        assert_eq!(err_key(ContainerSpec::from_options(&opts(&o))), "IP");
+        let s = with(("Ports", OptionValue::StrList(vec!["127.0.0.1:8080:80/tcp,udp".into(), "9000-9001:90-91".into()])))
+            .unwrap();
+        assert_eq!(s.ports.len(), 3);
+        assert_eq!(s.ports[2].range, 2);
     }
 
     #[test]

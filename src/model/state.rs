@@ -43,6 +43,8 @@ pub enum Verb {
     Cleanup,
     Remove,
     ForceRemove,
+    /// Set a running container's network up again (after a firewall reload).
+    ReloadNetwork,
 }
 
 use State::*;
@@ -96,6 +98,7 @@ impl State {
             Verb::Kill => matches!(self, Running | Stopping | Paused),
             Verb::Restart | Verb::Update | Verb::ForceRemove => self != Removing,
             Verb::Pause => self == Running,
+            Verb::ReloadNetwork => matches!(self, Running | Paused),
             Verb::Unpause => self == Paused,
             Verb::Wait | Verb::Sync => true,
             Verb::Cleanup => matches!(self, Configured | Created | Stopped | Stopping | Exited),
@@ -123,6 +126,7 @@ impl Verb {
             Verb::Unpause => "can only unpause paused containers",
             Verb::Cleanup => "cannot clean up a running or paused container",
             Verb::Remove => "cannot remove a running, paused or stopping container without force",
+            Verb::ReloadNetwork => "can only reload the network of running or paused containers",
             Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Wait | Verb::Sync => "not allowed",
         }
     }
@@ -159,6 +163,7 @@ mod tests {
                 &[Configured, Created, Running, Paused, Stopping, Stopped, Exited]
             }
             Verb::Pause => &[Running],
+            Verb::ReloadNetwork => &[Running, Paused],
             Verb::Unpause => &[Paused],
             Verb::Wait | Verb::Sync => &[Configured, Created, Running, Paused, Stopping, Stopped, Exited, Removing],
             Verb::Cleanup => &[Configured, Created, Stopped, Stopping, Exited],
@@ -171,7 +176,7 @@ mod tests {
         use Verb::*;
         let verbs = [
             Init, Start, Stop, Kill, Restart, Pause, Unpause, Update, Wait, Sync, Cleanup, Remove,
-            ForceRemove,
+            ForceRemove, ReloadNetwork,
         ];
         for verb in verbs {
             for state in State::all() {

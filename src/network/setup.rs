@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// How a container joins its networks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerNetworkOptions {
     pub container_id: String,
     /// Also its name in DNS on DNS-enabled networks.
@@ -40,7 +40,7 @@ pub struct ContainerNetworkOptions {
 }
 
 /// One network of a container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub network: String,
     /// `--ip`: wanted addresses; else it keeps the ones it holds, or gets free ones.

@@ -179,6 +179,34 @@ pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Sp
         .map_err(oci("config"))
 }
 
+/// Join the network namespace at `netns` (made by the container's unit
+/// before the runtime runs) and bind-mount the generated `hosts` and
+/// `resolv.conf` of `files_dir` over the container's own.
+pub fn attach_network(config: &mut Spec, netns: &Path, files_dir: &Path) -> Result<()> {
+    let linux = config.linux_mut().as_mut().ok_or_else(|| Error::internal("the OCI config has no linux section"))?;
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    namespaces.retain(|n| n.typ() != LinuxNamespaceType::Network);
+    namespaces.push(
+        LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Network)
+            .path(netns)
+            .build()
+            .map_err(oci("namespace"))?,
+    );
+    linux.set_namespaces(Some(namespaces));
+    // As podman: ping works without CAP_NET_RAW (ICMP datagram sockets).
+    let mut sysctl = linux.sysctl().clone().unwrap_or_default();
+    sysctl.insert("net.ipv4.ping_group_range".to_string(), "0 0".to_string());
+    linux.set_sysctl(Some(sysctl));
+    let mut mounts = config.mounts().clone().unwrap_or_default();
+    for file in ["hosts", "resolv.conf"] {
+        let options = strings(&["bind", "rprivate", "nosuid", "noexec", "nodev"]);
+        mounts.push(mount(&Path::new("/etc").join(file), "bind", &files_dir.join(file), options)?);
+    }
+    config.set_mounts(Some(mounts));
+    Ok(())
+}
+
 /// Crash-safe replacement of `path` (temporary file, fsync, rename, fsync dir).
 fn write_atomic(path: &Path, config: &Spec) -> Result<()> {
     let json = serde_json::to_vec(config).map_err(|e| Error::internal(format!("serializing the OCI config: {e}")))?;
@@ -321,6 +349,27 @@ mod tests {
         let host = namespaces(&build(&[("Network", OptionValue::Str("host".into()))]));
         assert!(!host.contains(&LinuxNamespaceType::Network));
         assert_eq!(host.len(), 5);
+    }
+
+    #[test]
+    fn attached_network_is_a_path_and_two_files() {
+        let mut c = build(&[]);
+        attach_network(&mut c, Path::new("/run/berth/network/netns/x"), Path::new("/run/berth/network/files/x")).unwrap();
+        let ns = c.linux().as_ref().unwrap().namespaces().clone().unwrap();
+        let net: Vec<_> = ns.iter().filter(|n| n.typ() == LinuxNamespaceType::Network).collect();
+        assert_eq!(net.len(), 1);
+        assert_eq!(net[0].path().as_deref(), Some(Path::new("/run/berth/network/netns/x")));
+        let sysctl = c.linux().as_ref().unwrap().sysctl().clone().unwrap();
+        assert_eq!(sysctl["net.ipv4.ping_group_range"], "0 0");
+        let m = c.mounts().as_ref().unwrap();
+        let last: Vec<_> = m[m.len() - 2..].iter().map(|m| (m.destination().clone(), m.source().clone().unwrap())).collect();
+        assert_eq!(
+            last,
+            [
+                (PathBuf::from("/etc/hosts"), PathBuf::from("/run/berth/network/files/x/hosts")),
+                (PathBuf::from("/etc/resolv.conf"), PathBuf::from("/run/berth/network/files/x/resolv.conf"))
+            ]
+        );
     }
 
     #[test]

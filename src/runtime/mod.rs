@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod cgroup;
 pub mod cmdline;
 pub mod monitor;
+pub mod network;
 pub mod spec_run;
 
 pub use cmdline::Runtime;

@@ -2,7 +2,7 @@ use super::bundle;
 use super::cmdline::Runtime;
 use super::monitor::{self, MonitorArgs, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
 use crate::model::{validate_id, ContainerName, ContainerSpec, Error, Result, STOP_TIMEOUT_MAX};
-use crate::store::{RunLayout, DEFAULT_RUN_ROOT};
+use crate::store::{networks_dir, RunLayout, DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT};
 use crate::systemd::UnitConfig;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -27,18 +27,25 @@ pub struct RunSpecArgs {
     pub id: String,
     #[arg(long, default_value = DEFAULT_RUN_ROOT)]
     pub run_root: PathBuf,
+    /// Where the network definitions and address leases live (under it).
+    #[arg(long, default_value = DEFAULT_STATE_ROOT)]
+    pub state_root: PathBuf,
 }
 
 impl RunSpecArgs {
     /// The arguments after the monitor's program name.
     pub fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut v = vec![
             "run-spec".into(),
             format!("--spec={}", self.spec.display()),
             format!("--name={}", self.name),
             format!("--id={}", self.id),
             format!("--run-root={}", self.run_root.display()),
-        ]
+        ];
+        if self.state_root != Path::new(DEFAULT_STATE_ROOT) {
+            v.push(format!("--state-root={}", self.state_root.display()));
+        }
+        v
     }
 }
 
@@ -55,6 +62,7 @@ pub fn monitor_args(spec: &ContainerSpec, id: &str, layout: &RunLayout) -> Monit
         stop_timeout: spec.stop_timeout,
         notify: spec.notify,
         notify_socket: layout.notify_socket(id),
+        network: spec.network.is_bridge().then(|| layout.network_request(id)),
     }
 }
 
@@ -69,7 +77,7 @@ pub fn unit_config(name: &ContainerName, id: &str, spec: &ContainerSpec, monitor
     UnitConfig {
         description: format!("berth container {name}"),
         exec_start,
-        exec_stop_post: vec![monitor, "record-exit".into(), format!("--exit-file={}", exit_file.display())],
+        exec_stop_post: stop_post(&monitor, id, spec, exit_file),
         kill_signal: STOP_REQUEST_SIGNAL,
         timeout_start_usec: spec.start_timeout as u64 * 1_000_000,
         // The monitor enforces the stop timeout; this is only a backstop.
@@ -87,6 +95,23 @@ pub fn unit_config(name: &ContainerName, id: &str, spec: &ContainerSpec, monitor
     }
 }
 
+/// ExecStopPost: record the exit if the monitor could not, and for a
+/// bridged container tear its network down if the monitor could not. The
+/// run root is the one the exit file lies in.
+fn stop_post(monitor: &str, id: &str, spec: &ContainerSpec, exit_file: &Path) -> Vec<Vec<String>> {
+    let mut out = vec![vec![monitor.to_string(), "record-exit".into(), format!("--exit-file={}", exit_file.display())]];
+    if spec.network.is_bridge() {
+        let run_root = exit_file.parent().and_then(Path::parent).unwrap_or(Path::new(DEFAULT_RUN_ROOT));
+        out.push(vec![
+            monitor.to_string(),
+            "net-teardown".into(),
+            format!("--run-root={}", run_root.display()),
+            format!("--id={id}"),
+        ]);
+    }
+    out
+}
+
 /// Load the spec, write the bundle and the exit directory; the monitor's
 /// arguments come back.
 pub fn prepare(a: &RunSpecArgs) -> Result<MonitorArgs> {
@@ -96,8 +121,12 @@ pub fn prepare(a: &RunSpecArgs) -> Result<MonitorArgs> {
         Ok(d) => d.spec,
         Err(_) => serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?,
     };
-    let m = monitor_args(&spec, &a.id, &RunLayout::new(&a.run_root));
-    bundle::write_config(&m.bundle, &bundle::config(&spec, &a.name, &a.id)?)?;
+    let layout = RunLayout::new(&a.run_root);
+    let m = monitor_args(&spec, &a.id, &layout);
+    let mut config = bundle::config(&spec, &a.name, &a.id)?;
+    std::fs::create_dir_all(&m.bundle).map_err(Error::io_at("create", &m.bundle))?;
+    super::network::prepare(&mut config, &spec, &a.name, &a.id, &networks_dir(&a.state_root), &layout)?;
+    bundle::write_config(&m.bundle, &config)?;
     if let Some(d) = m.exit_file.parent() {
         std::fs::create_dir_all(d).map_err(Error::io_at("create", d))?;
     }
@@ -153,6 +182,7 @@ mod tests {
             name: ContainerName::new("web").unwrap(),
             id: ID.into(),
             run_root: "/run/berth".into(),
+            state_root: DEFAULT_STATE_ROOT.into(),
         };
         use clap::Parser;
         let parse = |v: &[String]| match monitor::Command::try_parse_from(std::iter::once("m".to_string()).chain(v.iter().cloned())) {
@@ -179,6 +209,7 @@ mod tests {
             name: ContainerName::new("web").unwrap(),
             id: ID.into(),
             run_root: d.path().join("run"),
+            state_root: d.path().join("state"),
         };
         let m = prepare(&a).unwrap();
         assert!(m.bundle.join("config.json").is_file());

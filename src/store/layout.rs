@@ -37,6 +37,17 @@ impl RunLayout {
         self.bundle_dir(id).join("stop-timeout")
     }
 
+    /// The container's network request (`network::NetworkRequest`), written
+    /// with its bundle for the unit to set its network up from.
+    pub fn network_request(&self, id: &str) -> PathBuf {
+        self.bundle_dir(id).join("network.json")
+    }
+
+    /// The network store's run directory: namespaces, setup state, hosts files.
+    pub fn network_dir(&self) -> PathBuf {
+        self.root.join("network")
+    }
+
     /// Where the monitor records how container `id` ended.
     pub fn exit_file(&self, id: &str) -> PathBuf {
         self.root.join("exits").join(id)

@@ -17,6 +17,11 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_STATE_ROOT: &str = "/var/lib/berth";
 pub const DEFAULT_RUN_ROOT: &str = "/run/berth";
 
+/// The network definitions and leases under a state root.
+pub fn networks_dir(state_root: &Path) -> PathBuf {
+    state_root.join("networks")
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     state_root: PathBuf,
@@ -39,6 +44,11 @@ impl Store {
 
     pub fn run_root(&self) -> &Path {
         self.layout.root()
+    }
+
+    /// The network definitions and address leases (durable).
+    pub fn networks_dir(&self) -> PathBuf {
+        networks_dir(&self.state_root)
     }
 
     /// Where each container's runtime data lives.

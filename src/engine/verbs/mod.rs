@@ -6,6 +6,7 @@
 mod cleanup;
 mod kill;
 mod pause;
+mod reload_network;
 mod remove;
 mod restart;
 mod start;
@@ -55,7 +56,7 @@ impl Engine {
 
     /// Bundle and config.json ready, root file system checked.
     async fn prepare(&self, rec: &Record) -> Result<()> {
-        let (rec, dir) = (rec.clone(), self.inner.store.bundle_dir(&rec.id));
+        let (rec, dir, store) = (rec.clone(), self.inner.store.bundle_dir(&rec.id), self.inner.store.clone());
         blocking(move || {
             let spec = &rec.spec;
             if !spec.rootfs.is_dir() {
@@ -66,7 +67,9 @@ impl Engine {
                     return Err(Error::invalid("Volumes", format!("{} does not exist", v.source.display())));
                 }
             }
-            let config = bundle::config(spec, &rec.name, &rec.id)?;
+            let mut config = bundle::config(spec, &rec.name, &rec.id)?;
+            std::fs::create_dir_all(&dir).map_err(Error::io_at("create", &dir))?;
+            crate::runtime::network::prepare(&mut config, spec, &rec.name, &rec.id, &store.networks_dir(), store.layout())?;
             bundle::write_config(&dir, &config)?;
             Ok(())
         })

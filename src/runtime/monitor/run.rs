@@ -361,8 +361,13 @@ pub fn run(a: &MonitorArgs) -> io::Result<i32> {
     crate::fsutil::atomic_write(&marker, format!("{} {started_at}", std::process::id()).as_bytes())?;
     let pid_file = a.bundle.join("pid");
     match start(a, &pid_file, mask) {
-        Ok((child, proxy, output)) => Ok(supervise_to_end(a, child, pid_file, proxy, output, &sfd, started_at)),
+        Ok((child, proxy, output)) => {
+            let code = supervise_to_end(a, child, pid_file, proxy, output, &sfd, started_at);
+            super::network::down(a);
+            Ok(code)
+        }
         Err(e) => {
+            super::network::down(a);
             let rec = ExitRecord { exit_code: START_FAILURE_CODE, finished_at: now_usec(), stop_requested: false, started_at };
             if let Err(w) = rec.write(&a.exit_file) {
                 warn("recording the failed start", w);
@@ -395,6 +400,7 @@ fn start(a: &MonitorArgs, pid_file: &Path, mask: SigSet) -> io::Result<Started> 
         }
         None => (None, None),
     };
+    super::network::up(a)?;
     let child = spawn_runtime(a, pid_file, mask, pipes, proxy.is_some(), payload)
         .map_err(|e| io::Error::new(e.kind(), format!("running {}: {e}", a.runtime.program.display())))?;
     Ok((child, proxy, output))
