@@ -56,6 +56,21 @@ pub fn from_bus(e: zbus::Error) -> Error {
     }
 }
 
+/// A property read of a container object that was removed between finding
+/// its path and reading it: the container is gone, not the bus.
+fn gone_or(name: &str, e: zbus::Error) -> Error {
+    let unknown = match &e {
+        zbus::Error::FDO(f) => matches!(**f, zbus::fdo::Error::UnknownObject(_) | zbus::fdo::Error::UnknownInterface(_)),
+        zbus::Error::MethodError(n, _, _) => n.as_str().ends_with(".UnknownObject") || n.as_str().ends_with(".UnknownInterface"),
+        _ => false,
+    };
+    if unknown {
+        Error::NoSuchContainer { name: name.to_string() }
+    } else {
+        from_bus(e)
+    }
+}
+
 fn variant(v: &OptionValue) -> OwnedVariant {
     let v: Variant = match v {
         OptionValue::Str(s) => s.clone().into(),
@@ -177,11 +192,11 @@ impl Client {
         self.container_at(path).await?.id().await.map_err(from_bus)
     }
     pub async fn state(&self, name: &str) -> Result<State> {
-        parse_state(&self.container(name).await?.state().await.map_err(from_bus)?)
+        parse_state(&self.container(name).await?.state().await.map_err(|e| gone_or(name, e))?)
     }
     /// The last run's exit code; -1 until the container has exited once.
     pub async fn exit_code(&self, name: &str) -> Result<i32> {
-        self.container(name).await?.exit_code().await.map_err(from_bus)
+        self.container(name).await?.exit_code().await.map_err(|e| gone_or(name, e))
     }
     pub async fn init(&self, name: &str, recursive: bool) -> Result<()> {
         self.manager.init_container(name, recursive).await.map_err(from_bus)

@@ -36,6 +36,7 @@ fn read_options(o: &LogOptions, stop: Option<Stop>) -> ReadOptions {
         streams: if o.stdout == o.stderr { Streams::BOTH } else { Streams { stdout: o.stdout, stderr: o.stderr } },
         after_cursor: None,
         follow: stop.map(Follow::until_stopped),
+        container_output_only: true,
     }
 }
 

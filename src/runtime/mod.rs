@@ -9,4 +9,4 @@ pub mod network;
 pub mod spec_run;
 
 pub use cmdline::Runtime;
-pub use monitor::{MonitorArgs, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
+pub use monitor::{MonitorArgs, KILL_REQUEST_SIGNAL, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};

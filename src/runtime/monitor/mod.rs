@@ -26,6 +26,12 @@ use std::path::PathBuf;
 /// gracefully with it (SIGRTMIN+4; never sent to containers by anyone else).
 pub const STOP_REQUEST_SIGNAL: i32 = 38;
 
+/// Sent to the monitor (KillUnit of its main process) to SIGKILL the
+/// container now (SIGRTMIN+5). The monitor kills the container's cgroup
+/// itself: systemd killing every process of the unit raced with runc
+/// removing its cgroup and failed with ENODEV or EIO (systemd 252).
+pub const KILL_REQUEST_SIGNAL: i32 = 39;
+
 /// The monitor's exit status after a stop or kill that someone asked for.
 /// The unit lists it in SuccessExitStatus and RestartPreventExitStatus.
 pub const USER_STOP_STATUS: i32 = 250;

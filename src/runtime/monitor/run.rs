@@ -4,7 +4,7 @@
 //! says so on stderr, which is the unit's journal.
 
 use super::output::Output;
-use super::{exit_code, MonitorArgs, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
+use super::{exit_code, MonitorArgs, KILL_REQUEST_SIGNAL, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
 use crate::model::now_usec;
 use crate::runtime::cgroup;
 use crate::runtime::cmdline::Runtime;
@@ -71,6 +71,8 @@ fn block_signals() -> io::Result<(SigSet, SignalFd)> {
     let mut raw = *mask.as_ref();
     // SAFETY: raw is an initialised sigset_t.
     unsafe { nix::libc::sigaddset(&mut raw, STOP_REQUEST_SIGNAL) };
+    // SAFETY: as above.
+    unsafe { nix::libc::sigaddset(&mut raw, KILL_REQUEST_SIGNAL) };
     // SAFETY: raw was initialised by SigSet::empty and sigaddset.
     let mask = unsafe { SigSet::from_sigset_t_unchecked(raw) };
     mask.thread_block().map_err(io::Error::from)?;
@@ -204,6 +206,21 @@ impl Monitor<'_> {
         }
     }
 
+    /// SIGKILL every process of the container: its payload cgroup at once
+    /// (cgroup.kill, Linux 5.14), or its init (the rest of its PID namespace
+    /// dies with it).
+    fn kill_container(&self) {
+        let unit = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|own| cgroup::unit_cgroup(&own));
+        if let Some(unit) = unit {
+            if cgroup::kill_payload(&unit).is_ok() {
+                return;
+            }
+        }
+        if let Err(e) = kill(Pid::from_raw(self.target()), Signal::SIGKILL) {
+            warn("SIGKILL to the container", e);
+        }
+    }
+
     /// A paused container must be thawed to act on a stop signal.
     fn thaw(&self) {
         if let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") {
@@ -220,6 +237,14 @@ impl Monitor<'_> {
     fn on_signal(&mut self, sig: i32) -> io::Result<Option<ExitStatus>> {
         if sig == Signal::SIGCHLD as i32 {
             return self.child.try_wait();
+        }
+        if sig == KILL_REQUEST_SIGNAL {
+            self.stop_requested = true;
+            self.last_signal = Some(9);
+            self.kill_container();
+            self.killed = true;
+            self.deadline = Some(Instant::now() + RUNTIME_GRACE);
+            return Ok(None);
         }
         if sig == STOP_REQUEST_SIGNAL {
             if !self.stop_requested {
