@@ -45,6 +45,20 @@ pub enum ErrorKind {
     /// A client has too many calls of one kind outstanding (waits, log or
     /// event streams); the message names the limit.
     LimitExceeded = 14,
+    /// No image of that name, tag or id.
+    NoSuchImage = 15,
+    /// The image is used by a container; remove that first, or force.
+    ImageInUse = 16,
+    /// No volume of that name.
+    NoSuchVolume = 17,
+    /// The volume is used by a container; remove that first, or force.
+    VolumeInUse = 18,
+    /// A volume of that name exists already.
+    VolumeExists = 19,
+    /// An image archive that cannot be imported (malformed, truncated,
+    /// wrong digests, entries that would land outside the image); nothing
+    /// of it was kept.
+    InvalidImage = 20,
     /// A pointer parameter was NULL.
     NullParameter = 100,
     /// libberth hit a bug (a Rust panic, caught at the boundary).
@@ -67,7 +81,7 @@ pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const fn all() -> [ErrorKind; 20] {
+    pub const fn all() -> [ErrorKind; 26] {
         [
         ErrorKind::Ok,
         ErrorKind::NoSuchContainer,
@@ -84,6 +98,12 @@ impl ErrorKind {
         ErrorKind::Systemd,
         ErrorKind::Internal,
         ErrorKind::LimitExceeded,
+        ErrorKind::NoSuchImage,
+        ErrorKind::ImageInUse,
+        ErrorKind::NoSuchVolume,
+        ErrorKind::VolumeInUse,
+        ErrorKind::VolumeExists,
+        ErrorKind::InvalidImage,
         ErrorKind::NullParameter,
         ErrorKind::Panic,
         ErrorKind::AccessDenied,
@@ -112,6 +132,12 @@ impl ErrorKind {
             Systemd => "Systemd",
             Internal => "Internal",
             LimitExceeded => "LimitExceeded",
+            NoSuchImage => "NoSuchImage",
+            ImageInUse => "ImageInUse",
+            NoSuchVolume => "NoSuchVolume",
+            VolumeInUse => "VolumeInUse",
+            VolumeExists => "VolumeExists",
+            InvalidImage => "InvalidImage",
             NullParameter => "NullParameter",
             Panic => "Panic",
             AccessDenied => "AccessDenied",
@@ -204,6 +230,20 @@ pub enum Error {
     Corrupt { what: &'static str, path: PathBuf, message: String },
     #[error("too many {what} outstanding for this client (at most {limit})")]
     LimitExceeded { what: &'static str, limit: usize },
+    #[error("container {name} is {state}: its root file system stays mounted while it runs")]
+    RootInUse { name: String, state: State },
+    #[error("no such image: {reference}")]
+    NoSuchImage { reference: String },
+    #[error("image {image} is in use by {}; remove {} first, or force", containers.join(", "), if containers.len() == 1 { "it" } else { "them" })]
+    ImageInUse { image: String, containers: Vec<String> },
+    #[error("no such volume: {name}")]
+    NoSuchVolume { name: String },
+    #[error("volume {name} is in use by {}; remove {} first, or force", containers.join(", "), if containers.len() == 1 { "it" } else { "them" })]
+    VolumeInUse { name: String, containers: Vec<String> },
+    #[error("a volume named {name} already exists")]
+    VolumeExists { name: String },
+    #[error("cannot import the image: {message}")]
+    InvalidImage { message: String },
     #[error("access denied: {message}")]
     AccessDenied { message: String },
     #[error("{message}")]
@@ -251,7 +291,7 @@ impl Error {
         match self {
             NoSuchContainer { .. } => ErrorKind::NoSuchContainer,
             ContainerExists { .. } => ErrorKind::ContainerExists,
-            InvalidState { .. } | HasDependents { .. } | FileDefined { .. } => ErrorKind::InvalidState,
+            InvalidState { .. } | HasDependents { .. } | FileDefined { .. } | RootInUse { .. } => ErrorKind::InvalidState,
             AlreadyStopped { .. } => ErrorKind::AlreadyStopped,
             Removed { .. } => ErrorKind::Removed,
             InvalidArgument { .. } => ErrorKind::InvalidArgument,
@@ -263,6 +303,12 @@ impl Error {
             Systemd { .. } => ErrorKind::Systemd,
             Internal { .. } | Io { .. } | Corrupt { .. } => ErrorKind::Internal,
             LimitExceeded { .. } => ErrorKind::LimitExceeded,
+            NoSuchImage { .. } => ErrorKind::NoSuchImage,
+            ImageInUse { .. } => ErrorKind::ImageInUse,
+            NoSuchVolume { .. } => ErrorKind::NoSuchVolume,
+            VolumeInUse { .. } => ErrorKind::VolumeInUse,
+            VolumeExists { .. } => ErrorKind::VolumeExists,
+            InvalidImage { .. } => ErrorKind::InvalidImage,
             AccessDenied { .. } => ErrorKind::AccessDenied,
             Bus { .. } => ErrorKind::Bus,
             Remote { kind, .. } => *kind,
@@ -302,6 +348,8 @@ mod tests {
             ("Ok", 0), ("NoSuchContainer", 1), ("ContainerExists", 2), ("InvalidState", 3), ("AlreadyStopped", 4),
             ("Removed", 5), ("InvalidArgument", 6), ("DependencyNotRunning", 7), ("Canceled", 8), ("Timeout", 9),
             ("NotImplemented", 10), ("Runtime", 11), ("Systemd", 12), ("Internal", 13), ("LimitExceeded", 14),
+            ("NoSuchImage", 15), ("ImageInUse", 16), ("NoSuchVolume", 17), ("VolumeInUse", 18), ("VolumeExists", 19),
+            ("InvalidImage", 20),
             ("NullParameter", 100), ("Panic", 101), ("AccessDenied", 102), ("Bus", 103), ("InvalidParameter", 104),
         ];
         let have: Vec<(&str, u32)> = ErrorKind::all().iter().map(|k| (k.name(), k.code())).collect();

@@ -43,6 +43,8 @@ pub enum Verb {
     Cleanup,
     Remove,
     ForceRemove,
+    /// Mount, Unmount and Export of the container's root file system.
+    Mount,
 }
 
 use State::*;
@@ -94,7 +96,7 @@ impl State {
                 matches!(self, Created | Running | Stopping | Paused)
             }
             Verb::Kill => matches!(self, Running | Stopping | Paused),
-            Verb::Restart | Verb::Update | Verb::ForceRemove => self != Removing,
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => self != Removing,
             Verb::Pause => self == Running,
             Verb::Unpause => self == Paused,
             Verb::Wait | Verb::Sync => true,
@@ -123,7 +125,7 @@ impl Verb {
             Verb::Unpause => "can only unpause paused containers",
             Verb::Cleanup => "cannot clean up a running or paused container",
             Verb::Remove => "cannot remove a running, paused or stopping container without force",
-            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Wait | Verb::Sync => "not allowed",
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Wait | Verb::Sync => "not allowed",
         }
     }
 }
@@ -155,7 +157,7 @@ mod tests {
             Verb::Start => &[Configured, Created, Stopped, Exited],
             Verb::Stop => &[Created, Running, Stopping, Paused],
             Verb::Kill => &[Running, Stopping, Paused],
-            Verb::Restart | Verb::Update | Verb::ForceRemove => {
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => {
                 &[Configured, Created, Running, Paused, Stopping, Stopped, Exited]
             }
             Verb::Pause => &[Running],
@@ -171,7 +173,7 @@ mod tests {
         use Verb::*;
         let verbs = [
             Init, Start, Stop, Kill, Restart, Pause, Unpause, Update, Wait, Sync, Cleanup, Remove,
-            ForceRemove,
+            ForceRemove, Mount,
         ];
         for verb in verbs {
             for state in State::all() {
