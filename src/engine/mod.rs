@@ -11,15 +11,19 @@
 mod crash;
 #[cfg(test)]
 mod fake;
+mod images;
 pub mod journal;
 pub mod logs;
 pub(crate) mod reconcile;
+mod roots;
 #[cfg(test)]
 mod tests;
 mod units;
 mod verbs;
+mod volumes;
 
 pub use reconcile::{phase, reconcile, UnitPhase};
+pub use roots::{Mounts, Overlay};
 pub use units::{restart_setting, unit_config, KillWhom, Units};
 pub use verbs::{should_restart, DEFAULT_WAIT};
 
@@ -27,6 +31,7 @@ use crate::model::{
     ContainerInfo, ContainerName, ContainerSpec, Error, Event, EventKind, EventOptions, LogOptions, OptionValue, Result,
     State, StateInfo,
 };
+use crate::image::{ImageStore, VolumeStore};
 use crate::store::{Record, Store};
 use crate::systemd::UnitEvent;
 use std::collections::{BTreeMap, HashSet};
@@ -44,6 +49,8 @@ pub struct Config {
     pub monitor: PathBuf,
     /// Where berth-generator records file-defined containers (None: none).
     pub defined_dir: Option<PathBuf>,
+    /// How containers' roots are mounted ([`Overlay`] outside of tests).
+    pub mounts: Arc<dyn Mounts>,
     #[cfg(test)]
     pub(crate) crash: Option<Arc<crash::CrashPlan>>,
 }
@@ -55,6 +62,7 @@ impl Config {
             run_root: run_root.into(),
             monitor: monitor.into(),
             defined_dir: None,
+            mounts: Arc::new(Overlay),
             #[cfg(test)]
             crash: None,
         }
@@ -98,6 +106,8 @@ impl Container {
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
+    pub(crate) images: ImageStore,
+    pub(crate) volumes: VolumeStore,
     pub(crate) units: Arc<dyn Units>,
     pub(crate) config: Config,
     registry: RwLock<BTreeMap<String, Arc<Container>>>,
@@ -121,12 +131,18 @@ impl Engine {
     /// systemd's unit changes.
     pub async fn open(config: Config, units: Arc<dyn Units>) -> Result<Engine> {
         let (state_root, run_root) = (config.state_root.clone(), config.run_root.clone());
-        let store = blocking(move || Store::open(state_root, run_root)).await?;
+        let (store, images, volumes) = blocking(move || -> Result<_> {
+            let store = Store::open(state_root, run_root)?;
+            let layout = store.state_layout();
+            let images = ImageStore::open(layout.images_dir())?;
+            let volumes = VolumeStore::open(layout.volumes_dir())?;
+            Ok((store, images, volumes))
+        })
+        .await?;
         let (events, _) = broadcast::channel(4096);
         let watch = units.watch();
-        let engine = Engine {
-            inner: Arc::new(Inner { store: store.clone(), units, config, registry: RwLock::default(), events }),
-        };
+        let inner = Inner { store: store.clone(), images, volumes, units, config, registry: RwLock::default(), events };
+        let engine = Engine { inner: Arc::new(inner) };
         let records = blocking(move || store.load_all()).await?;
         {
             let mut reg = engine.inner.registry.write().unwrap();
@@ -136,6 +152,7 @@ impl Engine {
         }
         engine.sync_defined().await?;
         engine.reconcile_all().await?;
+        engine.sweep_roots().await?;
         engine.follow(watch);
         Ok(engine)
     }
@@ -188,9 +205,11 @@ impl Engine {
                         tracing::warn!("{} defines {name}, which berth already has; ignored", d.source.display());
                         continue;
                     }
-                    if rec.spec != d.spec || rec.source.as_ref() != Some(&d.source) {
-                        rec.spec = d.spec;
-                        rec.source = Some(d.source);
+                    let before = rec.clone();
+                    rec.spec = d.spec;
+                    rec.source = Some(d.source);
+                    self.learn_image(&mut rec).await;
+                    if rec != before {
                         self.commit(&c, rec.clone()).await?;
                         self.emit(&rec, EventKind::Update);
                     }
@@ -199,6 +218,7 @@ impl Engine {
                     let mut rec = Record::new(d.name, d.id, d.spec);
                     rec.unit = Some(d.unit);
                     rec.source = Some(d.source);
+                    self.learn_image(&mut rec).await;
                     self.save(&rec).await?;
                     self.inner.registry.write().unwrap().insert(name, Container::new(rec.clone()));
                     self.emit(&rec, EventKind::Create);
@@ -364,14 +384,16 @@ impl Engine {
     /// container; an empty name gets a generated one.
     pub async fn create(&self, name: &str, options: &BTreeMap<String, OptionValue>) -> Result<Record> {
         let name = if name.is_empty() { self.free_name() } else { ContainerName::new(name)? };
-        let spec = ContainerSpec::from_options(options)?;
+        let mut spec = ContainerSpec::from_options(options)?;
         for d in &spec.dependencies {
             if *d == name {
                 return Err(Error::invalid("Dependencies", "a container cannot depend on itself"));
             }
             self.get(d.as_str()).map_err(|_| Error::invalid("Dependencies", format!("no such container: {d}")))?;
         }
-        let rec = Record::new(name.clone(), crate::model::new_id(), spec);
+        let image_id = self.adopt_image(&mut spec, options).await?;
+        let mut rec = Record::new(name.clone(), crate::model::new_id(), spec);
+        rec.image_id = image_id;
         let c = Container::new(rec.clone());
         {
             let mut reg = self.inner.registry.write().unwrap();
@@ -454,6 +476,9 @@ impl Engine {
             unit: rec.unit_name(),
             source: rec.source.clone(),
             should_restart: should_restart(rec),
+            image: rec.image_id.clone(),
+            image_name: rec.spec.image.clone(),
+            mount_count: rec.mounts,
             spec: rec.spec.clone(),
         }
     }
