@@ -120,6 +120,13 @@ impl ImageStore {
         Ok(s)
     }
 
+    /// Open an existing store only to read it (berth-monitor does, for
+    /// file-defined containers, beside a berthd that may be writing):
+    /// nothing is created or cleared. A missing store holds no image.
+    pub fn open_read_only(root: impl Into<PathBuf>) -> Self {
+        ImageStore { root: root.into() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

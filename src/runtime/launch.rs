@@ -114,8 +114,24 @@ pub fn prepare_volumes(spec: &ContainerSpec, id: &str, root: &Path, store: &Volu
     spec.volumes.iter().map(|v| prepare_volume(v, id, root, store)).collect()
 }
 
+/// The name of an anonymous volume berthd did not name (a file-defined
+/// container's): the same on every run of the container.
+fn anonymous_name(id: &str, destination: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("berth-anonymous:{id}:{}", destination.display()));
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn prepare_volume(v: &Volume, id: &str, root: &Path, store: &VolumeStore) -> Result<Option<PathBuf>> {
-    let Some(name) = &v.volume else { return Ok(None) };
+    let derived;
+    let name = match (&v.volume, v.anonymous) {
+        (Some(n), _) => n,
+        (None, true) => {
+            derived = anonymous_name(id, &v.destination);
+            &derived
+        }
+        (None, false) => return Ok(None),
+    };
     let volume = match store.inspect(name) {
         Ok(vol) => vol,
         Err(crate::image::Error::VolumeNotFound { .. }) => {
@@ -232,7 +248,7 @@ mod tests {
         let vols = tempfile::tempdir().unwrap();
         let store = VolumeStore::open(vols.path()).unwrap();
         let s = spec(&[
-            ("Volumes", OptionValue::StrList(vec!["data:/srv/data".into(), "esc:/escape".into(), "/h:/h".into()])),
+            ("Volumes", OptionValue::StrList(vec!["data:/srv/data".into(), "esc:/escape".into(), "/h:/h".into(), "/srv".into()])),
             ("Command", OptionValue::StrList(vec!["/bin/id".into()])),
         ]);
         let dirs = prepare_volumes(&s, &"a".repeat(64), d.path(), &store).unwrap();
@@ -241,6 +257,9 @@ mod tests {
         assert!(esc.join("passwd").exists(), "the image's own /etc, not the host's");
         assert_eq!(std::fs::read_to_string(esc.join("passwd")).unwrap(), std::fs::read_to_string(d.path().join("etc/passwd")).unwrap());
         assert!(dirs[2].is_none());
+        let anon = dirs[3].as_ref().unwrap();
+        assert!(anon.join("data/seed").exists(), "an anonymous volume without a name gets one, and the image's content");
+        assert_eq!(prepare_volumes(&s, &"a".repeat(64), d.path(), &store).unwrap()[3].as_ref(), Some(anon), "the same one each run");
         std::fs::write(d.path().join("srv/data/later"), b"x").unwrap();
         prepare_volumes(&s, &"a".repeat(64), d.path(), &store).unwrap();
         assert!(!dirs[0].as_ref().unwrap().join("later").exists(), "filled once");
