@@ -8,7 +8,44 @@ use crate::image::{Image, ImageConfig, ImageInspect, ImportOptions, Removal};
 use crate::model::{ContainerSpec, Error, ImageConfigInfo, ImageDetails, ImageInfo, OptionValue, Result, Volume};
 use crate::store::Record;
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+
+/// Reads the caller's descriptor from a blocking thread, waiting in poll
+/// for data (the caller's descriptor may be non-blocking: its flags are
+/// shared and are not changed).
+struct PolledReader(File);
+
+impl Read for PolledReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+            let mut fds = [PollFd::new(self.0.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Fail at once on a descriptor that cannot be read.
+fn check_readable(f: &File) -> Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    use std::os::fd::AsRawFd;
+    let fl = fcntl(f.as_raw_fd(), FcntlArg::F_GETFL).map_err(|e| Error::invalid("fd", format!("not a usable descriptor: {e}")))?;
+    let acc = OFlag::from_bits_truncate(fl) & OFlag::O_ACCMODE;
+    if acc != OFlag::O_RDONLY && acc != OFlag::O_RDWR {
+        return Err(Error::invalid("fd", "is not open for reading"));
+    }
+    Ok(())
+}
 
 fn info(image: Image, containers: Vec<String>) -> ImageInfo {
     ImageInfo {
@@ -57,6 +94,13 @@ impl Engine {
             Ok(images.into_iter().map(|i| i.id).collect())
         })
         .await
+    }
+
+    /// Import the archive the caller's descriptor holds (a pipe, a socket
+    /// or a file), read to its end.
+    pub async fn import_image_fd(&self, from: File, name: Option<String>) -> Result<Vec<String>> {
+        check_readable(&from)?;
+        self.import_image(PolledReader(from), name).await
     }
 
     /// Every image, newest import first.
