@@ -3,7 +3,7 @@
  * descriptor, list, inspect, tag, untag; a container from the image, its
  * root mounted, exported into a file and to a callback, unmounted; the
  * image refused while in use; volumes; bad input.
- * Usage: images ROOTFS TARBALL */
+ * Usage: images ROOTFS TARBALL RUNTIME */
 #define _POSIX_C_SOURCE 200809L
 #include <berth.h>
 
@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     ssize_t n;
     int fd, same;
 
-    EXPECT(argc == 3);
+    EXPECT(argc == 4);
     snprintf(image, sizeof image, "capi-img-%d", (int)getpid());
     snprintf(tag2, sizeof tag2, "%s:two", image);
     snprintf(name, sizeof name, "capi-fromimg-%d", (int)getpid());
@@ -97,6 +97,7 @@ int main(int argc, char **argv)
     OK(berth_spec_set_image(spec, image));
     OK(berth_spec_set_command(spec, cmd, 3));
     OK(berth_spec_add_volume(spec, "/anonymous"));
+    OK(berth_spec_set_runtime(spec, argv[3]));
     OK(berth_client_create(c, name, spec));
     OK(berth_client_start(c, name, false));
     OK(berth_client_mount(c, name, &path));
