@@ -76,20 +76,21 @@ async fn ps(c: &Client, all: bool, quiet: bool, format: &str) -> Result<()> {
         "table" => {}
         f => return Err(Error::invalid("format", format!("{f:?} is not table or json"))),
     }
-    let rows: Vec<[String; 5]> = infos
+    let rows: Vec<[String; 6]> = infos
         .iter()
         .map(|i| {
-            [crate::model::short_id(&i.id).to_string(), i.spec.command.join(" "), human_age(i.created), status(i), i.name.clone()]
+            let image = i.image_name.clone().unwrap_or_else(|| i.spec.rootfs.display().to_string());
+            [crate::model::short_id(&i.id).to_string(), image, i.spec.command.join(" "), human_age(i.created), status(i), i.name.clone()]
         })
         .collect();
-    let head = ["CONTAINER ID", "COMMAND", "CREATED", "STATUS", "NAMES"];
+    let head = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"];
     let mut w = head.map(str::len);
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
             w[i] = w[i].max(c.len().min(40));
         }
     }
-    let line = |cols: [&str; 5]| {
+    let line = |cols: [&str; 6]| {
         let mut s = String::new();
         for (i, c) in cols.iter().enumerate() {
             let c: String = c.chars().take(40).collect();
@@ -103,7 +104,7 @@ async fn ps(c: &Client, all: bool, quiet: bool, format: &str) -> Result<()> {
     };
     line(head);
     for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
     }
     Ok(())
 }

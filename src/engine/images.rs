@@ -97,9 +97,22 @@ impl Engine {
     }
 
     /// Import the archive the caller's descriptor holds (a pipe, a socket
-    /// or a file), read to its end.
+    /// or a file), read to its end. A regular file is read where it is
+    /// (through the descriptor's /proc path), not copied into the store
+    /// first.
     pub async fn import_image_fd(&self, from: File, name: Option<String>) -> Result<Vec<String>> {
         check_readable(&from)?;
+        if from.metadata().is_ok_and(|m| m.file_type().is_file()) {
+            let inner = self.inner.clone();
+            return blocking(move || {
+                use std::os::fd::AsRawFd;
+                let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", from.as_raw_fd()));
+                let images = inner.images.import_path(&path, &ImportOptions { name })?;
+                drop(from);
+                Ok(images.into_iter().map(|i| i.id).collect())
+            })
+            .await;
+        }
         self.import_image(PolledReader(from), name).await
     }
 

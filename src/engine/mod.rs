@@ -189,6 +189,10 @@ impl Engine {
         for c in self.containers() {
             let rec = c.record();
             if rec.source.is_some() && !defined.contains_key(rec.name.as_str()) {
+                // Its layer goes with it, unless the unit still runs on it.
+                if rec.spec.image.is_some() && !self.root_mounted(&rec.id).await? {
+                    self.delete_layer(&rec).await?;
+                }
                 let (store, name) = (self.inner.store.clone(), rec.name.clone());
                 blocking(move || store.delete(&name)).await?;
                 self.unregister(rec.name.as_str());

@@ -179,7 +179,12 @@ impl Engine {
         if rec.image_id.is_none() {
             return Ok(true);
         }
-        let (inner, id) = (self.inner.clone(), rec.id.clone());
+        self.root_mounted(&rec.id).await
+    }
+
+    /// Whether something is mounted at container `id`'s root mount point.
+    pub(crate) async fn root_mounted(&self, id: &str) -> Result<bool> {
+        let (inner, id) = (self.inner.clone(), id.to_string());
         blocking(move || inner.config.mounts.is_mounted(&inner.store.layout().root_mount(&id))).await
     }
 }
