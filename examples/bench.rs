@@ -860,20 +860,25 @@ async fn images(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
             if i > 0 {
                 if image {
                     creates.push(created);
-                    from_image.push(p.total);
+                    from_image.push(p);
                 } else {
-                    from_dir.push(p.total);
+                    from_dir.push(p);
                 }
             }
             c.remove(&name, true, Some(0)).await?;
             settle().await;
         }
     }
+    let (image_phases, dir_phases) = (from_image, from_dir);
+    let (from_image, from_dir) = (totals(&image_phases), totals(&dir_phases));
     head(&format!("containers from an image, ms ({} runs each)", s.runs));
     row("CreateContainer, from an image", &creates);
     row("StartContainer, from an image (overlay mount)", &from_image);
     row("StartContainer, from a directory", &from_dir);
     row("ratio image / directory", &ratios(&from_image, &from_dir));
+    breakdown_head();
+    breakdown("from an image", &image_phases);
+    breakdown("from a directory", &dir_phases);
     let r = stats(&ratios(&from_image, &from_dir)).med;
     t.check("start: image within 1.2x of a directory", format!("{r:.2}x"), r <= 1.2);
     let m = stats(&creates).med;

@@ -89,11 +89,31 @@ impl Engine {
     /// the ids of the images it held.
     pub async fn import_image(&self, from: impl Read + Send + 'static, name: Option<String>) -> Result<Vec<String>> {
         let inner = self.inner.clone();
-        blocking(move || {
+        let ids = blocking(move || {
             let images = inner.images.import_reader(from, &ImportOptions { name })?;
-            Ok(images.into_iter().map(|i| i.id).collect())
+            Ok::<_, Error>(images.into_iter().map(|i| i.id).collect())
         })
-        .await
+        .await?;
+        self.learn_defined_images().await;
+        Ok(ids)
+    }
+
+    /// File-defined containers whose image was not there when berthd read
+    /// their files learn it once it is.
+    async fn learn_defined_images(&self) {
+        for c in self.containers() {
+            let _g = c.op.lock().await;
+            let mut rec = c.record();
+            if rec.source.is_none() || rec.image_id.is_some() || rec.spec.image.is_none() {
+                continue;
+            }
+            self.learn_image(&mut rec).await;
+            if rec.image_id.is_some() {
+                if let Err(e) = self.commit(&c, rec).await {
+                    tracing::warn!(container = %c.name, "cannot record its image: {e}");
+                }
+            }
+        }
     }
 
     /// Import the archive the caller's descriptor holds (a pipe, a socket
@@ -104,14 +124,16 @@ impl Engine {
         check_readable(&from)?;
         if from.metadata().is_ok_and(|m| m.file_type().is_file()) {
             let inner = self.inner.clone();
-            return blocking(move || {
+            let ids = blocking(move || {
                 use std::os::fd::AsRawFd;
                 let path = std::path::PathBuf::from(format!("/proc/self/fd/{}", from.as_raw_fd()));
                 let images = inner.images.import_path(&path, &ImportOptions { name })?;
                 drop(from);
-                Ok(images.into_iter().map(|i| i.id).collect())
+                Ok::<_, Error>(images.into_iter().map(|i| i.id).collect::<Vec<String>>())
             })
-            .await;
+            .await?;
+            self.learn_defined_images().await;
+            return Ok(ids);
         }
         self.import_image(PolledReader(from), name).await
     }

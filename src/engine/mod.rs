@@ -108,6 +108,8 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) images: ImageStore,
     pub(crate) volumes: VolumeStore,
+    /// Images containers were started from, by id (see roots::pinned).
+    pub(crate) image_cache: StdMutex<std::collections::HashMap<String, Arc<roots::Pinned>>>,
     pub(crate) units: Arc<dyn Units>,
     pub(crate) config: Config,
     registry: RwLock<BTreeMap<String, Arc<Container>>>,
@@ -141,7 +143,16 @@ impl Engine {
         .await?;
         let (events, _) = broadcast::channel(4096);
         let watch = units.watch();
-        let inner = Inner { store: store.clone(), images, volumes, units, config, registry: RwLock::default(), events };
+        let inner = Inner {
+            store: store.clone(),
+            images,
+            volumes,
+            image_cache: StdMutex::default(),
+            units,
+            config,
+            registry: RwLock::default(),
+            events,
+        };
         let engine = Engine { inner: Arc::new(inner) };
         let records = blocking(move || store.load_all()).await?;
         {

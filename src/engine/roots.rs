@@ -9,12 +9,13 @@
 //! Mounting sits behind [`Mounts`] so that the engine's unit tests run
 //! without mounting anything.
 
-use super::{blocking, Engine};
+use super::{blocking, Engine, Inner};
 use crate::image::{ContainerLayer, ImageConfig};
 use crate::model::{Error, Result, State};
 use crate::store::Record;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The mount calls the engine makes.
 pub trait Mounts: Send + Sync + 'static {
@@ -65,10 +66,7 @@ impl Engine {
         };
         let (inner, cid) = (self.inner.clone(), rec.id.clone());
         blocking(move || {
-            let image = inner.images.resolve(&id).map_err(|e| match e {
-                crate::image::Error::ImageNotFound { .. } => Error::NoSuchImage { reference: id.clone() },
-                e => e.into(),
-            })?;
+            let image = pinned(&inner, &id)?;
             let dir = inner.store.state_layout().layer_dir(&cid);
             let layer = match ContainerLayer::open(&dir) {
                 Ok(l) => l,
@@ -76,7 +74,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             };
             let target = inner.store.layout().root_mount(&cid);
-            inner.config.mounts.mount(&layer, &inner.images.layer_dirs(&image), &target)?;
+            inner.config.mounts.mount(&layer, &image.layers, &target)?;
             Ok(target)
         })
         .await
@@ -113,11 +111,7 @@ impl Engine {
     pub(crate) async fn image_config(&self, rec: &Record) -> Result<Option<ImageConfig>> {
         let Some(id) = rec.image_id.clone() else { return Ok(None) };
         let inner = self.inner.clone();
-        blocking(move || {
-            let image = inner.images.resolve(&id)?;
-            Ok(Some(inner.images.config(&image)?))
-        })
-        .await
+        blocking(move || Ok(Some(pinned(&inner, &id)?.config.clone()))).await
     }
 
     /// After a crash: unmount the roots of containers that no longer need
@@ -162,6 +156,37 @@ impl Engine {
         })
         .await
     }
+}
+
+/// What starting a container needs of its image, kept in memory: an
+/// image's id is the digest of its config, so neither changes while the
+/// image exists.
+pub(crate) struct Pinned {
+    /// Overlay's lower directories, top layer first.
+    pub layers: Vec<PathBuf>,
+    pub config: ImageConfig,
+}
+
+/// The image `id` (a full id), from the cache while its record exists.
+fn pinned(inner: &Inner, id: &str) -> Result<Arc<Pinned>> {
+    let cached = inner.image_cache.lock().unwrap().get(id).cloned();
+    if let Some(p) = cached {
+        if inner.images.has_image(id) {
+            return Ok(p);
+        }
+    }
+    let image = inner.images.resolve(id).map_err(|e| match e {
+        crate::image::Error::ImageNotFound { .. } => Error::NoSuchImage { reference: id.to_string() },
+        e => e.into(),
+    })?;
+    let p = Arc::new(Pinned { layers: inner.images.layer_dirs(&image), config: inner.images.config(&image)? });
+    let mut cache = inner.image_cache.lock().unwrap();
+    // Only images containers use are asked for: few; keep it bounded anyway.
+    if cache.len() >= 256 {
+        cache.clear();
+    }
+    cache.insert(id.to_string(), p.clone());
+    Ok(p)
 }
 
 fn dir_names(dir: &Path) -> Result<Vec<String>> {

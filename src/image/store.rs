@@ -160,6 +160,11 @@ impl ImageStore {
         self.blobs_dir().join(d.hex())
     }
 
+    /// Whether the image of full id `id` exists (one stat: its record).
+    pub fn has_image(&self, id: &str) -> bool {
+        is_hex64(id) && self.record_path(id).exists()
+    }
+
     /// The directory holding a layer, unpacked, by its diffID.
     pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
         self.layers_dir().join(diff_id.hex())
