@@ -6,6 +6,10 @@
 //! so that a slow moment of a shared machine falls on all of them alike, and
 //! every ratio is taken between runs made side by side.
 
+#[path = "../tests/image_fixture/mod.rs"]
+#[allow(dead_code)]
+mod fixture;
+
 use anyhow::{bail, Context, Result};
 use berth::client::{Client, ContainerProxy};
 use berth::model::OptionValue;
@@ -30,6 +34,10 @@ struct Setup {
     defined: usize,
     log_lines: usize,
     noise_lines: usize,
+    /// BENCH_ONLY: the sections to run (comma-separated); None: all.
+    only: Option<Vec<String>>,
+    /// BENCH_IMAGE_ROUNDS: imports of the big image, each side.
+    image_rounds: usize,
 }
 
 fn var(k: &str) -> Option<String> {
@@ -54,7 +62,14 @@ impl Setup {
             defined: count("BENCH_DEFINED", 1000)?,
             log_lines: count("BENCH_LOG_LINES", 900_000)?,
             noise_lines: count("BENCH_NOISE_LINES", 100_000)?,
+            only: var("BENCH_ONLY").map(|v| v.split(',').map(|x| x.trim().to_string()).collect()),
+            image_rounds: count("BENCH_IMAGE_ROUNDS", 3)?,
         })
+    }
+
+    /// Whether BENCH_ONLY lets section `name` run.
+    fn runs(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|o| o.iter().any(|x| x == name))
     }
 }
 
@@ -910,6 +925,107 @@ async fn logs(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     Ok(())
 }
 
+/// Import a file over D-Bus (its descriptor passed to ImportImage).
+async fn import_file(c: &Client, path: &Path, name: Option<&str>) -> Result<Vec<String>> {
+    use std::os::fd::AsFd;
+    let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    Ok(c.import_image(f.as_fd(), name).await?)
+}
+
+/// Images: import and unpack of a big multi-layer image against `umoci
+/// unpack`; the start of a container from an image against one from a
+/// directory; create of a container from an image.
+async fn images(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
+    let dir = s.scratch.join("images");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    // 5 layers of 400 files of 64 KiB: 128 MB unpacked, half of it noise.
+    let image = fixture::bulky_image(5, 400, 64 << 10).named("latest");
+    let files = fixture::oci_files(std::slice::from_ref(&image));
+    let layout = dir.join("layout");
+    fixture::write_dir(&layout, &files);
+    let archive = dir.join("bulky.tar");
+    std::fs::write(&archive, fixture::tar_of(&files))?;
+    let mb = std::fs::metadata(&archive)?.len() as f64 / 1e6;
+    let (mut ours, mut theirs) = (vec![], vec![]);
+    for round in 0..s.image_rounds {
+        for k in 0..2 {
+            if (round + k) % 2 == 0 {
+                let t0 = Instant::now();
+                let ids = import_file(c, &archive, Some("bench-bulky")).await?;
+                ours.push(ms(t0.elapsed()));
+                c.remove_image(&ids[0], true).await?;
+            } else {
+                let bundle = dir.join("bundle");
+                let _ = std::fs::remove_dir_all(&bundle);
+                let layout_ref = format!("{}:latest", layout.display());
+                theirs.push(timed(&["umoci", "unpack", "--image", &layout_ref, &bundle.to_string_lossy()]).await?);
+                let _ = std::fs::remove_dir_all(&bundle);
+            }
+            settle().await;
+        }
+    }
+    head(&format!("image import, ms: a 5-layer image, 128 MB unpacked ({mb:.0} MB oci-archive, {} rounds)", s.image_rounds));
+    row("berth ImportImage (verify, unpack, sync)", &ours);
+    row("umoci unpack (of the same image's layout)", &theirs);
+    row("ratio berth / umoci", &ratios(&ours, &theirs));
+    let r = stats(&ratios(&ours, &theirs)).med;
+    t.check("image import: within 1.5x of umoci unpack", format!("{r:.2}x"), r <= 1.5);
+
+    // The benchmark's busybox tree as an image.
+    let tarball = dir.join("rootfs.tar");
+    run(&["tar", "-C", &s.rootfs, "--numeric-owner", "-cf", &tarball.to_string_lossy(), "."]).await?;
+    let image_id = import_file(c, &tarball, Some("bench-busybox")).await?.remove(0);
+    let image_spec = |command: &[&str]| {
+        BTreeMap::from([
+            ("Image".to_string(), OptionValue::Str(image_id.clone())),
+            ("Command".into(), OptionValue::StrList(command.iter().map(|s| s.to_string()).collect())),
+        ])
+    };
+    let (mut from_image, mut from_dir, mut creates) = (vec![], vec![], vec![]);
+    for i in 0..=s.runs {
+        for k in 0..2 {
+            let name = format!("bench-img-{i}-{k}");
+            let image = (i + k) % 2 == 0;
+            let t0 = Instant::now();
+            if image {
+                c.create(&name, &image_spec(&SLEEP)).await?;
+            } else {
+                c.create(&name, &spec(&s.rootfs, &SLEEP, false)).await?;
+            }
+            let created = ms(t0.elapsed());
+            let p = berth_start(c, &name).await?;
+            if i > 0 {
+                if image {
+                    creates.push(created);
+                    from_image.push(p);
+                } else {
+                    from_dir.push(p);
+                }
+            }
+            c.remove(&name, true, Some(0)).await?;
+            settle().await;
+        }
+    }
+    let (image_phases, dir_phases) = (from_image, from_dir);
+    let (from_image, from_dir) = (totals(&image_phases), totals(&dir_phases));
+    head(&format!("containers from an image, ms ({} runs each)", s.runs));
+    row("CreateContainer, from an image", &creates);
+    row("StartContainer, from an image (overlay mount)", &from_image);
+    row("StartContainer, from a directory", &from_dir);
+    row("ratio image / directory", &ratios(&from_image, &from_dir));
+    breakdown_head();
+    breakdown("from an image", &image_phases);
+    breakdown("from a directory", &dir_phases);
+    let r = stats(&ratios(&from_image, &from_dir)).med;
+    t.check("start: image within 1.2x of a directory", format!("{r:.2}x"), r <= 1.2);
+    let m = stats(&creates).med;
+    t.check("create from an image: < 5 ms", format!("{m:.2} ms"), m < 5.0);
+    c.remove_image(&image_id, true).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let s = Setup::from_env()?;
@@ -917,33 +1033,33 @@ async fn main() -> Result<()> {
     let idle_rss = berthd_rss_mb().await?;
     println!("berth {} (berthd runtime {})", c.manager().version().await?, c.manager().runtime().await?);
     let mut t = Targets::default();
-    // BENCH_ONLY=a,b runs only those sections.
-    let only = var("BENCH_ONLY");
-    let on = |section: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == section));
-    if on("start") {
+    if s.runs("start") {
         start_latency(&c, &s, &mut t).await?;
     }
-    if on("notify") {
+    if s.runs("notify") {
         notify_latency(&c, &s).await?;
     }
-    if on("churn") {
+    if s.runs("churn") {
         churn(&c, &s, &mut t).await?;
     }
-    if on("parallel") {
+    if s.runs("parallel") {
         parallel(&c, &s, &mut t).await?;
     }
-    if on("defined") {
+    if s.runs("defined") {
         defined(&c, &s, idle_rss, &mut t).await?;
     }
     let c = Client::system().await?;
-    if on("isolation") {
+    if s.runs("isolation") {
         isolation(&c, &s, &mut t).await?;
     }
-    if on("logs") {
+    if s.runs("logs") {
         logs(&c, &s, &mut t).await?;
     }
-    if on("network") {
+    if s.runs("network") {
         network_latency(&c, &s, &mut t).await?;
+    }
+    if s.runs("images") {
+        images(&c, &s, &mut t).await?;
     }
     println!("\ntargets");
     for (what, measured, pass) in &t.0 {

@@ -153,15 +153,33 @@ pub extern "C" fn berth_spec_set_u64(spec: *mut berth_spec, key: *const c_char, 
     with_spec(spec, |s| s.set(string(key, "key")?, OptionValue::U64(value)))
 }
 
-/// Rootfs: the container's root file system, an absolute directory path.
-/// Required.
+/// Image: the image to run, by name, name:tag or id (see
+/// `berth_client_image_import()`); exactly one of Image and Rootfs.
+#[no_mangle]
+pub extern "C" fn berth_spec_set_image(spec: *mut berth_spec, image: *const c_char) -> ErrorKind {
+    set_str(spec, "Image", image)
+}
+
+/// Entrypoint: `argc` strings that replace the image's Entrypoint; with
+/// `argc` 0 (`argv` may then be NULL) the image's Entrypoint is cleared.
+#[no_mangle]
+pub extern "C" fn berth_spec_set_entrypoint(spec: *mut berth_spec, argv: *const *const c_char, argc: usize) -> ErrorKind {
+    with_spec(spec, |s| {
+        let argv = if argc == 0 { Vec::new() } else { strings(argv, argc, "argv")? };
+        s.set("Entrypoint", OptionValue::StrList(argv))
+    })
+}
+
+/// Rootfs: the container's root file system, an absolute directory path;
+/// exactly one of Image and Rootfs.
 #[no_mangle]
 pub extern "C" fn berth_spec_set_rootfs(spec: *mut berth_spec, path: *const c_char) -> ErrorKind {
     set_str(spec, "Rootfs", path)
 }
 
-/// Command: the argv of the container's init, `argc` strings (at least one).
-/// Required.
+/// Command: the argv of the container's init, `argc` strings (at least one);
+/// with an Image, the arguments after its Entrypoint (replacing its Cmd).
+/// Required without an Image.
 #[no_mangle]
 pub extern "C" fn berth_spec_set_command(spec: *mut berth_spec, argv: *const *const c_char, argc: usize) -> ErrorKind {
     with_spec(spec, |s| {
@@ -182,7 +200,8 @@ pub extern "C" fn berth_spec_set_working_dir(spec: *mut berth_spec, path: *const
     set_str(spec, "WorkingDir", path)
 }
 
-/// User: `uid[:gid]`, numbers.
+/// User: `user[:group]`, names (looked up in the container's own
+/// /etc/passwd and /etc/group) or numbers.
 #[no_mangle]
 pub extern "C" fn berth_spec_set_user(spec: *mut berth_spec, user: *const c_char) -> ErrorKind {
     set_str(spec, "User", user)
@@ -246,7 +265,9 @@ pub extern "C" fn berth_spec_set_label(spec: *mut berth_spec, key: *const c_char
     })
 }
 
-/// Volumes: add one bind mount, `SRC:DST[:ro]` with absolute paths.
+/// Volumes: add one bind mount `SRC:DST[:OPTS]` (absolute paths), named
+/// volume `NAME:DST[:OPTS]` (made on first use, filled from the image) or
+/// anonymous volume `DST`; OPTS: ro, rw, z, Z.
 #[no_mangle]
 pub extern "C" fn berth_spec_add_volume(spec: *mut berth_spec, volume: *const c_char) -> ErrorKind {
     add_str(spec, "Volumes", volume)
@@ -347,6 +368,8 @@ mod tests {
         let argv = [c("/bin/sh"), c("-c"), c("exit 3")];
         let argv: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
         let ok = [
+            berth_spec_set_image(sp, c("web").as_ptr()),
+            berth_spec_set_entrypoint(sp, std::ptr::null(), 0),
             berth_spec_set_rootfs(sp, c("/r").as_ptr()),
             berth_spec_set_command(sp, argv.as_ptr(), argv.len()),
             berth_spec_add_env(sp, c("A=1").as_ptr()),
@@ -379,7 +402,11 @@ mod tests {
         assert!(ok.iter().all(|r| *r == ErrorKind::Ok), "{ok:?}");
         let s = unsafe { &*sp };
         assert_eq!(s.options["Env"], OptionValue::StrList(vec!["A=1".into(), "B=2".into()]));
-        ContainerSpec::from_options(&s.options).unwrap();
+        assert_eq!(s.options["Entrypoint"], OptionValue::StrList(vec![]));
+        assert_eq!(ContainerSpec::from_options(&s.options).unwrap_err().key(), Some("Image"), "Image and Rootfs");
+        let mut o = s.options.clone();
+        o.remove("Image");
+        ContainerSpec::from_options(&o).unwrap();
         berth_spec_free(sp);
     }
 

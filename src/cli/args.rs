@@ -1,6 +1,7 @@
 //! berthctl's arguments: podman's verbs and flags where they exist.
 
 use super::flags::{ResourceFlags, SpecFlags};
+use super::images::{ImageCommand, ImageListArgs, VolumeCommand};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -173,6 +174,36 @@ pub enum Command {
         name: String,
         /// Only this container port, PORT[/PROTO].
         port: Option<String>,
+    },
+    /// Images: import, ls, inspect, tag, untag, rm.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// List images (image ls).
+    Images(ImageListArgs),
+    /// Named volumes: create, ls, inspect, rm.
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// Mount containers' root file systems; prints their paths on the host.
+    Mount {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Release mounts made by mount (the root is unmounted when nothing
+    /// holds it, never while the container runs).
+    #[command(alias = "umount")]
+    Unmount {
+        /// Release every mount of each container.
+        #[arg(short = 'f', long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Write a container's file system as a tar archive.
+    Export {
+        /// The file to write (default: standard output).
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+        name: String,
     },
     /// Print container events: the history from the journal, then with
     /// --follow the live ones.

@@ -2,8 +2,10 @@
 
 mod args;
 mod flags;
+mod images;
 
 pub use args::{Cli, Command, CreateArgs, NetworkCommand};
+pub use images::{ImageCommand, ImageListArgs, VolumeCommand};
 pub use flags::{parse_size, ResourceFlags, SpecFlags};
 
 use crate::client::Client;
@@ -18,24 +20,25 @@ pub fn exit_status(e: &Error) -> i32 {
 }
 
 /// The CreateContainer name and options of `create`/`run` arguments: the
-/// first positional argument is the root file system (with --rootfs), the
-/// rest the command.
+/// first positional argument is the image (with --rootfs, a root file
+/// system directory), the rest the command.
 pub fn create_options(a: &CreateArgs) -> Result<(String, BTreeMap<String, OptionValue>)> {
     let mut o = a.options.to_options()?;
     let (first, command) = a.args.split_first().ok_or_else(|| Error::invalid("IMAGE", "an image or, with --rootfs, a directory is required"))?;
-    if !a.rootfs {
-        return Err(Error::NotImplemented { what: format!("running image {first:?} (give --rootfs DIR for a root file system directory)") });
+    if a.rootfs {
+        // Relative paths are the caller's, as podman resolves them.
+        let abs = std::path::absolute(first).map_err(|e| Error::invalid("Rootfs", e.to_string()))?;
+        o.insert("Rootfs".into(), OptionValue::Str(abs.to_string_lossy().into_owned()));
+    } else {
+        o.insert("Image".into(), OptionValue::Str(first.clone()));
     }
-    // Relative paths are the caller's, as podman resolves them.
-    let abs = std::path::absolute(first).map_err(|e| Error::invalid("Rootfs", e.to_string()))?;
-    o.insert("Rootfs".into(), OptionValue::Str(abs.to_string_lossy().into_owned()));
     if !command.is_empty() {
         o.insert("Command".into(), OptionValue::StrList(command.to_vec()));
     }
     Ok((a.name.clone().unwrap_or_default(), o))
 }
 
-fn human_age(usec: u64) -> String {
+pub(crate) fn human_age(usec: u64) -> String {
     if usec == 0 {
         return "-".into();
     }
@@ -75,20 +78,21 @@ async fn ps(c: &Client, all: bool, quiet: bool, format: &str) -> Result<()> {
         "table" => {}
         f => return Err(Error::invalid("format", format!("{f:?} is not table or json"))),
     }
-    let rows: Vec<[String; 5]> = infos
+    let rows: Vec<[String; 6]> = infos
         .iter()
         .map(|i| {
-            [crate::model::short_id(&i.id).to_string(), i.spec.command.join(" "), human_age(i.created), status(i), i.name.clone()]
+            let image = i.image_name.clone().unwrap_or_else(|| i.spec.rootfs.display().to_string());
+            [crate::model::short_id(&i.id).to_string(), image, i.spec.command.join(" "), human_age(i.created), status(i), i.name.clone()]
         })
         .collect();
-    let head = ["CONTAINER ID", "COMMAND", "CREATED", "STATUS", "NAMES"];
+    let head = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"];
     let mut w = head.map(str::len);
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
             w[i] = w[i].max(c.len().min(40));
         }
     }
-    let line = |cols: [&str; 5]| {
+    let line = |cols: [&str; 6]| {
         let mut s = String::new();
         for (i, c) in cols.iter().enumerate() {
             let c: String = c.chars().take(40).collect();
@@ -102,12 +106,12 @@ async fn ps(c: &Client, all: bool, quiet: bool, format: &str) -> Result<()> {
     };
     line(head);
     for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
     }
     Ok(())
 }
 
-async fn each<F, Fut>(names: &[String], f: F) -> Result<()>
+pub(crate) async fn each<F, Fut>(names: &[String], f: F) -> Result<()>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
@@ -355,6 +359,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Image(cmd) => images::image(&c, cmd).await,
+        Command::Images(a) => images::images(&c, a).await,
+        Command::Volume(cmd) => images::volume(&c, cmd).await,
+        Command::Mount { names } => images::mount(&c, &names).await,
+        Command::Unmount { force, names } => images::unmount(&c, force, &names).await,
+        Command::Export { output, name } => images::export(&c, output.as_deref(), &name).await,
         Command::Events { follow, since, until, filter } => {
             let mut o = EventOptions { follow, ..Default::default() };
             for f in filter {
@@ -389,6 +399,37 @@ mod tests {
         let (name, o) = create_options(&create).unwrap();
         assert_eq!(name, "");
         assert_eq!(o["Command"], OptionValue::StrList(vec!["/bin/echo".into(), "-n".into(), "hi".into()]));
+        let cli = Cli::try_parse_from(["berthctl", "run", "--rm", "-u", "web", "--entrypoint", "", "busybox:1", "id", "-u"]).unwrap();
+        let Command::Run { rm: true, create, .. } = cli.command else { panic!() };
+        let (_, o) = create_options(&create).unwrap();
+        assert_eq!(o["Image"], OptionValue::Str("busybox:1".into()));
+        assert_eq!(o["Entrypoint"], OptionValue::StrList(vec![]));
+        assert_eq!(o["Command"], OptionValue::StrList(vec!["id".into(), "-u".into()]));
+        crate::model::ContainerSpec::from_options(&o).unwrap();
+        let cli = Cli::try_parse_from(["berthctl", "create", "web"]).unwrap();
+        let Command::Create(a) = cli.command else { panic!() };
+        assert!(!create_options(&a).unwrap().1.contains_key("Command"), "the image's command");
+    }
+
+    #[test]
+    fn image_volume_and_mount_commands() {
+        for args in [
+            &["image", "import", "-", "web"][..],
+            &["image", "load", "x.tar"],
+            &["image", "ls", "--format", "json"],
+            &["images", "-q"],
+            &["image", "tag", "web", "web:2", "other"],
+            &["image", "rm", "-f", "web"],
+            &["volume", "create", "-l", "a=b", "data"],
+            &["volume", "rm", "-f", "data"],
+            &["mount", "c1", "c2"],
+            &["umount", "-f", "c1"],
+            &["export", "-o", "/tmp/x.tar", "c1"],
+        ] {
+            let mut v = vec!["berthctl"];
+            v.extend_from_slice(args);
+            Cli::try_parse_from(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@ mod proxy;
 pub use proxy::{ContainerProxy, ManagerProxy};
 
 use crate::model::{
-    ContainerInfo, Error, ErrorKind, EventOptions, LogOptions, NetworkCreateOptions, NetworkInfo, OptionValue, Result, State,
+    ContainerInfo, Error, ErrorKind, EventOptions, ImageDetails, ImageInfo, LogOptions, NetworkCreateOptions, NetworkInfo,
+    OptionValue, Result, State, VolumeInfo,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::BorrowedFd;
@@ -277,6 +278,74 @@ impl Client {
     /// method).
     pub async fn events(&self, fd: BorrowedFd<'_>, o: &EventOptions) -> Result<()> {
         self.manager.events(zbus::Fd::from(fd), variants(&o.to_options())).await.map_err(from_bus)
+    }
+
+    /// Mount the container's root file system; its path on the host.
+    pub async fn mount(&self, name: &str) -> Result<String> {
+        self.manager.mount_container(name).await.map_err(from_bus)
+    }
+    /// Release one mount (or with `force` every one).
+    pub async fn unmount(&self, name: &str, force: bool) -> Result<()> {
+        self.manager.unmount_container(name, force).await.map_err(from_bus)
+    }
+    /// Write the container's root file system into `fd` as tar.
+    pub async fn export(&self, name: &str, fd: BorrowedFd<'_>) -> Result<()> {
+        self.manager.export_container(name, zbus::Fd::from(fd)).await.map_err(from_bus)
+    }
+
+    /// Import the image archive `fd` holds (read to its end); `name` names
+    /// a root file system tarball's image. Returns the images' ids.
+    pub async fn import_image(&self, fd: BorrowedFd<'_>, name: Option<&str>) -> Result<Vec<String>> {
+        let mut o = BTreeMap::new();
+        if let Some(n) = name {
+            o.insert("Name".to_string(), OptionValue::Str(n.to_string()));
+        }
+        self.manager.import_image(zbus::Fd::from(fd), variants(&o)).await.map_err(from_bus)
+    }
+    /// Every image as berthd sends the list (JSON).
+    pub async fn list_images_json(&self) -> Result<String> {
+        self.manager.list_images().await.map_err(from_bus)
+    }
+    pub async fn list_images(&self) -> Result<Vec<ImageInfo>> {
+        parse_json("image list", &self.list_images_json().await?)
+    }
+    pub async fn inspect_image_json(&self, reference: &str) -> Result<String> {
+        self.manager.inspect_image(reference).await.map_err(from_bus)
+    }
+    pub async fn inspect_image(&self, reference: &str) -> Result<ImageDetails> {
+        parse_json("image inspect", &self.inspect_image_json(reference).await?)
+    }
+    pub async fn tag_image(&self, reference: &str, name: &str) -> Result<()> {
+        self.manager.tag_image(reference, name).await.map_err(from_bus)
+    }
+    pub async fn untag_image(&self, reference: &str, name: &str) -> Result<()> {
+        self.manager.untag_image(reference, name).await.map_err(from_bus)
+    }
+    pub async fn remove_image(&self, reference: &str, force: bool) -> Result<()> {
+        self.manager.remove_image(reference, force).await.map_err(from_bus)
+    }
+
+    pub async fn create_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
+        let mut o = BTreeMap::new();
+        if !labels.is_empty() {
+            o.insert("Labels".to_string(), OptionValue::StrMap(labels.clone()));
+        }
+        self.manager.create_volume(name, variants(&o)).await.map_err(from_bus)
+    }
+    pub async fn list_volumes_json(&self) -> Result<String> {
+        self.manager.list_volumes().await.map_err(from_bus)
+    }
+    pub async fn list_volumes(&self) -> Result<Vec<VolumeInfo>> {
+        parse_json("volume list", &self.list_volumes_json().await?)
+    }
+    pub async fn inspect_volume_json(&self, name: &str) -> Result<String> {
+        self.manager.inspect_volume(name).await.map_err(from_bus)
+    }
+    pub async fn inspect_volume(&self, name: &str) -> Result<VolumeInfo> {
+        parse_json("volume inspect", &self.inspect_volume_json(name).await?)
+    }
+    pub async fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
+        self.manager.remove_volume(name, force).await.map_err(from_bus)
     }
 
     /// Wait for one of `conditions` (empty: stopped or exited); returns the

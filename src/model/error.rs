@@ -45,6 +45,16 @@ pub enum ErrorKind {
     /// A client has too many calls of one kind outstanding (waits, log or
     /// event streams); the message names the limit.
     LimitExceeded = 14,
+    /// No image of that name, tag or id.
+    NoSuchImage = 15,
+    /// The image is used by a container; remove that first, or force.
+    ImageInUse = 16,
+    /// No volume of that name.
+    NoSuchVolume = 17,
+    /// The volume is used by a container; remove that first, or force.
+    VolumeInUse = 18,
+    /// A volume of that name exists already.
+    VolumeExists = 19,
     /// No network of that name.
     NoSuchNetwork = 20,
     /// A network that containers use cannot be removed.
@@ -53,6 +63,10 @@ pub enum ErrorKind {
     PortInUse = 22,
     /// A network of that name exists already.
     NetworkExists = 23,
+    /// An image archive that cannot be imported (malformed, truncated,
+    /// wrong digests, entries that would land outside the image); nothing
+    /// of it was kept.
+    InvalidImage = 24,
     /// A pointer parameter was NULL.
     NullParameter = 100,
     /// libberth hit a bug (a Rust panic, caught at the boundary).
@@ -75,7 +89,7 @@ pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const fn all() -> [ErrorKind; 24] {
+    pub const fn all() -> [ErrorKind; 30] {
         [
         ErrorKind::Ok,
         ErrorKind::NoSuchContainer,
@@ -92,10 +106,16 @@ impl ErrorKind {
         ErrorKind::Systemd,
         ErrorKind::Internal,
         ErrorKind::LimitExceeded,
+        ErrorKind::NoSuchImage,
+        ErrorKind::ImageInUse,
+        ErrorKind::NoSuchVolume,
+        ErrorKind::VolumeInUse,
+        ErrorKind::VolumeExists,
         ErrorKind::NoSuchNetwork,
         ErrorKind::NetworkInUse,
         ErrorKind::PortInUse,
         ErrorKind::NetworkExists,
+        ErrorKind::InvalidImage,
         ErrorKind::NullParameter,
         ErrorKind::Panic,
         ErrorKind::AccessDenied,
@@ -128,6 +148,12 @@ impl ErrorKind {
             NetworkInUse => "NetworkInUse",
             PortInUse => "PortInUse",
             NetworkExists => "NetworkExists",
+            NoSuchImage => "NoSuchImage",
+            ImageInUse => "ImageInUse",
+            NoSuchVolume => "NoSuchVolume",
+            VolumeInUse => "VolumeInUse",
+            VolumeExists => "VolumeExists",
+            InvalidImage => "InvalidImage",
             NullParameter => "NullParameter",
             Panic => "Panic",
             AccessDenied => "AccessDenied",
@@ -230,6 +256,20 @@ pub enum Error {
     PortInUse { mapping: String, container: String },
     #[error("cannot {action}: {message}")]
     Network { action: &'static str, message: String },
+    #[error("container {name} is {state}: its root file system stays mounted while it runs")]
+    RootInUse { name: String, state: State },
+    #[error("no such image: {reference}")]
+    NoSuchImage { reference: String },
+    #[error("image {image} is in use by {}; remove {} first, or force", containers.join(", "), if containers.len() == 1 { "it" } else { "them" })]
+    ImageInUse { image: String, containers: Vec<String> },
+    #[error("no such volume: {name}")]
+    NoSuchVolume { name: String },
+    #[error("volume {name} is in use by {}; remove {} first, or force", containers.join(", "), if containers.len() == 1 { "it" } else { "them" })]
+    VolumeInUse { name: String, containers: Vec<String> },
+    #[error("a volume named {name} already exists")]
+    VolumeExists { name: String },
+    #[error("cannot import the image: {message}")]
+    InvalidImage { message: String },
     #[error("access denied: {message}")]
     AccessDenied { message: String },
     #[error("{message}")]
@@ -277,7 +317,7 @@ impl Error {
         match self {
             NoSuchContainer { .. } => ErrorKind::NoSuchContainer,
             ContainerExists { .. } => ErrorKind::ContainerExists,
-            InvalidState { .. } | HasDependents { .. } | FileDefined { .. } => ErrorKind::InvalidState,
+            InvalidState { .. } | HasDependents { .. } | FileDefined { .. } | RootInUse { .. } => ErrorKind::InvalidState,
             AlreadyStopped { .. } => ErrorKind::AlreadyStopped,
             Removed { .. } => ErrorKind::Removed,
             InvalidArgument { .. } => ErrorKind::InvalidArgument,
@@ -294,6 +334,12 @@ impl Error {
             NetworkInUse { .. } => ErrorKind::NetworkInUse,
             PortInUse { .. } => ErrorKind::PortInUse,
             Network { .. } => ErrorKind::Internal,
+            NoSuchImage { .. } => ErrorKind::NoSuchImage,
+            ImageInUse { .. } => ErrorKind::ImageInUse,
+            NoSuchVolume { .. } => ErrorKind::NoSuchVolume,
+            VolumeInUse { .. } => ErrorKind::VolumeInUse,
+            VolumeExists { .. } => ErrorKind::VolumeExists,
+            InvalidImage { .. } => ErrorKind::InvalidImage,
             AccessDenied { .. } => ErrorKind::AccessDenied,
             Bus { .. } => ErrorKind::Bus,
             Remote { kind, .. } => *kind,
@@ -334,7 +380,8 @@ mod tests {
             ("Ok", 0), ("NoSuchContainer", 1), ("ContainerExists", 2), ("InvalidState", 3), ("AlreadyStopped", 4),
             ("Removed", 5), ("InvalidArgument", 6), ("DependencyNotRunning", 7), ("Canceled", 8), ("Timeout", 9),
             ("NotImplemented", 10), ("Runtime", 11), ("Systemd", 12), ("Internal", 13), ("LimitExceeded", 14),
-            ("NoSuchNetwork", 20), ("NetworkInUse", 21), ("PortInUse", 22), ("NetworkExists", 23),
+            ("NoSuchImage", 15), ("ImageInUse", 16), ("NoSuchVolume", 17), ("VolumeInUse", 18), ("VolumeExists", 19),
+            ("NoSuchNetwork", 20), ("NetworkInUse", 21), ("PortInUse", 22), ("NetworkExists", 23), ("InvalidImage", 24),
             ("NullParameter", 100), ("Panic", 101), ("AccessDenied", 102), ("Bus", 103), ("InvalidParameter", 104),
         ];
         let have: Vec<(&str, u32)> = ErrorKind::all().iter().map(|k| (k.name(), k.code())).collect();

@@ -21,6 +21,16 @@ pub struct ContainerInfo {
     pub source: Option<PathBuf>,
     /// Whether podman's restart policy would restart it now.
     pub should_restart: bool,
+    /// The id of the image it is made from (None for a Rootfs container).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// The image as it was named at create.
+    #[serde(default)]
+    pub image_name: Option<String>,
+    /// Mounts of its root file system asked for by Mount and not yet
+    /// released by Unmount.
+    #[serde(default)]
+    pub mount_count: u32,
     pub spec: ContainerSpec,
     /// While it runs: network name -> its address, gateway, MAC, interface.
     #[serde(default)]

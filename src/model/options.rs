@@ -6,8 +6,8 @@
 //! entry here plus its effect.
 
 use super::spec::{
-    check_abs_path, check_hostname, no_nul, parse_user, ContainerSpec, Network, RestartPolicy, RuntimeKind, Volume,
-    STOP_TIMEOUT_MAX,
+    check_abs_path, check_hostname, no_nul, parse_user_value, ContainerSpec, Network, RestartPolicy, RuntimeKind, UserValue,
+    Volume, STOP_TIMEOUT_MAX,
 };
 use super::network::{check_name as check_network_name, parse_host_entry};
 use super::ports::parse_ports;
@@ -91,6 +91,21 @@ pub enum Form {
     Size,
     /// CPUs as a decimal (`--cpus 1.5`), stored as percent of one CPU.
     Cpus,
+    /// A program and its arguments as podman's `--entrypoint` takes them: a
+    /// JSON array of strings, or one program; empty for none.
+    Argv,
+}
+
+/// Read a [`Form::Argv`] value.
+pub fn parse_argv(s: &str, key: &str) -> Result<Vec<String>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    if s.starts_with('[') {
+        return serde_json::from_str(s).map_err(|e| Error::invalid(key, format!("{s:?} is not a JSON array of strings: {e}")));
+    }
+    Ok(vec![s.to_string()])
 }
 
 /// A berthctl flag of `create` and `run` (podman's name where it has one).
@@ -124,11 +139,29 @@ const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Fla
 }
 
 /// Every option key, in the order documentation lists them.
-pub static OPTIONS: [OptionDef; 28] = [
+pub static OPTIONS: [OptionDef; 30] = [
+    OptionDef {
+        key: "Image",
+        sig: Sig::Str,
+        doc: "image to run: a name, name:tag or id; exactly one of Image and Rootfs",
+        // berthctl's IMAGE argument.
+        flag: None,
+        quadlet: Some(("Image", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let i = v.text("Image")?;
+            if i.is_empty() || i.len() > 4096 || i.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(Error::invalid("Image", format!("{i:?} is not an image name or id")));
+            }
+            s.image = Some(i.into());
+            Ok(())
+        },
+    },
     OptionDef {
         key: "Rootfs",
         sig: Sig::Str,
-        doc: "root file system directory (absolute path); required",
+        doc: "root file system directory (absolute path); exactly one of Image and Rootfs",
         // berthctl's --rootfs is podman's: a switch that makes the IMAGE
         // argument a directory.
         flag: None,
@@ -145,7 +178,7 @@ pub static OPTIONS: [OptionDef; 28] = [
     OptionDef {
         key: "Command",
         sig: Sig::StrList,
-        doc: "argv of the container's init; required",
+        doc: "argv of the container's init (with an image: its arguments, replacing the image's Cmd); required without Image",
         flag: None,
         quadlet: Some(("Exec", Form::Words)),
         resource: false,
@@ -157,6 +190,28 @@ pub static OPTIONS: [OptionDef; 28] = [
             }
             c.iter().try_for_each(|a| no_nul("Command", a))?;
             s.command = c.to_vec();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Entrypoint",
+        sig: Sig::StrList,
+        doc: "replaces the image's Entrypoint; an empty list clears it",
+        flag: flag("entrypoint", None, Form::Argv),
+        quadlet: Some(("Entrypoint", Form::Argv)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let mut e = v.list("Entrypoint")?.to_vec();
+            e.iter().try_for_each(|a| no_nul("Entrypoint", a))?;
+            // podman's `--entrypoint ''` clears it as an empty list does.
+            if e.len() == 1 && e[0].is_empty() {
+                e.clear();
+            }
+            if e.first().is_some_and(|p| p.is_empty()) {
+                return Err(Error::invalid("Entrypoint", "must name a program to run"));
+            }
+            s.entrypoint = Some(e);
             Ok(())
         },
     },
@@ -204,13 +259,16 @@ pub static OPTIONS: [OptionDef; 28] = [
     OptionDef {
         key: "User",
         sig: Sig::Str,
-        doc: "uid[:gid] to run as",
+        doc: "user[:group] to run as, names (from the container's /etc/passwd and /etc/group) or numbers",
         flag: flag("user", Some('u'), Form::Text),
         quadlet: None, // User= and Group= combine; the quadlet mapping joins them
         resource: false,
         redact: None,
         apply: |s, v| {
-            s.user = Some(parse_user(v.text("User")?)?);
+            match parse_user_value(v.text("User")?)? {
+                UserValue::Ids(u, g) => (s.user, s.user_name) = (Some((u, g)), None),
+                UserValue::Name(n) => (s.user, s.user_name) = (None, Some(n)),
+            }
             Ok(())
         },
     },
@@ -352,7 +410,7 @@ pub static OPTIONS: [OptionDef; 28] = [
     OptionDef {
         key: "Volumes",
         sig: Sig::StrList,
-        doc: "bind mounts SRC:DST[:ro]",
+        doc: "bind mounts SRC:DST[:OPTS], named volumes NAME:DST[:OPTS] (made on first use) and anonymous volumes DST; OPTS: ro, rw, z, Z",
         flag: flag("volume", Some('v'), Form::Item),
         quadlet: Some(("Volume", Form::Item)),
         resource: false,
@@ -674,7 +732,7 @@ mod tests {
         let e = validate_option("StopSignal", &OptionValue::U32(2)).unwrap_err();
         assert_eq!(e.to_string(), "invalid argument StopSignal: wrong type: expected 's', got 'u'");
         let e = validate_option("Bogus", &OptionValue::Bool(true)).unwrap_err();
-        assert!(e.to_string().contains("unknown option (known: Rootfs, Command,"), "{e}");
+        assert!(e.to_string().contains("unknown option (known: Image, Rootfs, Command, Entrypoint,"), "{e}");
     }
 
     #[test]
@@ -686,9 +744,21 @@ mod tests {
     }
 
     #[test]
+    fn argv_values() {
+        assert_eq!(parse_argv("", "E").unwrap(), Vec::<String>::new());
+        assert_eq!(parse_argv("/bin/sh", "E").unwrap(), ["/bin/sh"]);
+        assert_eq!(parse_argv(r#"["/bin/sh", "-c"]"#, "E").unwrap(), ["/bin/sh", "-c"]);
+        assert_eq!(parse_argv("[1]", "E").unwrap_err().key(), Some("E"));
+        let mut s = ContainerSpec::default();
+        option("Entrypoint").unwrap().set(&mut s, &OptionValue::StrList(vec![String::new()])).unwrap();
+        assert_eq!(s.entrypoint, Some(vec![]), "podman's --entrypoint '' clears");
+    }
+
+    #[test]
     fn quadlet_keys_find_their_option() {
         assert_eq!(quadlet_option("Exec").unwrap().0.key, "Command");
         assert_eq!(quadlet_option("HostName").unwrap().0.key, "Hostname");
+        assert_eq!(quadlet_option("Image").unwrap().0.key, "Image");
         assert!(quadlet_option("Bogus").is_none());
     }
 }

@@ -45,6 +45,8 @@ pub enum Verb {
     ForceRemove,
     /// Set a running container's network up again (after a firewall reload).
     ReloadNetwork,
+    /// Mount, Unmount and Export of the container's root file system.
+    Mount,
 }
 
 use State::*;
@@ -96,7 +98,7 @@ impl State {
                 matches!(self, Created | Running | Stopping | Paused)
             }
             Verb::Kill => matches!(self, Running | Stopping | Paused),
-            Verb::Restart | Verb::Update | Verb::ForceRemove => self != Removing,
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => self != Removing,
             Verb::Pause => self == Running,
             Verb::ReloadNetwork => matches!(self, Running | Paused),
             Verb::Unpause => self == Paused,
@@ -127,7 +129,7 @@ impl Verb {
             Verb::Cleanup => "cannot clean up a running or paused container",
             Verb::Remove => "cannot remove a running, paused or stopping container without force",
             Verb::ReloadNetwork => "can only reload the network of running or paused containers",
-            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Wait | Verb::Sync => "not allowed",
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Wait | Verb::Sync => "not allowed",
         }
     }
 }
@@ -159,7 +161,7 @@ mod tests {
             Verb::Start => &[Configured, Created, Stopped, Exited],
             Verb::Stop => &[Created, Running, Stopping, Paused],
             Verb::Kill => &[Running, Stopping, Paused],
-            Verb::Restart | Verb::Update | Verb::ForceRemove => {
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => {
                 &[Configured, Created, Running, Paused, Stopping, Stopped, Exited]
             }
             Verb::Pause => &[Running],
@@ -176,7 +178,7 @@ mod tests {
         use Verb::*;
         let verbs = [
             Init, Start, Stop, Kill, Restart, Pause, Unpause, Update, Wait, Sync, Cleanup, Remove,
-            ForceRemove, ReloadNetwork,
+            ForceRemove, ReloadNetwork, Mount,
         ];
         for verb in verbs {
             for state in State::all() {

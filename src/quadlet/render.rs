@@ -33,9 +33,13 @@ pub fn service(c: &Container, monitor: &Path, spec_path: &Path) -> Result<String
     let source = c.file.path.display().to_string();
     let mut unit = lines.unit;
     unit.push(format!("SourcePath={}", escape_specifiers(&source)));
-    // At boot the root file system and volumes may live on mounts of their own.
-    let mut mounts = vec![c.spec.rootfs.clone()];
-    mounts.extend(c.spec.volumes.iter().map(|v| v.source.clone()));
+    // At boot the root file system and volumes may live on mounts of their
+    // own; images, layers and named volumes live under the state root.
+    let mut mounts = vec![if c.spec.image.is_some() { DEFAULT_STATE_ROOT.into() } else { c.spec.rootfs.clone() }];
+    mounts.extend(c.spec.volumes.iter().filter(|v| !v.is_volume()).map(|v| v.source.clone()));
+    if c.spec.image.is_none() && c.spec.volumes.iter().any(|v| v.is_volume()) {
+        mounts.push(DEFAULT_STATE_ROOT.into());
+    }
     let mounts: Vec<String> = mounts.iter().map(|p| quote(&p.to_string_lossy())).collect();
     unit.push(format!("RequiresMountsFor={}", mounts.join(" ")));
 

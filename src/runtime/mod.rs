@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod cgroup;
 pub mod cmdline;
+pub mod launch;
 pub mod monitor;
 pub mod network;
 pub mod spec_run;

@@ -18,8 +18,20 @@ impl RunLayout {
     }
 
     /// The directories every container's data goes in.
-    pub fn dirs(&self) -> [PathBuf; 3] {
-        [self.root.join("bundles"), self.root.join("exits"), self.root.join("notify")]
+    pub fn dirs(&self) -> [PathBuf; 4] {
+        [self.root.join("bundles"), self.root.join("exits"), self.root.join("notify"), self.roots_dir()]
+    }
+
+    /// Where the root file systems of containers made from images are
+    /// mounted.
+    pub fn roots_dir(&self) -> PathBuf {
+        self.root.join("roots")
+    }
+
+    /// The mount point of container `id`'s overlay root file system: the
+    /// image's layers under its own layer (see `StateLayout::layer_dir`).
+    pub fn root_mount(&self, id: &str) -> PathBuf {
+        self.roots_dir().join(id)
     }
 
     /// The OCI bundle directory of container `id`.

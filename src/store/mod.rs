@@ -4,10 +4,12 @@
 mod exit;
 mod layout;
 mod record;
+mod state_layout;
 
 pub use exit::ExitRecord;
 pub use layout::{marker_of, RunLayout};
 pub use record::Record;
+pub use state_layout::StateLayout;
 
 use crate::fsutil::{atomic_write, remove_durably};
 use crate::model::{ContainerName, Error, Result};
@@ -56,8 +58,13 @@ impl Store {
         &self.layout
     }
 
+    /// Where the durable state lives.
+    pub fn state_layout(&self) -> StateLayout {
+        StateLayout::new(&self.state_root)
+    }
+
     fn containers_dir(&self) -> PathBuf {
-        self.state_root.join("containers")
+        self.state_layout().containers_dir()
     }
 
     fn record_path(&self, name: &ContainerName) -> PathBuf {
