@@ -980,6 +980,9 @@ async fn images(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
         BTreeMap::from([
             ("Image".to_string(), OptionValue::Str(image_id.clone())),
             ("Command".into(), OptionValue::StrList(command.iter().map(|s| s.to_string()).collect())),
+            // As the directory container: the image's cost alone (the
+            // network section measures the bridge's).
+            ("Network".into(), OptionValue::Str("none".into())),
         ])
     };
     let (mut from_image, mut from_dir, mut creates) = (vec![], vec![], vec![]);
