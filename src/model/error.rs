@@ -5,7 +5,7 @@
 //! [`ErrorKind::exit_status`] gives berthctl's exit status. [`Error`] carries
 //! the typed details of one failure; every variant has exactly one kind.
 
-use super::{State, Verb};
+use super::{ExecState, State, Verb};
 use std::path::PathBuf;
 use std::sync::Arc;
 use thiserror::Error;
@@ -45,6 +45,13 @@ pub enum ErrorKind {
     /// A client has too many calls of one kind outstanding (waits, log or
     /// event streams); the message names the limit.
     LimitExceeded = 14,
+    /// No exec session of that id in the container.
+    NoSuchExecSession = 30,
+    /// A resize of a container or exec session that has no terminal.
+    NotATerminal = 31,
+    /// The exec session is not in a state that allows the call (started
+    /// twice, resized before it runs).
+    InvalidExecState = 32,
     /// A pointer parameter was NULL.
     NullParameter = 100,
     /// libberth hit a bug (a Rust panic, caught at the boundary).
@@ -67,7 +74,7 @@ pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const fn all() -> [ErrorKind; 20] {
+    pub const fn all() -> [ErrorKind; 23] {
         [
         ErrorKind::Ok,
         ErrorKind::NoSuchContainer,
@@ -84,6 +91,9 @@ impl ErrorKind {
         ErrorKind::Systemd,
         ErrorKind::Internal,
         ErrorKind::LimitExceeded,
+        ErrorKind::NoSuchExecSession,
+        ErrorKind::NotATerminal,
+        ErrorKind::InvalidExecState,
         ErrorKind::NullParameter,
         ErrorKind::Panic,
         ErrorKind::AccessDenied,
@@ -112,6 +122,9 @@ impl ErrorKind {
             Systemd => "Systemd",
             Internal => "Internal",
             LimitExceeded => "LimitExceeded",
+            NoSuchExecSession => "NoSuchExecSession",
+            NotATerminal => "NotATerminal",
+            InvalidExecState => "InvalidExecState",
             NullParameter => "NullParameter",
             Panic => "Panic",
             AccessDenied => "AccessDenied",
@@ -206,11 +219,24 @@ pub enum Error {
     LimitExceeded { what: &'static str, limit: usize },
     #[error("access denied: {message}")]
     AccessDenied { message: String },
+    #[error("container {name} has no exec session {session}")]
+    NoSuchExecSession { name: String, session: String },
+    #[error("{} has no terminal (it was created without Terminal)", what(name, session.as_deref()))]
+    NotATerminal { name: String, session: Option<String> },
+    #[error("exec session {session} of container {name} is {state}: {refusal}")]
+    InvalidExecState { name: String, session: String, state: ExecState, refusal: &'static str },
     #[error("{message}")]
     Bus { message: String },
     /// An error as it arrived over D-Bus: berthd's kind and text.
     #[error("{message}")]
     Remote { kind: ErrorKind, message: String },
+}
+
+fn what(name: &str, session: Option<&str>) -> String {
+    match session {
+        Some(s) => format!("exec session {s} of container {name}"),
+        None => format!("container {name}"),
+    }
 }
 
 fn said(output: &[String]) -> String {
@@ -264,6 +290,9 @@ impl Error {
             Internal { .. } | Io { .. } | Corrupt { .. } => ErrorKind::Internal,
             LimitExceeded { .. } => ErrorKind::LimitExceeded,
             AccessDenied { .. } => ErrorKind::AccessDenied,
+            NoSuchExecSession { .. } => ErrorKind::NoSuchExecSession,
+            NotATerminal { .. } => ErrorKind::NotATerminal,
+            InvalidExecState { .. } => ErrorKind::InvalidExecState,
             Bus { .. } => ErrorKind::Bus,
             Remote { kind, .. } => *kind,
         }
@@ -302,6 +331,7 @@ mod tests {
             ("Ok", 0), ("NoSuchContainer", 1), ("ContainerExists", 2), ("InvalidState", 3), ("AlreadyStopped", 4),
             ("Removed", 5), ("InvalidArgument", 6), ("DependencyNotRunning", 7), ("Canceled", 8), ("Timeout", 9),
             ("NotImplemented", 10), ("Runtime", 11), ("Systemd", 12), ("Internal", 13), ("LimitExceeded", 14),
+            ("NoSuchExecSession", 30), ("NotATerminal", 31), ("InvalidExecState", 32),
             ("NullParameter", 100), ("Panic", 101), ("AccessDenied", 102), ("Bus", 103), ("InvalidParameter", 104),
         ];
         let have: Vec<(&str, u32)> = ErrorKind::all().iter().map(|k| (k.name(), k.code())).collect();
