@@ -29,7 +29,7 @@ const DEFAULT_ENV: [&str; 3] = [
 ];
 
 /// podman's default capability set.
-const CAPABILITIES: [Capability; 11] = [
+pub(super) const CAPABILITIES: [Capability; 11] = [
     Capability::Chown,
     Capability::DacOverride,
     Capability::Fowner,
@@ -80,7 +80,7 @@ fn strings(items: &[&str]) -> Vec<String> {
 
 /// Defaults first, then the user's entries; a later entry replaces an
 /// earlier one with the same KEY in place.
-fn merge_env(user: &[String]) -> Vec<String> {
+pub(super) fn merge_env(user: &[String]) -> Vec<String> {
     let mut env: Vec<String> = strings(&DEFAULT_ENV);
     for entry in user {
         let key = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
@@ -119,7 +119,7 @@ pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Sp
     capabilities.set_inheritable(None).set_ambient(None);
 
     let process = ProcessBuilder::default()
-        .terminal(false)
+        .terminal(spec.terminal)
         .args(spec.command.clone())
         .env(merge_env(&spec.env))
         .cwd(spec.working_dir.clone().unwrap_or_else(|| PathBuf::from("/")))
@@ -289,6 +289,8 @@ mod tests {
         assert_eq!((p.user().uid(), p.user().gid()), (1000, 100));
         assert_eq!(p.cwd(), Path::new("/srv"));
         assert_eq!(c.hostname().as_deref(), Some("web-1"));
+        let tty = build(&[("Terminal", OptionValue::Bool(true))]);
+        assert_eq!(tty.process().as_ref().unwrap().terminal(), Some(true));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 pub mod bundle;
 pub mod cgroup;
 pub mod cmdline;
+pub mod exec_spec;
 pub mod monitor;
+pub mod seqpacket;
 pub mod spec_run;
 
 pub use cmdline::Runtime;
