@@ -13,6 +13,7 @@ mod crash;
 mod fake;
 pub mod journal;
 pub mod logs;
+mod monitors;
 pub(crate) mod reconcile;
 #[cfg(test)]
 mod tests;
@@ -21,7 +22,8 @@ mod verbs;
 
 pub use reconcile::{phase, reconcile, UnitPhase};
 pub use units::{restart_setting, unit_config, KillWhom, Units};
-pub use verbs::{should_restart, DEFAULT_WAIT};
+pub use monitors::{Answer, Monitors, SocketMonitors};
+pub use verbs::{should_restart, AttachOptions, ExecDied, DEFAULT_WAIT};
 
 use crate::model::{
     ContainerInfo, ContainerName, ContainerSpec, Error, Event, EventKind, EventOptions, LogOptions, OptionValue, Result,
@@ -44,6 +46,8 @@ pub struct Config {
     pub monitor: PathBuf,
     /// Where berth-generator records file-defined containers (None: none).
     pub defined_dir: Option<PathBuf>,
+    /// How the engine reaches containers' monitors.
+    pub monitors: Arc<dyn Monitors>,
     #[cfg(test)]
     pub(crate) crash: Option<Arc<crash::CrashPlan>>,
 }
@@ -55,6 +59,7 @@ impl Config {
             run_root: run_root.into(),
             monitor: monitor.into(),
             defined_dir: None,
+            monitors: Arc::new(SocketMonitors),
             #[cfg(test)]
             crash: None,
         }
@@ -102,6 +107,7 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     registry: RwLock<BTreeMap<String, Arc<Container>>>,
     events: broadcast::Sender<Event>,
+    exec_died: broadcast::Sender<ExecDied>,
 }
 
 /// A handle on the engine; cheap to clone.
@@ -125,7 +131,14 @@ impl Engine {
         let (events, _) = broadcast::channel(4096);
         let watch = units.watch();
         let engine = Engine {
-            inner: Arc::new(Inner { store: store.clone(), units, config, registry: RwLock::default(), events }),
+            inner: Arc::new(Inner {
+                store: store.clone(),
+                units,
+                config,
+                registry: RwLock::default(),
+                events,
+                exec_died: broadcast::channel(1024).0,
+            }),
         };
         let records = blocking(move || store.load_all()).await?;
         {
@@ -137,6 +150,7 @@ impl Engine {
         engine.sync_defined().await?;
         engine.reconcile_all().await?;
         engine.follow(watch);
+        engine.watch_running_sessions().await;
         Ok(engine)
     }
 
