@@ -144,6 +144,11 @@ fn c_events() {
 }
 
 #[test]
+fn c_attach_and_exec() {
+    assert!(ffi_test("attach.c").contains("attach: ok"));
+}
+
+#[test]
 fn cpp_raii_lifecycle() {
     assert!(ffi_test("raii.cpp").contains("raii: ok"));
 }
