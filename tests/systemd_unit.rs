@@ -43,6 +43,8 @@ fn case(runtime: &str, script: &str, notify: bool, start_timeout: Duration) -> C
         stop_timeout: 5,
         notify,
         notify_socket: dir.path().join("notify.sock"),
+        terminal: false,
+        interactive: false,
     };
     let mut exec_start = vec![monitor.clone()];
     exec_start.extend(args.to_args());

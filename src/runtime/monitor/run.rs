@@ -299,10 +299,13 @@ fn start<'a>(a: &'a MonitorArgs, mask: SigSet, sfd: &SignalFd) -> io::Result<Mon
     };
     m.await_first_caller(sfd)?;
     let args = a.runtime.run_args(&a.bundle, &m.pid_file, &a.id, m.io.console_path());
-    let child = m
-        .spawner
-        .spawn(m.spawner.command(args, Some(stdio)))
-        .map_err(context(format!("running {}", a.runtime.program.display())))?;
+    let mut cmd = m.spawner.command(args, Some(stdio));
+    if m.proxy.is_some() {
+        // The runtime passes it on to the container, whose READY=1 the
+        // monitor relays.
+        cmd.env("NOTIFY_SOCKET", &a.notify_socket);
+    }
+    let child = m.spawner.spawn(cmd).map_err(context(format!("running {}", a.runtime.program.display())))?;
     m.child = Some(child);
     Ok(m)
 }
