@@ -350,3 +350,45 @@ async fn other_users_are_refused_and_bad_input_is_named() {
     assert_eq!(c.attach(&name, &Streams::default()).await.unwrap_err().name(), "InvalidState");
     c.remove(&name, false, None).await.unwrap();
 }
+
+/// runc as crun: a terminal for the container and for an exec session.
+#[tokio::test]
+async fn runc_terminal_and_exec() {
+    let f = common::installed();
+    let _g = daemon_lock().read().await;
+    let c = Client::system().await.unwrap();
+    let name = common::unique("runc-tty");
+    let extra = [
+        ("Runtime", OptionValue::Str("runc".into())),
+        ("Terminal", OptionValue::Bool(true)),
+        ("Interactive", OptionValue::Bool(true)),
+    ];
+    c.create(&name, &options(&f.rootfs, &["/bin/sh"], &extra)).await.unwrap();
+    let all = Streams { stdin: true, stdout: true, stderr: true, detach_keys: String::new() };
+    let conn = c.start_and_attach(&name, false, &all).await.unwrap();
+    send(&conn, Frame::Resize { rows: 21, cols: 61 });
+    send(&conn, Frame::Stdin(b"tty; stty size; echo ok-$((1+2))\n"));
+    let mut seen = Seen::default();
+    read_until(&conn, Some("ok-3"), &mut seen);
+    let text = String::from_utf8_lossy(&seen.out).into_owned();
+    assert!(text.contains("/dev/pts/") && text.contains("21 61"), "{text}");
+
+    let config = ExecConfig { command: vec!["/bin/sh".into()], terminal: true, interactive: true, ..Default::default() };
+    let session = c.exec_create(&name, &config).await.unwrap();
+    let exec = c.exec_start_and_attach(&name, &session, &all).await.unwrap();
+    c.exec_resize(&name, &session, 22, 62).await.unwrap();
+    send(&exec, Frame::Stdin(b"tty; stty size; exit 8\n"));
+    let mut se = Seen::default();
+    read_until(&exec, None, &mut se);
+    let text = String::from_utf8_lossy(&se.out).into_owned();
+    assert_eq!(se.exit, Some(8), "{text}");
+    assert!(text.contains("/dev/pts/") && text.contains("22 62"), "{text}");
+    let o = run(BERTHCTL, &["exec", &name, "/no/such/command"]);
+    assert_eq!(o.status.code(), Some(127), "{}", String::from_utf8_lossy(&o.stderr));
+
+    send(&conn, Frame::Stdin(b"exit 2\n"));
+    read_until(&conn, None, &mut seen);
+    assert_eq!(seen.exit, Some(2));
+    assert_eq!(c.wait(&name, &[], Some(Duration::from_secs(20))).await.unwrap(), 2);
+    c.remove(&name, false, None).await.unwrap();
+}

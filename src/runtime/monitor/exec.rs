@@ -9,7 +9,7 @@
 use super::control::{Refusal, Reply};
 use super::exit_code;
 use super::spawn::Spawner;
-use super::stdio::ProcessIo;
+use super::stdio::{ProcessIo, Terminal};
 use crate::model::{now_usec, validate_id, ExecState};
 use crate::runtime::exec_spec::exec_exit_code;
 use crate::store::{ExecEnd, ExecStarted, RunDir, SessionFiles};
@@ -49,8 +49,9 @@ impl ExecSession {
             let state = if files.read_end().ok().flatten().is_some() { ExecState::Exited } else { ExecState::Running };
             return Err(refuse(Refusal::SessionState(state), "it was started already"));
         }
-        let console = rec.config.terminal.then(|| run_dir.console_socket(n));
-        let (io, stdio) = ProcessIo::open(console.as_deref(), rec.config.interactive)
+        let console = run_dir.console_socket(n);
+        let terminal = Terminal::of(rec.config.terminal, &spawner.runtime, &console);
+        let (io, stdio) = ProcessIo::open(terminal, rec.config.interactive)
             .map_err(|e| refuse(Refusal::Failed, format!("the session's stdio: {e}")))?;
         let args = spawner.runtime.exec_args(
             runtime_id,
@@ -67,6 +68,11 @@ impl ExecSession {
             eprintln!("berth-monitor: recording that exec session {id} started: {e}");
         }
         Ok(ExecSession { id: id.to_string(), files, child, io, ended: None })
+    }
+
+    /// The runtime's `exec` process.
+    pub fn runtime_pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Notice that the runtime exited (after a SIGCHLD).

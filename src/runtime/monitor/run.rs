@@ -21,7 +21,7 @@ use super::control::{Refusal, Reply, Request};
 use super::exec::ExecSession;
 use super::output::Output;
 use super::spawn::Spawner;
-use super::stdio::{Got, ProcessIo, Source};
+use super::stdio::{Got, NotATerminal, ProcessIo, Source, Terminal};
 use super::{exit_code, MonitorArgs, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
 use crate::journal::Stream;
 use crate::model::{now_usec, ExecState};
@@ -269,8 +269,8 @@ fn start<'a>(a: &'a MonitorArgs, mask: SigSet, sfd: &SignalFd) -> io::Result<Mon
     }
     clear_sessions(&run_dir);
     let proxy = notify_proxy(a).map_err(context(format!("the notify socket {}", a.notify_socket.display())))?;
-    let console = a.terminal.then(|| run_dir.console_socket(0));
-    let (io, stdio) = ProcessIo::open(console.as_deref(), a.interactive).map_err(context("the container's stdio".into()))?;
+    let console = run_dir.console_socket(0);
+    let (io, stdio) = ProcessIo::open(Terminal::of(a.terminal, &a.runtime, &console), a.interactive).map_err(context("the container's stdio".into()))?;
     let socket = run_dir.attach_socket();
     let attach = AttachServer::listen(&socket).map_err(context(format!("the attach socket {}", socket.display())))?;
     let out = UnixDatagram::unbound().map_err(context("a socket to notify systemd".into()))?;
@@ -560,13 +560,28 @@ impl Monitor<'_> {
                 }
             }
             Event::Resize(t, rows, cols) => {
-                if let Some(io) = self.io_of_mut(&t) {
-                    // A caller's in-band resize of a process without a
-                    // terminal means nothing.
-                    let _ = io.resize(rows, cols);
-                }
+                // A caller's in-band resize of a process without a terminal
+                // means nothing.
+                let _ = self.resize(&t, rows, cols);
             }
         }
+    }
+
+    /// Resize `target`'s terminal (None: no such process runs); a runtime
+    /// that relays the terminal is told with SIGWINCH.
+    fn resize(&mut self, target: &Target, rows: u16, cols: u16) -> Option<Result<(), NotATerminal>> {
+        let relay = match self.io_of_mut(target)?.resize(rows, cols) {
+            Ok(relay) => relay,
+            Err(e) => return Some(Err(e)),
+        };
+        let runtime = match target {
+            Target::Init => self.child.as_ref().map(|c| c.id()),
+            Target::Exec(id) => self.sessions.get(id).map(ExecSession::runtime_pid),
+        };
+        if let (true, Some(pid)) = (relay, runtime) {
+            send(pid as i32, Signal::SIGWINCH as i32);
+        }
+        Some(Ok(()))
     }
 
     /// The container runs and is not ending.
@@ -599,11 +614,9 @@ impl Monitor<'_> {
             }
             Request::Resize { session, rows, cols } => {
                 let target = session.clone().map_or(Target::Init, Target::Exec);
-                let reply = match self.io_of_mut(&target) {
-                    Some(io) => match io.resize(rows, cols) {
-                        Ok(()) => Reply::Ok,
-                        Err(_) => Reply::refused(Refusal::NotATerminal, "no terminal"),
-                    },
+                let reply = match self.resize(&target, rows, cols) {
+                    Some(Ok(())) => Reply::Ok,
+                    Some(Err(_)) => Reply::refused(Refusal::NotATerminal, "no terminal"),
                     None => {
                         let s = session.unwrap_or_default();
                         match self.session_on_disk(&s) {

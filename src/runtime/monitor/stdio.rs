@@ -4,10 +4,18 @@
 //! terminal's master when it has one, and the write end of its stdin when
 //! it is interactive. Every descriptor the monitor keeps is non-blocking;
 //! input waits in a bounded queue, so nothing here ever blocks the loop.
+//!
+//! A terminal reaches the monitor in one of two ways ([`Terminal`]): crun
+//! sends the container's master to a console socket; runc, which takes a
+//! console socket only when it detaches, is given a terminal of the
+//! monitor's as its stdin and stdout, and relays the container's own to it
+//! (resizing the container's when told so with SIGWINCH).
 
 use super::console::{set_window_size, ConsoleSocket};
 use crate::model::attach::{STREAM_STDERR, STREAM_STDOUT};
-use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use crate::runtime::cmdline::Runtime;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::sys::termios::{self, SetArg};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
@@ -54,6 +62,28 @@ fn out_pipe() -> io::Result<(File, OwnedFd)> {
     Ok((File::from(r), w))
 }
 
+/// How a process gets its terminal, if it has one.
+pub(super) enum Terminal<'a> {
+    None,
+    /// The runtime sends the master to this socket (crun).
+    Socket(&'a Path),
+    /// The runtime's own stdio is a terminal of the monitor's, which it
+    /// relays the container's to (runc in the foreground).
+    Relay,
+}
+
+impl<'a> Terminal<'a> {
+    /// A terminal when `wanted`, in the way `runtime` gives it; `console`
+    /// is where crun would send it.
+    pub fn of(wanted: bool, runtime: &Runtime, console: &'a Path) -> Terminal<'a> {
+        match (wanted, runtime.runc) {
+            (false, _) => Terminal::None,
+            (true, false) => Terminal::Socket(console),
+            (true, true) => Terminal::Relay,
+        }
+    }
+}
+
 /// The ends a spawned runtime gets.
 pub(super) struct ChildStdio {
     pub stdin: Stdio,
@@ -66,9 +96,25 @@ struct Pipe {
     eof: bool,
 }
 
+/// A terminal of the monitor's for a runtime that relays the container's
+/// to its own stdio: the master (non-blocking) and the slave. The slave is
+/// raw, so that input typed before the runtime relays is not echoed back.
+fn relay_terminal() -> io::Result<(File, OwnedFd)> {
+    let pty = nix::pty::openpty(None, None)?;
+    for fd in [&pty.master, &pty.slave] {
+        fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    }
+    let mut t = termios::tcgetattr(&pty.slave)?;
+    termios::cfmakeraw(&mut t);
+    termios::tcsetattr(&pty.slave, SetArg::TCSANOW, &t)?;
+    nonblocking(pty.master.as_fd())?;
+    Ok((File::from(pty.master), pty.slave))
+}
+
 /// The monitor's side of one process's standard I/O.
 pub(super) struct ProcessIo {
-    stdout: Pipe,
+    /// None when the terminal carries the runtime's stdout (a relay).
+    stdout: Option<Pipe>,
     stderr: Pipe,
     /// Waits for the runtime to send the terminal's master.
     console: Option<ConsoleSocket>,
@@ -76,6 +122,8 @@ pub(super) struct ProcessIo {
     /// The write end of the stdin pipe (interactive without a terminal).
     stdin: Option<File>,
     has_terminal: bool,
+    /// The terminal is the runtime's relay: a resize needs a SIGWINCH to it.
+    relay: bool,
     interactive: bool,
     input: VecDeque<u8>,
     /// The input ended: close stdin once the queue is written.
@@ -93,14 +141,29 @@ pub(super) enum Got {
 }
 
 impl ProcessIo {
-    /// Pipes (and, with `console`, the socket where the runtime sends the
-    /// terminal) for one process; the ends the runtime gets come back.
-    pub fn open(console: Option<&Path>, interactive: bool) -> io::Result<(ProcessIo, ChildStdio)> {
-        let (out_r, out_w) = out_pipe()?;
+    /// Pipes (and the terminal, as `terminal` says) for one process; the
+    /// ends the runtime gets come back.
+    pub fn open(terminal: Terminal<'_>, interactive: bool) -> io::Result<(ProcessIo, ChildStdio)> {
         let (err_r, err_w) = out_pipe()?;
-        let console = console.map(ConsoleSocket::listen).transpose()?;
-        let has_terminal = console.is_some();
-        let (stdin, child_stdin) = if interactive && !has_terminal {
+        let mut console = None;
+        let (stdout, terminal, child_stdout, relay_stdin) = match terminal {
+            Terminal::Relay => {
+                let (master, slave) = relay_terminal()?;
+                (None, Some(Pipe { file: master, eof: false }), Stdio::from(slave.try_clone()?), Some(Stdio::from(slave)))
+            }
+            Terminal::None | Terminal::Socket(_) => {
+                if let Terminal::Socket(path) = terminal {
+                    console = Some(ConsoleSocket::listen(path)?);
+                }
+                let (r, w) = out_pipe()?;
+                (Some(Pipe { file: r, eof: false }), None, Stdio::from(w), None)
+            }
+        };
+        let relay = terminal.is_some();
+        let has_terminal = console.is_some() || relay;
+        let (stdin, child_stdin) = if let Some(r) = relay_stdin {
+            (None, r)
+        } else if interactive && !has_terminal {
             let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
             nonblocking(w.as_fd())?;
             (Some(File::from(w)), Stdio::from(r))
@@ -108,10 +171,11 @@ impl ProcessIo {
             (None, Stdio::null())
         };
         let io = ProcessIo {
-            stdout: Pipe { file: out_r, eof: false },
+            stdout,
             stderr: Pipe { file: err_r, eof: false },
             console,
-            terminal: None,
+            terminal,
+            relay,
             stdin,
             has_terminal,
             interactive,
@@ -120,7 +184,7 @@ impl ProcessIo {
             size: None,
             buf: vec![0; READ_CHUNK],
         };
-        Ok((io, ChildStdio { stdin: child_stdin, stdout: Stdio::from(out_w), stderr: Stdio::from(err_w) }))
+        Ok((io, ChildStdio { stdin: child_stdin, stdout: child_stdout, stderr: Stdio::from(err_w) }))
     }
 
     pub fn console_path(&self) -> Option<&Path> {
@@ -147,7 +211,7 @@ impl ProcessIo {
     /// The open output sources, for poll.
     pub fn sources(&self) -> Vec<(Source, BorrowedFd<'_>)> {
         let mut v = Vec::with_capacity(3);
-        for (s, p) in [(Source::Stdout, Some(&self.stdout)), (Source::Stderr, Some(&self.stderr)), (Source::Terminal, self.terminal.as_ref())] {
+        for (s, p) in [(Source::Stdout, self.stdout.as_ref()), (Source::Stderr, Some(&self.stderr)), (Source::Terminal, self.terminal.as_ref())] {
             if let Some(p) = p.filter(|p| !p.eof) {
                 v.push((s, p.file.as_fd()));
             }
@@ -158,14 +222,14 @@ impl ProcessIo {
     /// Whether every output source has ended (a terminal that has not come
     /// counts as ended: the process never ran).
     pub fn drained(&self) -> bool {
-        self.stdout.eof && self.stderr.eof && self.terminal.as_ref().is_none_or(|t| t.eof)
+        self.stdout.as_ref().is_none_or(|p| p.eof) && self.stderr.eof && self.terminal.as_ref().is_none_or(|t| t.eof)
     }
 
     /// Read one chunk of `src`; the data is in [`ProcessIo::data`].
     pub fn read(&mut self, src: Source) -> io::Result<Got> {
         let ProcessIo { stdout, stderr, terminal, buf, .. } = self;
         let Some(p) = (match src {
-            Source::Stdout => Some(stdout),
+            Source::Stdout => stdout.as_mut(),
             Source::Stderr => Some(stderr),
             Source::Terminal => terminal.as_mut(),
         }) else {
@@ -267,7 +331,9 @@ impl ProcessIo {
     }
 
     /// Set the terminal's window size (now, or when the master comes).
-    pub fn resize(&mut self, rows: u16, cols: u16) -> Result<(), NotATerminal> {
+    /// True when the runtime relays the terminal and must be told with
+    /// SIGWINCH.
+    pub fn resize(&mut self, rows: u16, cols: u16) -> Result<bool, NotATerminal> {
         if !self.has_terminal {
             return Err(NotATerminal);
         }
@@ -277,7 +343,7 @@ impl ProcessIo {
                 eprintln!("berth-monitor: setting the terminal's size: {e}");
             }
         }
-        Ok(())
+        Ok(self.relay)
     }
 }
 
@@ -292,7 +358,7 @@ mod tests {
 
     fn read_all(io: &mut ProcessIo, src: Source) -> Vec<u8> {
         let mut out = Vec::new();
-        for _ in 0..1000 {
+        for _ in 0..5000 {
             match io.read(src).unwrap() {
                 Got::Data(n) => out.extend_from_slice(io.data(n)),
                 Got::Eof => return out,
@@ -304,7 +370,7 @@ mod tests {
 
     #[test]
     fn pipes_carry_output_and_input_closes() {
-        let (mut io, child) = ProcessIo::open(None, true).unwrap();
+        let (mut io, child) = ProcessIo::open(Terminal::None, true).unwrap();
         assert!(io.resize(1, 1).is_err(), "no terminal");
         let mut c = Command::new("/bin/sh")
             .args(["-c", "cat; echo err >&2"])
@@ -323,11 +389,32 @@ mod tests {
 
     #[test]
     fn without_interactive_input_is_dropped() {
-        let (mut io, child) = ProcessIo::open(None, false).unwrap();
+        let (mut io, child) = ProcessIo::open(Terminal::None, false).unwrap();
         let mut c = Command::new("/bin/cat").stdin(child.stdin).stdout(child.stdout).stderr(child.stderr).spawn().unwrap();
         io.push_input(b"ignored");
         assert!(io.input_waiting().is_none());
         assert_eq!(read_all(&mut io, Source::Stdout), b"", "cat read /dev/null");
+        c.wait().unwrap();
+    }
+
+    #[test]
+    fn a_relayed_terminal_is_the_runtime_s_stdio() {
+        let (mut io, child) = ProcessIo::open(Terminal::Relay, true).unwrap();
+        assert_eq!(io.resize(7, 9).unwrap(), true, "a relay is told with SIGWINCH");
+        let mut c = Command::new("/bin/sh")
+            .args(["-c", "stty size; read x; echo got-$x"])
+            .stdin(child.stdin)
+            .stdout(child.stdout)
+            .stderr(child.stderr)
+            .spawn()
+            .unwrap();
+        io.push_input(b"y\n");
+        let out = read_all(&mut io, Source::Terminal);
+        let text = String::from_utf8_lossy(&out);
+        // Raw: no echo of the input, no \r added.
+        assert_eq!(text, "7 9\ngot-y\n");
+        assert_eq!(read_all(&mut io, Source::Stderr), b"");
+        assert!(io.drained());
         c.wait().unwrap();
     }
 }
