@@ -331,6 +331,9 @@ mod tests {
             berth_spec_set_tasks_max(sp, 10),
             berth_spec_set_cpu_weight(sp, 100),
             berth_spec_set_cpu_quota(sp, 50),
+            // Newer keys have only the generic setters.
+            berth_spec_set_bool(sp, c("Terminal").as_ptr(), true),
+            berth_spec_set_bool(sp, c("Interactive").as_ptr(), true),
         ];
         assert!(ok.iter().all(|r| *r == ErrorKind::Ok), "{ok:?}");
         let s = unsafe { &*sp };
