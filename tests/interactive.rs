@@ -139,7 +139,7 @@ async fn run_it_in_a_terminal_detach_and_attach_again() {
     let f = common::installed();
     let _g = daemon_lock().read().await;
     let name = common::unique("tty");
-    let t = Tmux::new(&format!("{BERTHCTL} run -it --rootfs {} --name {name} /bin/sh", f.rootfs), 80, 24);
+    let t = Tmux::new(&format!("{BERTHCTL} run -it --name {name} --rootfs {} /bin/sh", f.rootfs), 80, 24);
     t.send(&["echo hi-$((40+2)); tty", "Enter"]);
     let s = t.wait_for("hi-42");
     assert!(s.contains("/dev/pts/"), "{s}");

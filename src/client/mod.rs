@@ -5,7 +5,10 @@ mod proxy;
 
 pub use proxy::{ContainerProxy, ManagerProxy};
 
-use crate::model::{ContainerInfo, Error, ErrorKind, EventOptions, ExecConfig, ExecSessionInfo, LogOptions, OptionValue, Result, State};
+use crate::model::{
+    ContainerInfo, Error, ErrorKind, EventOptions, ExecConfig, ExecSessionInfo, ImageDetails, ImageInfo, LogOptions,
+    NetworkCreateOptions, NetworkInfo, OptionValue, Result, State, VolumeInfo,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
@@ -51,6 +54,21 @@ pub fn from_bus(e: zbus::Error) -> Error {
         },
         zbus::Error::Address(m) => Error::invalid("address", format!("bad D-Bus address: {m}")),
         e => Error::Bus { message: format!("D-Bus: {e}") },
+    }
+}
+
+/// A property read of a container object that was removed between finding
+/// its path and reading it: the container is gone, not the bus.
+fn gone_or(name: &str, e: zbus::Error) -> Error {
+    let unknown = match &e {
+        zbus::Error::FDO(f) => matches!(**f, zbus::fdo::Error::UnknownObject(_) | zbus::fdo::Error::UnknownInterface(_)),
+        zbus::Error::MethodError(n, _, _) => n.as_str().ends_with(".UnknownObject") || n.as_str().ends_with(".UnknownInterface"),
+        _ => false,
+    };
+    if unknown {
+        Error::NoSuchContainer { name: name.to_string() }
+    } else {
+        from_bus(e)
     }
 }
 
@@ -202,11 +220,11 @@ impl Client {
         self.container_at(path).await?.id().await.map_err(from_bus)
     }
     pub async fn state(&self, name: &str) -> Result<State> {
-        parse_state(&self.container(name).await?.state().await.map_err(from_bus)?)
+        parse_state(&self.container(name).await?.state().await.map_err(|e| gone_or(name, e))?)
     }
     /// The last run's exit code; -1 until the container has exited once.
     pub async fn exit_code(&self, name: &str) -> Result<i32> {
-        self.container(name).await?.exit_code().await.map_err(from_bus)
+        self.container(name).await?.exit_code().await.map_err(|e| gone_or(name, e))
     }
     pub async fn init(&self, name: &str, recursive: bool) -> Result<()> {
         self.manager.init_container(name, recursive).await.map_err(from_bus)
@@ -240,6 +258,42 @@ impl Client {
     }
     pub async fn remove(&self, name: &str, force: bool, t: Option<u32>) -> Result<()> {
         self.manager.remove_container(name, force, timeout(t)).await.map_err(from_bus)
+    }
+
+    /// Set a running container's network up again, same addresses and ports.
+    pub async fn reload_network(&self, name: &str) -> Result<()> {
+        self.manager.reload_network(name).await.map_err(from_bus)
+    }
+    /// ReloadNetwork of every running bridged container; the names reloaded.
+    pub async fn reload_networks(&self) -> Result<Vec<String>> {
+        self.manager.reload_networks().await.map_err(from_bus)
+    }
+    pub async fn create_network(&self, name: &str, o: &NetworkCreateOptions) -> Result<NetworkInfo> {
+        parse_json("network", &self.create_network_json(name, o).await?)
+    }
+    /// CreateNetwork's answer as berthd sends it (JSON).
+    pub async fn create_network_json(&self, name: &str, o: &NetworkCreateOptions) -> Result<String> {
+        self.manager.create_network(name, variants(&o.to_options())).await.map_err(from_bus)
+    }
+    pub async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
+        parse_json("network list", &self.list_networks_json().await?)
+    }
+    pub async fn list_networks_json(&self) -> Result<String> {
+        self.manager.list_networks().await.map_err(from_bus)
+    }
+    pub async fn inspect_network(&self, name: &str) -> Result<NetworkInfo> {
+        parse_json("network", &self.inspect_network_json(name).await?)
+    }
+    pub async fn inspect_network_json(&self, name: &str) -> Result<String> {
+        self.manager.inspect_network(name).await.map_err(from_bus)
+    }
+    pub async fn remove_network(&self, name: &str) -> Result<()> {
+        self.manager.remove_network(name).await.map_err(from_bus)
+    }
+    /// The container's published ports as `podman port` prints them
+    /// (`80/tcp -> 0.0.0.0:8080`); none unless it runs.
+    pub async fn ports(&self, name: &str) -> Result<Vec<String>> {
+        Ok(crate::model::network::port_lines(&self.info(name).await?.ports))
     }
 
     /// Stream the container's output into `fd` (see the Logs method).
@@ -302,6 +356,74 @@ impl Client {
     pub async fn exec_wait(&self, name: &str, session: &str, t: Option<Duration>) -> Result<i32> {
         let usec = t.map(|d| d.as_micros().max(1) as u64).unwrap_or(0);
         self.manager.exec_wait(name, session, usec).await.map_err(from_bus)
+    }
+
+    /// Mount the container's root file system; its path on the host.
+    pub async fn mount(&self, name: &str) -> Result<String> {
+        self.manager.mount_container(name).await.map_err(from_bus)
+    }
+    /// Release one mount (or with `force` every one).
+    pub async fn unmount(&self, name: &str, force: bool) -> Result<()> {
+        self.manager.unmount_container(name, force).await.map_err(from_bus)
+    }
+    /// Write the container's root file system into `fd` as tar.
+    pub async fn export(&self, name: &str, fd: BorrowedFd<'_>) -> Result<()> {
+        self.manager.export_container(name, zbus::Fd::from(fd)).await.map_err(from_bus)
+    }
+
+    /// Import the image archive `fd` holds (read to its end); `name` names
+    /// a root file system tarball's image. Returns the images' ids.
+    pub async fn import_image(&self, fd: BorrowedFd<'_>, name: Option<&str>) -> Result<Vec<String>> {
+        let mut o = BTreeMap::new();
+        if let Some(n) = name {
+            o.insert("Name".to_string(), OptionValue::Str(n.to_string()));
+        }
+        self.manager.import_image(zbus::Fd::from(fd), variants(&o)).await.map_err(from_bus)
+    }
+    /// Every image as berthd sends the list (JSON).
+    pub async fn list_images_json(&self) -> Result<String> {
+        self.manager.list_images().await.map_err(from_bus)
+    }
+    pub async fn list_images(&self) -> Result<Vec<ImageInfo>> {
+        parse_json("image list", &self.list_images_json().await?)
+    }
+    pub async fn inspect_image_json(&self, reference: &str) -> Result<String> {
+        self.manager.inspect_image(reference).await.map_err(from_bus)
+    }
+    pub async fn inspect_image(&self, reference: &str) -> Result<ImageDetails> {
+        parse_json("image inspect", &self.inspect_image_json(reference).await?)
+    }
+    pub async fn tag_image(&self, reference: &str, name: &str) -> Result<()> {
+        self.manager.tag_image(reference, name).await.map_err(from_bus)
+    }
+    pub async fn untag_image(&self, reference: &str, name: &str) -> Result<()> {
+        self.manager.untag_image(reference, name).await.map_err(from_bus)
+    }
+    pub async fn remove_image(&self, reference: &str, force: bool) -> Result<()> {
+        self.manager.remove_image(reference, force).await.map_err(from_bus)
+    }
+
+    pub async fn create_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
+        let mut o = BTreeMap::new();
+        if !labels.is_empty() {
+            o.insert("Labels".to_string(), OptionValue::StrMap(labels.clone()));
+        }
+        self.manager.create_volume(name, variants(&o)).await.map_err(from_bus)
+    }
+    pub async fn list_volumes_json(&self) -> Result<String> {
+        self.manager.list_volumes().await.map_err(from_bus)
+    }
+    pub async fn list_volumes(&self) -> Result<Vec<VolumeInfo>> {
+        parse_json("volume list", &self.list_volumes_json().await?)
+    }
+    pub async fn inspect_volume_json(&self, name: &str) -> Result<String> {
+        self.manager.inspect_volume(name).await.map_err(from_bus)
+    }
+    pub async fn inspect_volume(&self, name: &str) -> Result<VolumeInfo> {
+        parse_json("volume inspect", &self.inspect_volume_json(name).await?)
+    }
+    pub async fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
+        self.manager.remove_volume(name, force).await.map_err(from_bus)
     }
 
     /// Wait for one of `conditions` (empty: stopped or exited); returns the

@@ -5,10 +5,13 @@ pub mod attach;
 mod error;
 mod event;
 mod exec;
+mod image;
 mod info;
 mod logs;
 mod name;
+pub mod network;
 pub mod options;
+pub mod ports;
 mod signal;
 mod spec;
 mod state;
@@ -17,12 +20,17 @@ mod time;
 pub use error::{Error, ErrorKind, Result, ACCESS_DENIED, ERROR_PREFIX};
 pub use event::{Event, EventKind, EventOptions};
 pub use exec::{ExecConfig, ExecOptionDef, ExecSessionInfo, ExecState, EXEC_NOT_EXECUTABLE, EXEC_NOT_FOUND, EXEC_OPTIONS};
+pub use image::{ImageConfigInfo, ImageDetails, ImageInfo, VolumeInfo};
 pub use info::{ContainerInfo, StateInfo};
+pub use network::{AttachmentInfo, NetworkCreateOptions, NetworkInfo, SubnetInfo, DEFAULT_NETWORK};
+pub use ports::PortMapping;
 pub use logs::LogOptions;
 pub use name::{generated_name, new_id, short_id, validate_id, ContainerName, NAME_MAX};
 pub use signal::{check_signal, parse_signal, signal_name};
-pub use options::{option, validate_option, Flag, Form, OptionDef, OptionValue, Sig, OPTIONS};
-pub use spec::{ContainerSpec, FileDefined, Network, Resources, RestartPolicy, RuntimeKind, Volume, STOP_TIMEOUT_MAX};
+pub use options::{option, parse_argv, validate_option, Flag, Form, OptionDef, OptionValue, Sig, OPTIONS};
+pub use spec::{
+    check_volume_name, ContainerSpec, FileDefined, Network, Resources, RestartPolicy, RuntimeKind, Volume, STOP_TIMEOUT_MAX,
+};
 pub use state::{State, Verb};
 pub use time::{now_usec, rfc3339};
 

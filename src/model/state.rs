@@ -47,6 +47,10 @@ pub enum Verb {
     Attach,
     /// Create or start an exec session.
     Exec,
+    /// Set a running container's network up again (after a firewall reload).
+    ReloadNetwork,
+    /// Mount, Unmount and Export of the container's root file system.
+    Mount,
 }
 
 use State::*;
@@ -98,8 +102,9 @@ impl State {
                 matches!(self, Created | Running | Stopping | Paused)
             }
             Verb::Kill => matches!(self, Running | Stopping | Paused),
-            Verb::Restart | Verb::Update | Verb::ForceRemove => self != Removing,
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => self != Removing,
             Verb::Pause => self == Running,
+            Verb::ReloadNetwork => matches!(self, Running | Paused),
             Verb::Unpause => self == Paused,
             Verb::Wait | Verb::Sync => true,
             Verb::Cleanup => matches!(self, Configured | Created | Stopped | Stopping | Exited),
@@ -131,7 +136,8 @@ impl Verb {
             Verb::Remove => "cannot remove a running, paused or stopping container without force",
             Verb::Attach => "can only attach to running or paused containers",
             Verb::Exec => "can only exec in running containers",
-            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Wait | Verb::Sync => "not allowed",
+            Verb::ReloadNetwork => "can only reload the network of running or paused containers",
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Wait | Verb::Sync => "not allowed",
         }
     }
 }
@@ -163,10 +169,11 @@ mod tests {
             Verb::Start => &[Configured, Created, Stopped, Exited],
             Verb::Stop => &[Created, Running, Stopping, Paused],
             Verb::Kill => &[Running, Stopping, Paused],
-            Verb::Restart | Verb::Update | Verb::ForceRemove => {
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => {
                 &[Configured, Created, Running, Paused, Stopping, Stopped, Exited]
             }
             Verb::Pause => &[Running],
+            Verb::ReloadNetwork => &[Running, Paused],
             Verb::Unpause => &[Paused],
             Verb::Wait | Verb::Sync => &[Configured, Created, Running, Paused, Stopping, Stopped, Exited, Removing],
             Verb::Cleanup => &[Configured, Created, Stopped, Stopping, Exited],
@@ -181,7 +188,7 @@ mod tests {
         use Verb::*;
         let verbs = [
             Init, Start, Stop, Kill, Restart, Pause, Unpause, Update, Wait, Sync, Cleanup, Remove,
-            ForceRemove, Attach, Exec,
+            ForceRemove, ReloadNetwork, Mount, Attach, Exec,
         ];
         for verb in verbs {
             for state in State::all() {

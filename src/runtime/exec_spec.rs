@@ -5,9 +5,9 @@
 
 use super::bundle::{merge_env, CAPABILITIES};
 use super::monitor::START_FAILURE_CODE;
-use crate::model::{ContainerSpec, Error, ExecConfig, Result, EXEC_NOT_EXECUTABLE, EXEC_NOT_FOUND};
-use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilitiesBuilder, Process, ProcessBuilder, UserBuilder};
-use std::path::PathBuf;
+use crate::model::{Error, ExecConfig, Result, EXEC_NOT_EXECUTABLE, EXEC_NOT_FOUND};
+use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilitiesBuilder, Process, ProcessBuilder, Spec, UserBuilder};
+use std::path::Path;
 
 fn oci(what: &'static str) -> impl Fn(oci_spec::OciSpecError) -> Error {
     move |e| Error::internal(format!("building the exec {what}: {e}"))
@@ -24,32 +24,52 @@ const ALL_CAPABILITIES: [Capability; 41] = {
     ]
 };
 
-/// The process of exec session `exec` in a container made from `spec`.
-pub fn exec_process(spec: &ContainerSpec, exec: &ExecConfig) -> Result<Process> {
-    let mut env = spec.env.clone();
-    env.extend(exec.env.iter().cloned());
-    let (uid, gid) = exec.user.or(spec.user).unwrap_or((0, 0));
-    let cwd = exec.working_dir.clone().or_else(|| spec.working_dir.clone()).unwrap_or_else(|| PathBuf::from("/"));
-    let caps: Capabilities =
-        if exec.privileged { ALL_CAPABILITIES.into_iter().collect() } else { CAPABILITIES.into_iter().collect() };
-    let mut capabilities = LinuxCapabilitiesBuilder::default()
-        .bounding(caps.clone())
-        .effective(caps.clone())
-        .permitted(caps)
-        .build()
-        .map_err(oci("capabilities"))?;
-    capabilities.set_inheritable(None).set_ambient(None);
+/// The process of exec session `exec` in a container whose init runs as
+/// `init` (the process of its config.json: the spec's settings over its
+/// image's, as launched): the init's environment, user, working directory
+/// and capabilities, with the session's own over them.
+pub fn exec_process(init: &Process, exec: &ExecConfig) -> Result<Process> {
+    let env = merge_env(&[init.env().clone().unwrap_or_default(), exec.env.clone()]);
+    let user = match exec.user {
+        Some((uid, gid)) => UserBuilder::default().uid(uid).gid(gid).build().map_err(oci("user"))?,
+        None => init.user().clone(),
+    };
+    let cwd = exec.working_dir.clone().unwrap_or_else(|| init.cwd().clone());
+    let capabilities = match (exec.privileged, init.capabilities()) {
+        (false, Some(c)) => c.clone(),
+        (privileged, _) => {
+            let caps: Capabilities =
+                if privileged { ALL_CAPABILITIES.into_iter().collect() } else { CAPABILITIES.into_iter().collect() };
+            let mut c = LinuxCapabilitiesBuilder::default()
+                .bounding(caps.clone())
+                .effective(caps.clone())
+                .permitted(caps)
+                .build()
+                .map_err(oci("capabilities"))?;
+            c.set_inheritable(None).set_ambient(None);
+            c
+        }
+    };
     ProcessBuilder::default()
         .terminal(exec.terminal)
         .args(exec.command.clone())
-        .env(merge_env(&env))
+        .env(env)
         .cwd(cwd)
-        .user(UserBuilder::default().uid(uid).gid(gid).build().map_err(oci("user"))?)
+        .user(user)
         .no_new_privileges(true)
         .capabilities(capabilities)
         .rlimits(vec![])
         .build()
         .map_err(oci("process"))
+}
+
+/// The process of a running container's init, from its bundle's
+/// config.json (which the runtime read to start it).
+pub fn init_process(config_json: &Path) -> Result<Process> {
+    let bad = |message: String| Error::Corrupt { what: "OCI config", path: config_json.into(), message };
+    let bytes = std::fs::read(config_json).map_err(Error::io_at("read", config_json))?;
+    let config: Spec = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    config.process().clone().ok_or_else(|| bad("no process".into()))
 }
 
 /// The session's exit code from the runtime's exit status and its log:
@@ -83,32 +103,43 @@ pub fn exec_exit_code(runtime_code: i32, runtime_log: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::OptionValue;
+    use crate::model::{ContainerName, ContainerSpec, OptionValue};
+    use crate::runtime::bundle::{config_for, write_config};
+    use crate::runtime::launch::Launch;
     use std::collections::BTreeMap;
-    use std::path::Path;
 
-    fn spec() -> ContainerSpec {
+    /// The init of a container with an image's environment under its own.
+    fn init() -> Process {
         let o: BTreeMap<String, OptionValue> = [
             ("Rootfs".to_string(), OptionValue::Str("/r".into())),
             ("Command".to_string(), OptionValue::StrList(vec!["sleep".into()])),
             ("Env".to_string(), OptionValue::StrList(vec!["A=1".into(), "B=2".into()])),
             ("User".to_string(), OptionValue::Str("10:20".into())),
-            ("WorkingDir".to_string(), OptionValue::Str("/srv".into())),
         ]
         .into();
-        ContainerSpec::from_options(&o).unwrap()
+        let spec = ContainerSpec::from_options(&o).unwrap();
+        let mut launch = Launch::plain(&spec);
+        launch.env_layers.insert(0, vec!["PATH=/image/bin".into(), "A=0".into()]);
+        launch.cwd = "/srv".into();
+        launch.additional_gids = vec![7];
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let config = config_for(&spec, &ContainerName::new("c").unwrap(), id, &launch).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let path = write_config(d.path(), &config).unwrap();
+        init_process(&path).unwrap()
     }
 
     #[test]
     fn the_container_s_settings_under_the_session_s() {
         let plain = ExecConfig { command: vec!["sh".into()], ..Default::default() };
-        let p = exec_process(&spec(), &plain).unwrap();
+        let p = exec_process(&init(), &plain).unwrap();
         assert_eq!(p.args().as_deref().unwrap(), ["sh"]);
         assert_eq!((p.user().uid(), p.user().gid()), (10, 20));
+        assert_eq!(p.user().additional_gids().as_deref(), Some(&[7][..]));
         assert_eq!(p.cwd(), Path::new("/srv"));
         assert_eq!(p.terminal(), Some(false));
         let env = p.env().clone().unwrap();
-        assert!(env.contains(&"A=1".to_string()) && env.iter().any(|e| e.starts_with("PATH=")), "{env:?}");
+        assert!(env.contains(&"A=1".to_string()) && env.contains(&"PATH=/image/bin".to_string()), "{env:?}");
         assert_eq!(p.capabilities().as_ref().unwrap().bounding().as_ref().unwrap().len(), CAPABILITIES.len());
 
         let own = ExecConfig {
@@ -120,12 +151,22 @@ mod tests {
             interactive: true,
             privileged: true,
         };
-        let p = exec_process(&spec(), &own).unwrap();
+        let p = exec_process(&init(), &own).unwrap();
         assert_eq!((p.user().uid(), p.cwd().as_path(), p.terminal()), (0, Path::new("/tmp"), Some(true)));
         let env = p.env().clone().unwrap();
         assert!(env.contains(&"A=9".to_string()) && !env.contains(&"A=1".to_string()), "{env:?}");
         let caps = p.capabilities().as_ref().unwrap();
         assert!(caps.effective().as_ref().unwrap().contains(&Capability::SysAdmin));
+    }
+
+    #[test]
+    fn a_config_without_a_process_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("config.json");
+        std::fs::write(&path, b"{\"ociVersion\": \"1.0.2\"}").unwrap();
+        let e = init_process(&path).unwrap_err();
+        assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+        assert!(init_process(&d.path().join("none")).is_err());
     }
 
     #[test]

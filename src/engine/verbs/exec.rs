@@ -7,7 +7,7 @@
 use super::super::{blocking, Engine};
 use super::attach::{refused, AttachOptions};
 use crate::model::{now_usec, new_id, Error, ExecConfig, ExecSessionInfo, ExecState, OptionValue, Result, Verb};
-use crate::runtime::exec_spec::exec_process;
+use crate::runtime::exec_spec::{exec_process, init_process};
 use crate::runtime::monitor::control::{Reply, Request};
 use crate::store::{list_sessions, ExecRecord, Record, SessionFiles};
 use std::collections::BTreeMap;
@@ -71,7 +71,10 @@ impl Engine {
         let (c, _g) = self.locked(name).await?;
         let rec = self.refresh(&c).await?;
         rec.state.check(Verb::Exec, name)?;
-        let process = exec_process(&rec.spec, &config)?;
+        // The container's init as launched (an image's settings included).
+        let config_json = self.inner.store.layout().bundle_dir(&rec.id).join("config.json");
+        let init = blocking(move || init_process(&config_json)).await?;
+        let process = exec_process(&init, &config)?;
         let json = serde_json::to_vec(&process).map_err(|e| Error::internal(format!("serializing an exec process: {e}")))?;
         let id = new_id();
         let files = self.session_files(&rec, &id)?;

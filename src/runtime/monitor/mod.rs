@@ -21,6 +21,7 @@ mod console;
 pub mod control;
 mod exec;
 mod exit;
+mod network;
 mod output;
 mod run;
 mod spawn;
@@ -37,6 +38,12 @@ use std::path::PathBuf;
 /// The unit's KillSignal: systemd asks the monitor to stop the container
 /// gracefully with it (SIGRTMIN+4; never sent to containers by anyone else).
 pub const STOP_REQUEST_SIGNAL: i32 = 38;
+
+/// Sent to the monitor (KillUnit of its main process) to SIGKILL the
+/// container now (SIGRTMIN+5). The monitor kills the container's cgroup
+/// itself: systemd killing every process of the unit raced with runc
+/// removing its cgroup and failed with ENODEV or EIO (systemd 252).
+pub const KILL_REQUEST_SIGNAL: i32 = 39;
 
 /// The monitor's exit status after a stop or kill that someone asked for.
 /// The unit lists it in SuccessExitStatus and RestartPreventExitStatus.
@@ -75,6 +82,10 @@ pub struct MonitorArgs {
     /// The container's stdin stays open for attached callers.
     #[arg(long)]
     pub interactive: bool,
+    /// The container's network request: set up before the runtime runs,
+    /// torn down after it ends (bridged containers only).
+    #[arg(long)]
+    pub network: Option<PathBuf>,
 }
 
 impl MonitorArgs {
@@ -103,6 +114,9 @@ impl MonitorArgs {
         if self.interactive {
             v.push("--interactive".into());
         }
+        if let Some(n) = &self.network {
+            v.push(format!("--network={}", n.display()));
+        }
         v
     }
 }
@@ -120,6 +134,14 @@ pub enum Command {
         #[arg(long)]
         exit_file: PathBuf,
     },
+    /// ExecStopPost: tear down the container's network when the monitor
+    /// died before it could (firewall rules, veth, namespace).
+    NetTeardown {
+        #[arg(long, default_value = crate::store::DEFAULT_RUN_ROOT)]
+        run_root: PathBuf,
+        #[arg(long)]
+        id: String,
+    },
 }
 
 /// Entry point of the `berth-monitor` binary; returns its exit status.
@@ -135,6 +157,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Command::Run(a) => run(&a),
         Command::RunSpec(a) => super::spec_run::run(&a),
         Command::RecordExit { exit_file } => record_exit(&exit_file).map(|()| 0),
+        Command::NetTeardown { run_root, id } => Ok(network::teardown_after(&run_root, &id)),
     };
     result.unwrap_or_else(|e| {
         eprintln!("berth-monitor: {e}");
@@ -159,6 +182,7 @@ mod tests {
             notify_socket: "/run/berth/notify/x".into(),
             terminal: tty,
             interactive: tty,
+            network: runc.then(|| "/run/berth/bundles/x/network.json".into()),
         }
     }
 

@@ -2,16 +2,16 @@
 //!
 //! - [`start`]: block signals, mark the run, place itself and the runtime
 //!   in their cgroups, open the container's stdio and the attach socket,
-//!   wait for a first caller when StartAndAttach asked for it, start the
-//!   runtime. (Set-up that must precede the container, such as its
-//!   network, belongs here.)
+//!   wait for a first caller when StartAndAttach asked for it, set up the
+//!   container's network (network.rs), start the runtime. (Set-up that
+//!   must precede the container belongs here.)
 //! - [`Monitor::supervise`]: the loop, until the runtime exits: signals,
 //!   notifications, the container's output (to the journal and attached
 //!   callers), callers' requests and input, exec sessions, the stop
 //!   deadline.
 //! - [`Monitor::finish`]: read the last output, end the exec sessions,
-//!   tell attached callers the exit code, record the exit. (Tear-down
-//!   after the container, such as its network, belongs here.)
+//!   tell attached callers the exit code, record the exit. The network
+//!   is taken down after it, as after a failed start.
 //!
 //! The loop is poll(2) on non-blocking descriptors; no threads. Every step
 //! that fails says so on stderr, which is the unit's journal.
@@ -22,7 +22,7 @@ use super::exec::ExecSession;
 use super::output::Output;
 use super::spawn::Spawner;
 use super::stdio::{Got, NotATerminal, ProcessIo, Source, Terminal};
-use super::{exit_code, MonitorArgs, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
+use super::{exit_code, MonitorArgs, KILL_REQUEST_SIGNAL, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
 use crate::journal::Stream;
 use crate::model::{now_usec, ExecState};
 use crate::runtime::cgroup;
@@ -100,6 +100,8 @@ fn block_signals() -> io::Result<(SigSet, SignalFd)> {
     let mut raw = *mask.as_ref();
     // SAFETY: raw is an initialised sigset_t.
     unsafe { nix::libc::sigaddset(&mut raw, STOP_REQUEST_SIGNAL) };
+    // SAFETY: as above.
+    unsafe { nix::libc::sigaddset(&mut raw, KILL_REQUEST_SIGNAL) };
     // SAFETY: raw was initialised by SigSet::empty and sigaddset.
     let mask = unsafe { SigSet::from_sigset_t_unchecked(raw) };
     mask.thread_block().map_err(io::Error::from)?;
@@ -237,9 +239,12 @@ pub fn run(a: &MonitorArgs) -> io::Result<i32> {
     match start(a, mask, &sfd) {
         Ok(mut m) => {
             let status = m.supervise(&sfd);
-            Ok(m.finish(status, &sfd, started_at))
+            let code = m.finish(status, &sfd, started_at);
+            super::network::down(a);
+            Ok(code)
         }
         Err(e) => {
+            super::network::down(a);
             let rec = ExitRecord { exit_code: START_FAILURE_CODE, finished_at: now_usec(), stop_requested: false, started_at };
             if let Err(w) = rec.write(&a.exit_file) {
                 warn("recording the failed start", w);
@@ -298,6 +303,7 @@ fn start<'a>(a: &'a MonitorArgs, mask: SigSet, sfd: &SignalFd) -> io::Result<Mon
         unflushed: false,
     };
     m.await_first_caller(sfd)?;
+    super::network::up(a)?;
     let args = a.runtime.run_args(&a.bundle, &m.pid_file, &a.id, m.io.console_path());
     let mut cmd = m.spawner.command(args, Some(stdio));
     if m.proxy.is_some() {
@@ -319,6 +325,23 @@ impl Monitor<'_> {
         if let Some(addr) = &self.upstream {
             if let Err(e) = self.out.send_to_addr(msg, addr) {
                 warn("notifying systemd", e);
+            }
+        }
+    }
+
+    /// SIGKILL every process of the container, exec sessions too: its
+    /// payload cgroup at once (cgroup.kill, Linux 5.14), or its init (the
+    /// rest of its PID namespace dies with it).
+    fn kill_container(&self) {
+        let unit = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|own| cgroup::unit_cgroup(&own));
+        if let Some(unit) = unit {
+            if cgroup::kill_payload(&unit).is_ok() {
+                return;
+            }
+        }
+        if let Some(t) = self.target() {
+            if let Err(e) = kill(Pid::from_raw(t), Signal::SIGKILL) {
+                warn("SIGKILL to the container", e);
             }
         }
     }
@@ -361,6 +384,14 @@ impl Monitor<'_> {
 
     fn on_signal(&mut self, sig: i32) {
         if sig == Signal::SIGCHLD as i32 {
+            return;
+        }
+        if sig == KILL_REQUEST_SIGNAL {
+            self.stop_requested = true;
+            self.last_signal = Some(9);
+            self.kill_container();
+            self.killed = true;
+            self.deadline = Some(Instant::now() + RUNTIME_GRACE);
             return;
         }
         if sig == STOP_REQUEST_SIGNAL {
