@@ -157,6 +157,9 @@ async fn run_it_in_a_terminal_detach_and_attach_again() {
     t.wait_for("20 90");
     t.send(&["exit 3", "Enter"]);
     t.wait_for("[exit=3]");
+    // berthctl returned once the exit was recorded: a command run next
+    // (rm, inspect) finds the container exited, as after podman.
+    assert_eq!(c.state(&name).await.unwrap(), State::Exited);
     assert_eq!(c.wait(&name, &[], Some(Duration::from_secs(20))).await.unwrap(), 3);
     // The journal kept the session (a terminal's output is stdout).
     common::wait_journal(&name, "hi-42");

@@ -201,10 +201,15 @@ fn detach_keys(given: Option<String>) -> String {
 }
 
 /// The exit status for how an attachment to a container ended: its code,
-/// 0 after a detach, else what Wait says.
+/// 0 after a detach, else what Wait says. The stream ends when the
+/// container's process does, a moment before the container's state says so:
+/// Wait, so that a command run next (`rm`) finds it exited, as after podman.
 async fn container_code(c: &Client, name: &str, ended: Ended) -> Result<i32> {
     match ended {
-        Ended::Exited(code) => Ok(code),
+        Ended::Exited(code) => {
+            c.wait(name, &[], None).await?;
+            Ok(code)
+        }
         Ended::Detached => Ok(0),
         Ended::Closed => c.wait(name, &[], None).await,
     }
