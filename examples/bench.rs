@@ -550,6 +550,8 @@ async fn exec_latency(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     }
     let config = ExecConfig { command: vec!["/bin/true".into()], ..Default::default() };
     let (mut berth, mut api, mut crun, mut pexec) = (vec![], vec![], vec![], vec![]);
+    // The D-Bus round trip by call: ExecCreate, ExecStart, ExecWait.
+    let mut calls: [Vec<f64>; 3] = Default::default();
     for i in 0..=s.runs {
         let keep = i > 0;
         for k in 0..4 {
@@ -558,10 +560,17 @@ async fn exec_latency(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
                 1 => {
                     let t0 = Instant::now();
                     let session = c.exec_create(name, &config).await?;
+                    let t1 = Instant::now();
                     c.exec_start(name, &session).await?;
+                    let t2 = Instant::now();
                     let code = c.exec_wait(name, &session, Some(Duration::from_secs(10))).await?;
                     if code != 0 {
                         bail!("/bin/true in an exec session exited with {code}");
+                    }
+                    if keep {
+                        for (v, d) in calls.iter_mut().zip([t1 - t0, t2 - t1, t2.elapsed()]) {
+                            v.push(ms(d));
+                        }
                     }
                     (ms(t0.elapsed()), &mut api)
                 }
@@ -578,6 +587,9 @@ async fn exec_latency(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     head(&format!("exec latency, ms: /bin/true in a running container, round trip ({} runs each)", s.runs));
     row("berthctl exec", &berth);
     row("berth ExecCreate, ExecStart, ExecWait (D-Bus)", &api);
+    for (label, v) in ["  of which ExecCreate", "  ExecStart (the monitor spawns crun exec)", "  ExecWait (until the session's end)"].iter().zip(&calls) {
+        row(label, v);
+    }
     row("floor: crun exec", &crun);
     row("ratio berthctl exec / crun exec", &ratios(&berth, &crun));
     if s.podman.is_some() {
