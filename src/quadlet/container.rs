@@ -5,7 +5,7 @@
 //! whole map by the same [`ContainerSpec::from_options`] as a D-Bus call.
 
 use super::parse::{parse_bool, split_words, Entry, UnitFile};
-use super::{envfile, specifier, Error};
+use super::{envfile, is_secret_key, quote, specifier, Error, Errors};
 use crate::model::options::quadlet_option;
 use crate::model::{self, validate_option, ContainerName, ContainerSpec, Form, OptionValue, OPTIONS};
 use sha2::{Digest, Sha256};
@@ -16,8 +16,9 @@ use std::path::Path;
 const SPECIAL_KEYS: [&str; 4] = ["EnvironmentFile", "User", "Group", "ContainerName"];
 
 /// Every supported `[Container]` key (podman quadlet's names).
-pub fn keys() -> Vec<&'static str> {
-    OPTIONS.iter().filter_map(|d| d.quadlet.map(|(k, _)| k)).chain(SPECIAL_KEYS).collect()
+pub fn keys() -> &'static [&'static str] {
+    static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| OPTIONS.iter().filter_map(|d| d.quadlet.map(|(k, _)| k)).chain(SPECIAL_KEYS).collect())
 }
 
 const SECTIONS: [&str; 4] = ["Unit", "Container", "Service", "Install"];
@@ -40,40 +41,52 @@ pub fn quadlet_id(name: &ContainerName) -> String {
     Sha256::digest(format!("berth-quadlet:{name}")).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Largest `.container` file read.
+pub const MAX_FILE_SIZE: u64 = 8 << 20;
+
 impl Container {
-    pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, e.to_string()))?;
+    pub fn load(path: &Path) -> Result<Self, Errors> {
+        let text = super::read::regular_file(path, MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
         Self::from_file(super::parse(path, &text)?)
     }
 
-    pub fn from_file(file: UnitFile) -> Result<Self, Error> {
-        if let Some(s) = file.sections.iter().find(|s| !SECTIONS.contains(&s.name.as_str())) {
-            let m = format!("unknown section [{}] (a .container file has [Unit], [Container], [Service], [Install])", s.name);
-            return Err(file.error(s.line, m));
+    /// Map and check every entry; all errors of the file are reported.
+    pub fn from_file(file: UnitFile) -> Result<Self, Errors> {
+        let mut errors = Vec::new();
+        for s in file.sections.iter().filter(|s| !SECTIONS.contains(&s.name.as_str())) {
+            let m = format!("unknown section [{}] (a .container file has [Unit], [Container], [Service], [Install])", quote(&s.name).trim_matches('"'));
+            errors.push(file.error(s.line, m));
         }
         let unit = unit_name(&file.path)?;
         let header = file.section_line("Container").ok_or_else(|| Error::file(&file.path, "no [Container] section"))?;
         let dir = file.path.parent().unwrap_or(Path::new("/"));
         let mut m = Mapper::default();
         for e in file.entries("Container") {
-            m.entry(e, &unit, dir).map_err(|msg| file.error(e.line, msg))?;
+            if let Err(msg) = m.entry(e, &unit, dir) {
+                errors.push(file.error(e.line, msg));
+            }
         }
         let name = match &m.name {
-            Some(n) => ContainerName::new(n).expect("checked when read"),
+            Some(n) => ContainerName::new(n).map_err(|e| Error::file(&file.path, message(e)))?,
             None => ContainerName::new(&unit).map_err(|e| {
                 Error::file(&file.path, format!("{}; set ContainerName=", message(e)))
             })?,
         };
+        // The checks across keys would only repeat what is already wrong.
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.line);
+            return Err(Errors(errors));
+        }
         let spec = m.finish(&file, header)?;
         Ok(Container { id: quadlet_id(&name), unit, name, spec, file })
     }
 }
 
 /// `web` for `.../web.container`: the generated unit is `web.service`.
-fn unit_name(path: &Path) -> Result<String, Error> {
+pub(super) fn unit_name(path: &Path) -> Result<String, Errors> {
     let file_name = path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default();
     let stem = file_name.strip_suffix(".container").unwrap_or_default();
-    let bad = |m: &str| Err(Error::file(path, m));
+    let bad = |m: &str| Err(Error::file(path, m).into());
     if stem.is_empty() {
         return bad("not a <name>.container file");
     }
@@ -138,9 +151,20 @@ impl Mapper {
     fn entry(&mut self, e: &Entry, unit: &str, dir: &Path) -> Result<(), String> {
         let key = e.key.as_str();
         if !keys().contains(&key) {
-            return Err(format!("unknown key {key}= in [Container] (supported: {})", keys().join(", ")));
+            let key = quote(key);
+            return Err(format!("unknown key {}= in [Container] (supported: {})", key.trim_matches('"'), keys().join(", ")));
         }
-        self.value(e, unit, dir).map_err(|m| format!("{key}: {m}"))
+        self.value(e, unit, dir).map_err(|m| {
+            // What a secret's value holds must not reach the logs: a model
+            // error quotes the value; the syntax errors here do not.
+            let safe = m.starts_with("unterminated quote") || m == "trailing backslash" || m.starts_with("specifier %")
+                || m.starts_with("a lone %");
+            if is_secret_key(key) && !safe && key != "EnvironmentFile" {
+                format!("{key}: an entry is not KEY=VALUE or holds a NUL byte (the value is not shown: it may hold a secret)")
+            } else {
+                format!("{key}: {m}")
+            }
+        })
     }
 
     fn value(&mut self, e: &Entry, unit: &str, dir: &Path) -> Result<(), String> {
@@ -229,7 +253,7 @@ impl Mapper {
     }
 
     /// The whole option map, validated as one `CreateContainer` call.
-    fn finish(self, file: &UnitFile, header: usize) -> Result<ContainerSpec, Error> {
+    fn finish(self, file: &UnitFile, header: usize) -> Result<ContainerSpec, Errors> {
         // option key -> ([Container] key, line), to place an error.
         let mut origin: BTreeMap<&str, (String, usize)> = BTreeMap::new();
         let mut opts: BTreeMap<String, OptionValue> = BTreeMap::new();
@@ -238,18 +262,18 @@ impl Mapper {
             origin.insert(opt, (key, line));
         }
         match (opts.contains_key("Image"), opts.contains_key("Rootfs")) {
-            (false, false) => return Err(file.error(header, "[Container] has no Image= or Rootfs=")),
+            (false, false) => return Err(file.error(header, "[Container] has no Image= or Rootfs=").into()),
             (true, true) => {
                 let line = origin.get("Rootfs").map_or(header, |(_, l)| *l);
-                return Err(file.error(line, "Rootfs: give either Image= or Rootfs=, not both"));
+                return Err(file.error(line, "Rootfs: give either Image= or Rootfs=, not both").into());
             }
             (false, true) if !opts.contains_key("Command") && !opts.contains_key("Entrypoint") => {
-                return Err(file.error(header, "[Container] has no Exec="));
+                return Err(file.error(header, "[Container] has no Exec=").into());
             }
             _ => {}
         }
         match (self.user, self.group) {
-            (None, Some((_, line))) => return Err(file.error(line, "Group: needs User=")),
+            (None, Some((_, line))) => return Err(file.error(line, "Group: needs User=").into()),
             (Some((u, line)), g) => {
                 let user = match &g {
                     Some((g, _)) => format!("{u}:{g}"),
@@ -270,10 +294,10 @@ impl Mapper {
         }
         ContainerSpec::from_options(&opts).map_err(|e| {
             let at = e.key().and_then(|k| origin.get(k).cloned());
-            match at {
+            Errors::from(match at {
                 Some((key, line)) => file.error(line, format!("{key}: {}", message(e))),
                 None => file.error(header, message(e)),
-            }
+            })
         })
     }
 }
@@ -283,7 +307,7 @@ mod tests {
     use super::*;
     use crate::model::{Network, Volume};
 
-    fn load(text: &str) -> Result<Container, Error> {
+    fn load(text: &str) -> Result<Container, Errors> {
         Container::from_file(super::super::parse(Path::new("/q/web.container"), text).unwrap())
     }
 
@@ -342,7 +366,8 @@ mod tests {
             ("StopSignal=SIGBOGUS\n", "/q/web.container:4: StopSignal: unknown signal \"SIGBOGUS\""),
             ("Notify=maybe\n", "/q/web.container:4: Notify: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)"),
             ("StopTimeout=10s\n", "/q/web.container:4: StopTimeout: \"10s\" is not a number of seconds"),
-            ("Environment=A=1 NOEQ\n", "/q/web.container:4: Environment: \"NOEQ\" is not KEY=VALUE"),
+            ("Environment=A=1 NOEQ\n", "/q/web.container:4: Environment: an entry is not KEY=VALUE or holds a NUL byte (the value is not shown: it may hold a secret)"),
+            ("Environment=A='1\n", "/q/web.container:4: Environment: unterminated quote (')"),
             ("Volume=-data:/data\n", "/q/web.container:4: Volume: \"-data:/data\": a volume name must start with a letter or digit: \"-data\""),
             ("User=no body\n", "/q/web.container:4: User: \"no body\" is not user[:group] (names or numbers)"),
             ("Group=100\n", "/q/web.container:4: Group: needs User="),
@@ -378,7 +403,7 @@ mod tests {
     fn file_names_become_unit_names() {
         let f = |p: &str| Container::from_file(super::super::parse(Path::new(p), BASE).unwrap());
         assert_eq!(f("/q/a.b.container").unwrap().unit, "a.b");
-        assert_eq!(f("/q/x@.container").unwrap_err().message, "template units (name@.container) are not supported");
+        assert_eq!(f("/q/x@.container").unwrap_err()[0].message, "template units (name@.container) are not supported");
         let e = f("/q/_x.container").unwrap_err().to_string();
         assert_eq!(e, "/q/_x.container: a container name must start with a letter or digit: \"_x\"; set ContainerName=");
     }
@@ -393,9 +418,37 @@ mod tests {
         // Environment= wins over EnvironmentFile=, whatever the order (podman's rule).
         assert_eq!(c.spec.env, ["A=file", "B=file", "A=env"]);
         let text = format!("{BASE}EnvironmentFile=missing.env\n");
-        let e = Container::from_file(super::super::parse(&path, &text).unwrap()).unwrap_err();
+        let e = &Container::from_file(super::super::parse(&path, &text).unwrap()).unwrap_err()[0];
         assert_eq!(e.line, Some(4));
         assert!(e.message.starts_with("EnvironmentFile: ") && e.message.contains("missing.env"), "{e}");
+    }
+
+    #[test]
+    fn every_bad_line_is_reported_and_secrets_are_not() {
+        let e = load(&format!("{BASE}Notify=maybe\nEnvironment=PASSWORD\nBogus=1\n[Pod]\n")).unwrap_err();
+        let lines: Vec<Option<usize>> = e.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [Some(4), Some(5), Some(6), Some(7)], "{e}");
+        assert!(!e.to_string().contains("PASSWORD"), "{e}");
+    }
+
+    #[test]
+    fn env_files_must_be_regular_and_bounded() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("web.container");
+        let fifo = d.path().join("fifo.env");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        std::fs::write(d.path().join("big.env"), "A=1\n".repeat(envfile::MAX_SIZE as usize)).unwrap();
+        let t0 = std::time::Instant::now();
+        for (f, want) in [("fifo.env", "not a regular file"), ("/dev/zero", "not a regular file"), ("big.env", "larger than")] {
+            let text = format!("{BASE}EnvironmentFile={f}\n");
+            let e = Container::from_file(super::super::parse(&path, &text).unwrap()).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(2));
+        std::fs::write(d.path().join("s.env"), "TOKEN=x\nhunter2\n").unwrap();
+        let text = format!("{BASE}EnvironmentFile=s.env\n");
+        let e = Container::from_file(super::super::parse(&path, &text).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("s.env:2: not KEY=VALUE") && !e.contains("hunter2"), "{e}");
     }
 
     #[test]
