@@ -23,6 +23,31 @@ pub fn keys() -> &'static [&'static str] {
 
 const SECTIONS: [&str; 4] = ["Unit", "Container", "Service", "Install"];
 
+/// podman quadlet's `[Container]` keys that berth does not implement: each
+/// is an error naming it, never a silent skip.
+const PODMAN_ONLY: [&str; 43] = [
+    "AutoUpdate", "CgroupsMode", "ContainersConfModule", "DNSOption", "EnvironmentHost", "ExposeHostPort",
+    "GIDMap", "GlobalArgs", "GroupAdd", "IP6", "LogDriver", "LogOpt", "Mask", "Pod", "PodmanArgs", "Pull",
+    "ReloadCmd", "ReloadSignal", "Retry", "RetryDelay", "RunInit", "SeccompProfile", "Secret",
+    "SecurityLabelDisable", "SecurityLabelFileType", "SecurityLabelLevel", "SecurityLabelNested",
+    "SecurityLabelType", "StartWithPod", "SubGIDMap", "SubUIDMap", "UIDMap", "Unmask", "UserNS",
+    "AddCapability", "DropCapability", "NoNewPrivileges", "Timezone", "ReadOnlyTmpfs", "ShmSize", "Ulimit",
+    "Sysctl", "AddDevice",
+];
+
+/// `[Service]` keys that would break the unit berth writes.
+fn service_key_error(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "User" | "Group" | "DynamicUser" => {
+            "the unit runs berth-monitor, which needs root; set User= (and Group=) in [Container] to run the container as a user"
+        }
+        "ExecStart" => "berth writes the unit's ExecStart= (the container's own command is Exec= in [Container])",
+        "KillSignal" => "berth's monitor takes the kill signal and stops the container with StopSignal=; set StopSignal= in [Container]",
+        "Type" | "NotifyAccess" => "berth sets it; use Notify= in [Container] for readiness",
+        _ => return None,
+    })
+}
+
 /// A `.container` file, parsed and validated.
 #[derive(Debug, Clone)]
 pub struct Container {
@@ -56,6 +81,11 @@ impl Container {
         for s in file.sections.iter().filter(|s| !SECTIONS.contains(&s.name.as_str())) {
             let m = format!("unknown section [{}] (a .container file has [Unit], [Container], [Service], [Install])", quote(&s.name).trim_matches('"'));
             errors.push(file.error(s.line, m));
+        }
+        for e in file.entries("Service") {
+            if let Some(why) = service_key_error(&e.key) {
+                errors.push(file.error(e.line, format!("{}= in [Service] is not supported: {why}", e.key)));
+            }
         }
         let unit = unit_name(&file.path)?;
         let header = file.section_line("Container").ok_or_else(|| Error::file(&file.path, "no [Container] section"))?;
@@ -150,6 +180,12 @@ struct Mapper {
 impl Mapper {
     fn entry(&mut self, e: &Entry, unit: &str, dir: &Path) -> Result<(), String> {
         let key = e.key.as_str();
+        if key.starts_with("Health") {
+            return Err(format!("{key}=: berth does not support health checks yet"));
+        }
+        if PODMAN_ONLY.contains(&key) {
+            return Err(format!("{key}= is a podman quadlet key that berth does not support"));
+        }
         if !keys().contains(&key) {
             let key = quote(key);
             return Err(format!("unknown key {}= in [Container] (supported: {})", key.trim_matches('"'), keys().join(", ")));
@@ -449,6 +485,28 @@ mod tests {
         let text = format!("{BASE}EnvironmentFile=s.env\n");
         let e = Container::from_file(super::super::parse(&path, &text).unwrap()).unwrap_err().to_string();
         assert!(e.contains("s.env:2: not KEY=VALUE") && !e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn podman_keys_berth_lacks_are_named() {
+        for (extra, want) in [
+            ("Pod=web.pod\n", "4: Pod= is a podman quadlet key that berth does not support"),
+            ("PodmanArgs=--log-level=debug\n", "4: PodmanArgs= is a podman quadlet key that berth does not support"),
+            ("AutoUpdate=registry\n", "4: AutoUpdate= is a podman quadlet key that berth does not support"),
+            ("Secret=token\n", "4: Secret= is a podman quadlet key that berth does not support"),
+            ("HealthCmd=true\n", "4: HealthCmd=: berth does not support health checks yet"),
+        ] {
+            assert_eq!(err(&format!("{BASE}{extra}")), format!("/q/web.container:{want}"));
+        }
+    }
+
+    #[test]
+    fn service_keys_that_break_the_unit() {
+        let e = err(&format!("{BASE}[Service]\nUser=web\nDynamicUser=yes\nExecStart=/bin/x\nKillSignal=SIGINT\nRestart=always\n"));
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 4, "{e}");
+        assert!(lines[0].starts_with("/q/web.container:5: User= in [Service] is not supported: "), "{e}");
+        assert!(lines[3].starts_with("/q/web.container:8: KillSignal= in [Service] is not supported: ") && lines[3].contains("StopSignal="), "{e}");
     }
 
     #[test]

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 /// Where `.container` files live, the first one winning by file name.
 pub const SEARCH_PATH: [&str; 3] = ["/run/berth/systemd", "/etc/berth/systemd", "/usr/share/berth/systemd"];
 
+/// podman quadlet's other file kinds: reported, never skipped silently.
+const UNSUPPORTED_FILES: [&str; 6] = ["kube", "pod", "build", "image", "volume", "network"];
+
 /// The normal generator directory `--dry-run` shows when given none.
 pub const DEFAULT_NORMAL_DIR: &str = "/run/systemd/generator";
 
@@ -60,7 +63,13 @@ pub fn find(dirs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let path = entry.path();
-            let wanted = !name.to_string_lossy().starts_with('.') && path.extension().is_some_and(|e| e == "container");
+            let hidden = name.to_string_lossy().starts_with('.');
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+            if !hidden && UNSUPPORTED_FILES.contains(&ext) {
+                errors.push(Error::file(&path, format!("berth does not support .{ext} files (only .container)")));
+                continue;
+            }
+            let wanted = !hidden && ext == "container";
             if !wanted || found.contains_key(&name) {
                 continue;
             }
@@ -389,9 +398,10 @@ mod tests {
         fs::write(b.join("cache.container"), GOOD).unwrap();
         fs::write(b.join("notes.txt"), "").unwrap();
         fs::write(b.join(".hidden.container"), GOOD).unwrap();
+        fs::write(b.join("web.kube"), "").unwrap();
         std::os::unix::fs::symlink("/dev/null", a.join("db.container")).unwrap();
         let (files, errors) = find(&[a.clone(), d.path().join("missing"), b.clone()]);
-        assert!(errors.is_empty());
+        assert_eq!(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(), [format!("{}: berth does not support .kube files (only .container)", b.join("web.kube").display())]);
         assert_eq!(files, [b.join("cache.container"), a.join("web.container")]);
         // A FIFO or a device is reported, never opened.
         nix::unistd::mkfifo(&a.join("fifo.container"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
