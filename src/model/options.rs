@@ -6,8 +6,8 @@
 //! entry here plus its effect.
 
 use super::spec::{
-    check_abs_path, check_hostname, no_nul, parse_user_value, ContainerSpec, Network, RestartPolicy, RuntimeKind, UserValue,
-    Volume, STOP_TIMEOUT_MAX,
+    check_abs_path, check_hostname, no_nul, parse_user_value, ContainerSpec, Network, RestartPolicy, RuntimeKind, Tmpfs,
+    UserValue, Volume, STOP_TIMEOUT_MAX,
 };
 use super::network::{check_name as check_network_name, parse_host_entry};
 use super::ports::parse_ports;
@@ -139,7 +139,7 @@ const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Fla
 }
 
 /// Every option key, in the order documentation lists them.
-pub static OPTIONS: [OptionDef; 30] = [
+pub static OPTIONS: [OptionDef; 31] = [
     OptionDef {
         key: "Image",
         sig: Sig::Str,
@@ -421,6 +421,19 @@ pub static OPTIONS: [OptionDef; 30] = [
         },
     },
     OptionDef {
+        key: "Tmpfs",
+        sig: Sig::StrList,
+        doc: "tmpfs mounts DST[:OPTS] (podman's --tmpfs; rw,noexec,nosuid,nodev unless OPTS say otherwise)",
+        flag: flag("tmpfs", None, Form::Item),
+        quadlet: Some(("Tmpfs", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.tmpfs = v.list("Tmpfs")?.iter().map(|x| Tmpfs::parse(x)).collect::<Result<_>>()?;
+            Ok(())
+        },
+    },
+    OptionDef {
         key: "ReadOnly",
         sig: Sig::Bool,
         doc: "a read-only root file system",
@@ -559,7 +572,7 @@ pub static OPTIONS: [OptionDef; 30] = [
         sig: Sig::U64,
         doc: "memory limit in bytes (systemd's MemoryMax=)",
         flag: flag("memory", Some('m'), Form::Size),
-        quadlet: None,
+        quadlet: Some(("Memory", Form::Size)),
         resource: true,
         redact: None,
         apply: |s, v| {
@@ -572,7 +585,7 @@ pub static OPTIONS: [OptionDef; 30] = [
         sig: Sig::U64,
         doc: "most processes and threads (systemd's TasksMax=)",
         flag: flag("pids-limit", None, Form::Number),
-        quadlet: None,
+        quadlet: Some(("PidsLimit", Form::Number)),
         resource: true,
         redact: None,
         apply: |s, v| {

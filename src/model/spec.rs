@@ -169,6 +169,47 @@ impl Volume {
     }
 }
 
+/// A tmpfs mounted in the container: podman's `--tmpfs DST[:OPTIONS]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tmpfs {
+    pub destination: PathBuf,
+    /// Mount options after podman's defaults (rw, noexec, nosuid, nodev).
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+impl Tmpfs {
+    /// podman's options before the caller's, which may undo them.
+    pub const DEFAULT_OPTIONS: [&'static str; 4] = ["rw", "noexec", "nosuid", "nodev"];
+
+    /// `DST[:OPTS]`, OPTS a comma list of ro, rw, exec, noexec, suid, nosuid,
+    /// dev, nodev, and size=, mode=, nr_inodes=, uid=, gid= with a value.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = |m: String| Error::invalid("Tmpfs", format!("{s:?}: {m}"));
+        let (dst, opts) = s.split_once(':').unwrap_or((s, ""));
+        check_abs_path(dst, "Tmpfs")?;
+        if dst == "/" {
+            return Err(bad("a tmpfs cannot be mounted on /".into()));
+        }
+        let mut options = Vec::new();
+        for o in opts.split(',').filter(|_| !opts.is_empty()) {
+            let known = match o.split_once('=') {
+                Some((k, v)) => {
+                    ["size", "mode", "nr_inodes", "uid", "gid"].contains(&k)
+                        && !v.is_empty()
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'%')
+                }
+                None => ["ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev"].contains(&o),
+            };
+            if !known {
+                return Err(bad(format!("unknown option {o:?} (ro, rw, [no]exec, [no]suid, [no]dev, size=, mode=, nr_inodes=, uid=, gid=)")));
+            }
+            options.push(o.to_string());
+        }
+        Ok(Tmpfs { destination: dst.into(), options })
+    }
+}
+
 /// A volume name follows the container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`,
 /// at most 128 bytes.
 pub fn check_volume_name(name: &str) -> std::result::Result<(), String> {
@@ -245,6 +286,9 @@ pub struct ContainerSpec {
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub volumes: Vec<Volume>,
+    /// tmpfs mounts (podman's --tmpfs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<Tmpfs>,
     pub read_only: bool,
     pub network: Network,
     /// Published ports; a host port of 0 is chosen when the container is created.
@@ -359,6 +403,7 @@ impl Default for ContainerSpec {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
             volumes: Vec::new(),
+            tmpfs: Vec::new(),
             read_only: false,
             network: Network::default(),
             ports: Vec::new(),
@@ -400,6 +445,12 @@ impl ContainerSpec {
         for (i, v) in self.volumes.iter().enumerate() {
             if self.volumes[..i].iter().any(|w| w.destination == v.destination) {
                 return Err(Error::invalid("Volumes", format!("two volumes at {}", v.destination.display())));
+            }
+        }
+        for (i, t) in self.tmpfs.iter().enumerate() {
+            let taken = self.tmpfs[..i].iter().map(|u| &u.destination).chain(self.volumes.iter().map(|v| &v.destination));
+            if taken.into_iter().any(|d| *d == t.destination) {
+                return Err(Error::invalid("Tmpfs", format!("two mounts at {}", t.destination.display())));
             }
         }
         self.check_network_keys()?;
@@ -568,6 +619,9 @@ mod tests {
             ("Volumes", OptionValue::StrList(vec!["/a:/b:ro,".into()])),
             ("Volumes", OptionValue::StrList(vec!["/a:/b".into(), "v:/b".into()])),
             ("Volumes", OptionValue::StrList(vec!["/".into()])),
+            ("Tmpfs", OptionValue::StrList(vec!["tmp".into()])),
+            ("Tmpfs", OptionValue::StrList(vec!["/tmp:size=1g;x".into()])),
+            ("Tmpfs", OptionValue::StrList(vec!["/tmp:suid,bogus".into()])),
             ("Image", OptionValue::Str("".into())),
             ("Entrypoint", OptionValue::Str("sh".into())),
             ("Runtime", OptionValue::Str("kata".into())),
@@ -636,6 +690,17 @@ mod tests {
         assert_eq!(v.iter().map(|x| x.to_string()).collect::<Vec<_>>(), ["data:/var/lib/x:ro", "/cache", "/h:/h"]);
         let e = with(("Volumes", OptionValue::StrList(vec!["-x:/d".into()]))).unwrap_err();
         assert!(e.to_string().contains("a volume name must start with a letter or digit"), "{e}");
+    }
+
+    #[test]
+    fn tmpfs_mounts() {
+        let s = with(("Tmpfs", OptionValue::StrList(vec!["/run".into(), "/tmp:size=64m,mode=1777,exec".into()]))).unwrap();
+        assert_eq!(s.tmpfs[0], Tmpfs { destination: "/run".into(), options: vec![] });
+        assert_eq!(s.tmpfs[1].options, ["size=64m", "mode=1777", "exec"]);
+        let mut o = base();
+        o.push(("Volumes", OptionValue::StrList(vec!["/h:/tmp".into()])));
+        o.push(("Tmpfs", OptionValue::StrList(vec!["/tmp".into()])));
+        assert_eq!(err_key(ContainerSpec::from_options(&opts(&o))), "Tmpfs");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `[Container]` keys that are not one option each.
-const SPECIAL_KEYS: [&str; 4] = ["EnvironmentFile", "User", "Group", "ContainerName"];
+const SPECIAL_KEYS: [&str; 5] = ["EnvironmentFile", "User", "Group", "ContainerName", "Mount"];
 
 /// Every supported `[Container]` key (podman quadlet's names).
 pub fn keys() -> &'static [&'static str] {
@@ -140,7 +140,7 @@ fn probe(key: &str, value: &OptionValue) -> Result<(), String> {
 }
 
 fn number(sig: crate::model::Sig, v: &str) -> Result<OptionValue, String> {
-    let n: u64 = v.parse().map_err(|_| format!("{v:?} is not a number of seconds"))?;
+    let n: u64 = v.parse().map_err(|_| format!("{} is not a number", quote(v)))?;
     Ok(match sig {
         crate::model::Sig::U32 => OptionValue::U32(u32::try_from(n).map_err(|_| format!("{v} is too large"))?),
         _ => OptionValue::U64(n),
@@ -163,6 +163,84 @@ fn env_file(value: &str, dir: &Path) -> Result<Vec<String>, String> {
         return Ok(Vec::new());
     }
     envfile::read(&path)
+}
+
+/// A host path of a `.container` file: podman takes one starting with `.`
+/// relative to the file's directory.
+fn host_path(src: &str, dir: &Path) -> String {
+    if !src.starts_with('.') {
+        return src.to_string();
+    }
+    let mut p = dir.to_path_buf();
+    for c in Path::new(src).components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                p.pop();
+            }
+            c => p.push(c),
+        }
+    }
+    p.to_string_lossy().into_owned()
+}
+
+/// Volume=: `./relative` sources are the file's directory's; `foo.volume`
+/// names a podman `.volume` unit, which berth does not generate.
+fn volume(v: &str, dir: &Path) -> Result<String, String> {
+    let (src, rest) = match v.split_once(':') {
+        Some((src, rest)) => (src, Some(rest)),
+        None => return Ok(v.to_string()),
+    };
+    if let Some(name) = src.strip_suffix(".volume") {
+        return Err(format!(
+            "{}: berth does not support .volume units; name a volume instead ({name}:...), which berth makes on first use",
+            quote(v)
+        ));
+    }
+    let src = host_path(src, dir);
+    Ok(match rest {
+        Some(rest) => format!("{src}:{rest}"),
+        None => src,
+    })
+}
+
+/// Mount=: podman's `--mount type=bind|volume|tmpfs,...` as the Volume= or
+/// Tmpfs= entry it is: (option key, entry).
+fn mount(v: &str, dir: &Path) -> Result<(&'static str, String), String> {
+    let (mut typ, mut src, mut dst, mut ro) = (None, None, None, false);
+    let mut tmpfs_opts = Vec::new();
+    for field in v.split(',') {
+        let (k, val) = field.split_once('=').map_or((field, None), |(k, v)| (k, Some(v)));
+        let need = || val.filter(|v| !v.is_empty()).ok_or_else(|| format!("{k} needs a value"));
+        match k {
+            "type" => typ = Some(need()?),
+            "source" | "src" => src = Some(need()?),
+            "destination" | "dst" | "target" => dst = Some(need()?),
+            "ro" | "readonly" => ro = val.map_or(Some(true), parse_bool).ok_or_else(|| format!("{k}= is not a boolean"))?,
+            "rw" => ro = !val.map_or(Some(true), parse_bool).ok_or_else(|| format!("{k}= is not a boolean"))?,
+            "relabel" => {}
+            "tmpfs-size" => tmpfs_opts.push(format!("size={}", need()?)),
+            "tmpfs-mode" => tmpfs_opts.push(format!("mode={}", need()?)),
+            _ => return Err(format!("unknown field {} (type, source, destination, ro, relabel, tmpfs-size, tmpfs-mode)", quote(k))),
+        }
+    }
+    let dst = dst.ok_or("needs destination=")?;
+    let ro_opt = if ro { ":ro" } else { "" };
+    match typ.ok_or("needs type= (bind, volume or tmpfs)")? {
+        "bind" => Ok(("Volumes", format!("{}:{dst}{ro_opt}", host_path(src.ok_or("a bind mount needs source=")?, dir)))),
+        "volume" => Ok(("Volumes", match src {
+            Some(src) => volume(&format!("{src}:{dst}{ro_opt}"), dir)?,
+            None => format!("{dst}{ro_opt}"),
+        })),
+        "tmpfs" => {
+            if ro {
+                tmpfs_opts.push("ro".into());
+            }
+            let opts = if tmpfs_opts.is_empty() { String::new() } else { format!(":{}", tmpfs_opts.join(",")) };
+            Ok(("Tmpfs", format!("{dst}{opts}")))
+        }
+        t => Err(format!("type {} is not supported (bind, volume or tmpfs)", quote(t))),
+    }
 }
 
 /// The options read so far, and where each came from.
@@ -238,6 +316,15 @@ impl Mapper {
                 ContainerName::check(&n, key).map_err(message)?;
                 self.name = Some(n);
             }
+            "Mount" => {
+                let (option, item) = mount(&one()?, dir)?;
+                let value = self.append(option, vec![item]);
+                probe(option, &value)?;
+                self.single.insert(option, (value, key.to_string(), e.line));
+            }
+            "Network" if one()?.split(',').any(|n| n.ends_with(".network")) => {
+                return Err("berth does not support .network units; name a berth network (berthctl network create NAME)".into());
+            }
             _ => {
                 let (def, form) = quadlet_option(key).expect("keys() lists only table keys and special ones");
                 let value = match form {
@@ -245,6 +332,7 @@ impl Mapper {
                     Form::Words => OptionValue::StrList(words()?),
                     Form::Flag => boolean(v)?,
                     Form::Number => number(def.sig, v)?,
+                    Form::Item if key == "Volume" => self.append(def.key, vec![volume(&one()?, dir)?]),
                     Form::Item => self.append(def.key, vec![one()?]),
                     Form::ItemWords | Form::Commas => self.append(def.key, words()?),
                     Form::Pair => {
@@ -259,7 +347,8 @@ impl Mapper {
                         OptionValue::StrMap(m)
                     }
                     Form::Argv => OptionValue::StrList(crate::model::parse_argv(&one()?, def.key).map_err(message)?),
-                    Form::Size | Form::Cpus => return Err(format!("{key}= has no file form")),
+                    Form::Size => OptionValue::U64(crate::cli::parse_size(v, def.key).map_err(message)?),
+                    Form::Cpus => return Err(format!("{key}= has no file form")),
                 };
                 probe(def.key, &value)?;
                 self.single.insert(def.key, (value, key.to_string(), e.line));
@@ -401,7 +490,7 @@ mod tests {
             ("Image=docker.io/nginx\n", "/q/web.container:2: Rootfs: give either Image= or Rootfs=, not both"),
             ("StopSignal=SIGBOGUS\n", "/q/web.container:4: StopSignal: unknown signal \"SIGBOGUS\""),
             ("Notify=maybe\n", "/q/web.container:4: Notify: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)"),
-            ("StopTimeout=10s\n", "/q/web.container:4: StopTimeout: \"10s\" is not a number of seconds"),
+            ("StopTimeout=10s\n", "/q/web.container:4: StopTimeout: \"10s\" is not a number"),
             ("Environment=A=1 NOEQ\n", "/q/web.container:4: Environment: an entry is not KEY=VALUE or holds a NUL byte (the value is not shown: it may hold a secret)"),
             ("Environment=A='1\n", "/q/web.container:4: Environment: unterminated quote (')"),
             ("Volume=-data:/data\n", "/q/web.container:4: Volume: \"-data:/data\": a volume name must start with a letter or digit: \"-data\""),
@@ -485,6 +574,33 @@ mod tests {
         let text = format!("{BASE}EnvironmentFile=s.env\n");
         let e = Container::from_file(super::super::parse(&path, &text).unwrap()).unwrap_err().to_string();
         assert!(e.contains("s.env:2: not KEY=VALUE") && !e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn volume_and_mount_forms() {
+        let c = load(&format!(
+            "{BASE}Volume=./data:/data:Z\nVolume=../shared:/shared:ro,z\nVolume=cache:/cache\nVolume=/anon\n\
+             Mount=type=bind,source=./conf,destination=/etc/app,ro=true\nMount=type=volume,src=logs,dst=/logs\n\
+             Mount=type=volume,target=/scratch\nMount=type=tmpfs,destination=/run,tmpfs-size=64m,tmpfs-mode=1777\nTmpfs=/tmp:size=1g\n\
+             Memory=512m\nPidsLimit=100\n"
+        ))
+        .unwrap();
+        let v: Vec<String> = c.spec.volumes.iter().map(|v| v.to_string()).collect();
+        assert_eq!(v, ["/q/data:/data", "/shared:/shared:ro", "cache:/cache", "/anon", "/q/conf:/etc/app:ro", "logs:/logs", "/scratch"]);
+        let t: Vec<(String, Vec<String>)> = c.spec.tmpfs.iter().map(|t| (t.destination.display().to_string(), t.options.clone())).collect();
+        assert_eq!(t, [("/run".to_string(), vec!["size=64m".to_string(), "mode=1777".into()]), ("/tmp".into(), vec!["size=1g".into()])]);
+        assert_eq!((c.spec.resources.memory_max, c.spec.resources.tasks_max), (Some(512 << 20), Some(100)));
+        for (extra, want) in [
+            ("Volume=data.volume:/data\n", "4: Volume: \"data.volume:/data\": berth does not support .volume units; name a volume instead (data:...), which berth makes on first use"),
+            ("Network=web.network\n", "4: Network: berth does not support .network units; name a berth network (berthctl network create NAME)"),
+            ("Mount=type=image,source=x,destination=/x\n", "4: Mount: type \"image\" is not supported (bind, volume or tmpfs)"),
+            ("Mount=type=bind,destination=/x\n", "4: Mount: a bind mount needs source="),
+            ("Mount=type=bind,src=/a,dst=/x,bind-propagation=shared\n", "4: Mount: unknown field \"bind-propagation\" (type, source, destination, ro, relabel, tmpfs-size, tmpfs-mode)"),
+            ("Tmpfs=/tmp:bogus\n", "4: Tmpfs: \"/tmp:bogus\": unknown option \"bogus\" (ro, rw, [no]exec, [no]suid, [no]dev, size=, mode=, nr_inodes=, uid=, gid=)"),
+            ("Memory=lots\n", "4: Memory: \"lots\" is not a size (bytes, or with k, m, g)"),
+        ] {
+            assert_eq!(err(&format!("{BASE}{extra}")), format!("/q/web.container:{want}"));
+        }
     }
 
     #[test]

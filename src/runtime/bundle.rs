@@ -8,7 +8,7 @@
 
 use super::launch::Launch;
 use crate::fsutil::atomic_write;
-use crate::model::{short_id, validate_id, ContainerName, ContainerSpec, Error, Network, Result};
+use crate::model::{short_id, validate_id, ContainerName, ContainerSpec, Error, Network, Result, Tmpfs};
 use oci_spec::runtime::{
     Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
     MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
@@ -152,6 +152,11 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
     for b in &launch.binds {
         let mode = if b.read_only { "ro" } else { "rw" };
         mounts.push(mount(&b.destination, "bind", &b.source, strings(&["rbind", mode]))?);
+    }
+    for t in &spec.tmpfs {
+        let mut options = strings(&Tmpfs::DEFAULT_OPTIONS);
+        options.extend(t.options.iter().cloned());
+        mounts.push(mount(&t.destination, "tmpfs", Path::new("tmpfs"), options)?);
     }
 
     let mut kinds = vec![
@@ -345,6 +350,16 @@ mod tests {
             .collect();
         let want = |s: &str, d: &str, o: &str| (PathBuf::from(s), PathBuf::from(d), strings(&["rbind", o]));
         assert_eq!(extra, [want("/a", "/b", "ro"), want("/c", "/d", "rw"), want("/e", "/f", "rw")]);
+    }
+
+    #[test]
+    fn tmpfs_mounts_follow_the_binds() {
+        let c = build(&[("Volumes", list(&["/a:/b"])), ("Tmpfs", list(&["/run", "/tmp:size=64m,exec"]))]);
+        let m = &c.mounts().as_ref().unwrap()[MOUNTS.len() + 1..];
+        let got: Vec<_> = m.iter().map(|m| (m.destination().clone(), m.typ().clone().unwrap(), m.options().clone().unwrap())).collect();
+        let defaults = ["rw", "noexec", "nosuid", "nodev"];
+        assert_eq!(got[0], (PathBuf::from("/run"), "tmpfs".to_string(), strings(&defaults)));
+        assert_eq!(got[1].2, strings(&[&defaults[..], &["size=64m", "exec"]].concat()));
     }
 
     #[test]
