@@ -4,7 +4,7 @@
 //! validated alone as it is read, so that an error names its line, and the
 //! whole map by the same [`ContainerSpec::from_options`] as a D-Bus call.
 
-use super::parse::{parse_bool, split_words, Entry, UnitFile};
+use super::parse::{parse_bool, split_words, At, Entry, UnitFile};
 use super::{envfile, is_secret_key, quote, specifier, Error, Errors};
 use crate::model::options::quadlet_option;
 use crate::model::{self, validate_option, ContainerName, ContainerSpec, Form, OptionValue, OPTIONS};
@@ -80,11 +80,11 @@ impl Container {
         let mut errors = Vec::new();
         for s in file.sections.iter().filter(|s| !SECTIONS.contains(&s.name.as_str())) {
             let m = format!("unknown section [{}] (a .container file has [Unit], [Container], [Service], [Install])", quote(&s.name).trim_matches('"'));
-            errors.push(file.error(s.line, m));
+            errors.push(file.error_at(&(s.source.clone(), s.line), m));
         }
         for e in file.entries("Service") {
             if let Some(why) = service_key_error(&e.key) {
-                errors.push(file.error(e.line, format!("{}= in [Service] is not supported: {why}", e.key)));
+                errors.push(file.error_at(&e.at(), format!("{}= in [Service] is not supported: {why}", e.key)));
             }
         }
         let unit = unit_name(&file.path)?;
@@ -93,7 +93,7 @@ impl Container {
         let mut m = Mapper::default();
         for e in file.entries("Container") {
             if let Err(msg) = m.entry(e, &unit, dir) {
-                errors.push(file.error(e.line, msg));
+                errors.push(file.error_at(&e.at(), msg));
             }
         }
         let name = match &m.name {
@@ -104,7 +104,7 @@ impl Container {
         };
         // The checks across keys would only repeat what is already wrong.
         if !errors.is_empty() {
-            errors.sort_by_key(|e| e.line);
+            errors.sort_by(|a, b| (&a.path != &file.path, &a.path, a.line).cmp(&(&b.path != &file.path, &b.path, b.line)));
             return Err(Errors(errors));
         }
         let spec = m.finish(&file, header)?;
@@ -248,10 +248,10 @@ fn mount(v: &str, dir: &Path) -> Result<(&'static str, String), String> {
 struct Mapper {
     /// Options by option key: value, [Container] key, line (the last
     /// line for keys that accumulate).
-    single: BTreeMap<&'static str, (OptionValue, String, usize)>,
+    single: BTreeMap<&'static str, (OptionValue, String, At)>,
     env_files: Vec<String>,
-    user: Option<(String, usize)>,
-    group: Option<(String, usize)>,
+    user: Option<(String, At)>,
+    group: Option<(String, At)>,
     name: Option<String>,
 }
 
@@ -302,14 +302,14 @@ impl Mapper {
             "User" => {
                 let u = one()?;
                 probe("User", &OptionValue::Str(u.clone()))?;
-                self.user = Some((u, e.line));
+                self.user = Some((u, e.at()));
             }
             "Group" => {
                 let g = one()?;
                 if g.contains(':') || g.chars().any(|c| c.is_whitespace() || c.is_control()) {
                     return Err(format!("{g:?} is not a group name or gid"));
                 }
-                self.group = Some((g, e.line));
+                self.group = Some((g, e.at()));
             }
             "ContainerName" => {
                 let n = one()?;
@@ -320,7 +320,7 @@ impl Mapper {
                 let (option, item) = mount(&one()?, dir)?;
                 let value = self.append(option, vec![item]);
                 probe(option, &value)?;
-                self.single.insert(option, (value, key.to_string(), e.line));
+                self.single.insert(option, (value, key.to_string(), e.at()));
             }
             "Network" if one()?.split(',').any(|n| n.ends_with(".network")) => {
                 return Err("berth does not support .network units; name a berth network (berthctl network create NAME)".into());
@@ -351,7 +351,7 @@ impl Mapper {
                     Form::Cpus => return Err(format!("{key}= has no file form")),
                 };
                 probe(def.key, &value)?;
-                self.single.insert(def.key, (value, key.to_string(), e.line));
+                self.single.insert(def.key, (value, key.to_string(), e.at()));
             }
         }
         Ok(())
@@ -380,7 +380,7 @@ impl Mapper {
     /// The whole option map, validated as one `CreateContainer` call.
     fn finish(self, file: &UnitFile, header: usize) -> Result<ContainerSpec, Errors> {
         // option key -> ([Container] key, line), to place an error.
-        let mut origin: BTreeMap<&str, (String, usize)> = BTreeMap::new();
+        let mut origin: BTreeMap<&str, (String, At)> = BTreeMap::new();
         let mut opts: BTreeMap<String, OptionValue> = BTreeMap::new();
         for (opt, (value, key, line)) in self.single {
             opts.insert(opt.to_string(), value);
@@ -389,8 +389,8 @@ impl Mapper {
         match (opts.contains_key("Image"), opts.contains_key("Rootfs")) {
             (false, false) => return Err(file.error(header, "[Container] has no Image= or Rootfs=").into()),
             (true, true) => {
-                let line = origin.get("Rootfs").map_or(header, |(_, l)| *l);
-                return Err(file.error(line, "Rootfs: give either Image= or Rootfs=, not both").into());
+                let at = origin.get("Rootfs").map_or((None, header), |(_, at)| at.clone());
+                return Err(file.error_at(&at, "Rootfs: give either Image= or Rootfs=, not both").into());
             }
             (false, true) if !opts.contains_key("Command") && !opts.contains_key("Entrypoint") => {
                 return Err(file.error(header, "[Container] has no Exec=").into());
@@ -398,7 +398,7 @@ impl Mapper {
             _ => {}
         }
         match (self.user, self.group) {
-            (None, Some((_, line))) => return Err(file.error(line, "Group: needs User=").into()),
+            (None, Some((_, at))) => return Err(file.error_at(&at, "Group: needs User=").into()),
             (Some((u, line)), g) => {
                 let user = match &g {
                     Some((g, _)) => format!("{u}:{g}"),
@@ -420,7 +420,7 @@ impl Mapper {
         ContainerSpec::from_options(&opts).map_err(|e| {
             let at = e.key().and_then(|k| origin.get(k).cloned());
             Errors::from(match at {
-                Some((key, line)) => file.error(line, format!("{key}: {}", message(e))),
+                Some((key, at)) => file.error_at(&at, format!("{key}: {}", message(e))),
                 None => file.error(header, message(e)),
             })
         })

@@ -41,8 +41,10 @@ pub struct Generated {
     pub spec_json: String,
     /// (link, target): the target relative to the link, as systemctl makes them.
     pub links: Vec<(PathBuf, PathBuf)>,
-    /// The Alias= names and their lines: none may name a generated unit.
-    pub aliases: Vec<(String, usize)>,
+    /// The Alias= names and where each is: none may name a generated unit.
+    pub aliases: Vec<(String, super::parse::At)>,
+    /// The drop-ins read after the file, in the order they were applied.
+    pub dropins: Vec<PathBuf>,
 }
 
 /// The `.container` files of `dirs`, by file name; a file in an earlier
@@ -93,10 +95,62 @@ pub fn find(dirs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
 }
 
 /// Everything one file becomes, without writing anything; every error of
-/// the file when it has any.
+/// the file when it has any. Drop-ins are looked for next to the file.
 pub fn generate(path: &Path, normal_dir: &Path, monitor: &Path) -> Result<Generated, Errors> {
+    let dirs: Vec<PathBuf> = path.parent().map(Path::to_path_buf).into_iter().collect();
+    generate_in(path, &dirs, normal_dir, monitor)
+}
+
+/// The drop-in directory names of `name.container`, most specific first
+/// (podman quadlet's order): `name.container.d`, then for `a-b-c` the
+/// prefixes `a-b-.container.d` and `a-.container.d`, then `container.d`.
+pub fn dropin_dir_names(file_name: &str) -> Vec<String> {
+    let (stem, ext) = file_name.rsplit_once('.').unwrap_or((file_name, ""));
+    let mut names = vec![format!("{file_name}.d")];
+    let parts: Vec<&str> = stem.split('-').collect();
+    for i in (1..parts.len()).rev() {
+        names.push(format!("{}-.{ext}.d", parts[..i].join("-")));
+    }
+    names.push(format!("{ext}.d"));
+    names
+}
+
+/// The `*.conf` drop-ins of `path` in the search path `dirs`: of two with
+/// one name, the one in the earlier directory (then the more specific
+/// drop-in directory) wins; they apply in the order of their names.
+pub fn dropins(path: &Path, dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else { return Vec::new() };
+    let mut found: BTreeMap<OsString, PathBuf> = BTreeMap::new();
+    for dir in dirs {
+        for d in dropin_dir_names(file_name) {
+            let Ok(entries) = fs::read_dir(dir.join(d)) else { continue };
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let conf = !name.to_string_lossy().starts_with('.') && Path::new(&name).extension().is_some_and(|x| x == "conf");
+                if conf && !found.contains_key(&name) {
+                    found.insert(name, e.path());
+                }
+            }
+        }
+    }
+    found.into_values().collect()
+}
+
+/// [`generate`] with the drop-ins of the search path `dirs`.
+pub fn generate_in(path: &Path, dirs: &[PathBuf], normal_dir: &Path, monitor: &Path) -> Result<Generated, Errors> {
     let text = super::read::regular_file(path, super::container::MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
-    let file = super::parse(path, &text)?;
+    let mut file = super::parse(path, &text)?;
+    let dropins = dropins(path, dirs);
+    let mut errors = Vec::new();
+    for d in &dropins {
+        match super::read::regular_file(d, super::container::MAX_FILE_SIZE).map_err(|e| Errors::from(Error::file(d, e))).and_then(|t| super::parse(d, &t)) {
+            Ok(f) => file.merge(f),
+            Err(e) => errors.extend(e.0),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Errors(errors));
+    }
     let stem = super::container::unit_name(path)?;
     let links = install_links(&file, &stem, normal_dir);
     let (container, (links, aliases)) = match (Container::from_file(file), links) {
@@ -120,7 +174,7 @@ pub fn generate(path: &Path, normal_dir: &Path, monitor: &Path) -> Result<Genera
     };
     let mut spec_json = serde_json::to_string_pretty(&defined).map_err(|e| Error::file(path, e.to_string()))?;
     spec_json.push('\n');
-    Ok(Generated { service_path: normal_dir.join(&unit), service, spec_path, spec_json, links, aliases, container })
+    Ok(Generated { service_path: normal_dir.join(&unit), service, spec_path, spec_json, links, aliases, dropins, container })
 }
 
 /// systemd's unit name rule (unit_name_is_valid): at most 255 bytes of
@@ -131,7 +185,7 @@ pub fn is_unit_name(name: &str) -> bool {
         && name.rsplit_once('.').is_some_and(|(n, t)| !n.is_empty() && !t.is_empty() && !n.starts_with('.'))
 }
 
-type Links = (Vec<(PathBuf, PathBuf)>, Vec<(String, usize)>);
+type Links = (Vec<(PathBuf, PathBuf)>, Vec<(String, super::parse::At)>);
 
 /// WantedBy= and RequiredBy= as `.wants`/`.requires` links, Alias= as a
 /// link to the unit, as `systemctl enable` would make them.
@@ -145,7 +199,7 @@ fn install_links(file: &super::UnitFile, stem: &str, normal_dir: &Path) -> Resul
             "Alias" => "",
             _ => continue,
         };
-        let bad = |m: String| file.error(e.line, format!("{}: {m}", e.key));
+        let bad = |m: String| file.error_at(&e.at(), format!("{}: {m}", e.key));
         let words = match split_words(&e.value) {
             Ok(w) => w,
             Err(m) => {
@@ -169,7 +223,7 @@ fn install_links(file: &super::UnitFile, stem: &str, normal_dir: &Path) -> Resul
                     continue;
                 }
                 links.push((normal_dir.join(&name), PathBuf::from(unit)));
-                aliases.push((name, e.line));
+                aliases.push((name, e.at()));
             } else {
                 links.push((normal_dir.join(format!("{name}.{kind}")).join(unit), Path::new("..").join(unit)));
             }
@@ -270,7 +324,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write, report: &mut dyn FnMut(&Error)) ->
     }
     let mut generated = Vec::new();
     for path in files {
-        match generate(&path, &cfg.normal_dir, &cfg.monitor) {
+        match generate_in(&path, &cfg.dirs, &cfg.normal_dir, &cfg.monitor) {
             Ok(g) => generated.push(g),
             Err(es) => {
                 es.iter().for_each(&mut *report);
@@ -293,13 +347,13 @@ pub fn run(cfg: &Config, out: &mut dyn Write, report: &mut dyn FnMut(&Error)) ->
             let m = format!("container name {} is already used by {}", g.container.name, first.display());
             errors.push(Error::file(path, m));
         }
-        for (alias, line) in &g.aliases {
+        for (alias, at) in &g.aliases {
+            let file = &g.container.file;
             // A link named like a unit would replace it (or point at itself).
             if let Some(src) = units.get(std::ffi::OsStr::new(alias)) {
-                let m = format!("Alias: {alias} is the unit generated from {}", src.display());
-                errors.push(Error::at(path, *line, m));
+                errors.push(file.error_at(at, format!("Alias: {alias} is the unit generated from {}", src.display())));
             } else if let Some(src) = aliases.get(alias) {
-                errors.push(Error::at(path, *line, format!("Alias: {alias} is already an alias from {}", src.display())));
+                errors.push(file.error_at(at, format!("Alias: {alias} is already an alias from {}", src.display())));
             }
         }
         if !errors.is_empty() {
@@ -515,6 +569,33 @@ mod tests {
         let lines: Vec<&str> = errors.iter().map(|e| e.rsplit_once(".container:").unwrap().1.split_once(':').unwrap().0).collect();
         assert_eq!(lines, ["4", "6", "6", "7"], "{errors:?}");
         assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn dropins_follow_podmans_precedence() {
+        assert_eq!(dropin_dir_names("a-b-c.container"), ["a-b-c.container.d", "a-b-.container.d", "a-.container.d", "container.d"]);
+        let d = tempfile::tempdir().unwrap();
+        let (etc, usr) = (d.path().join("etc"), d.path().join("usr"));
+        let put = |p: PathBuf, text: &str| {
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, text).unwrap();
+        };
+        put(usr.join("web-1.container"), &format!("{GOOD}Environment=A=file B=file\n"));
+        put(usr.join("web-1.container.d/10-env.conf"), "[Container]\nEnvironment=A=usr-specific\n");
+        put(etc.join("container.d/10-env.conf"), "[Container]\nEnvironment=A=etc-shared\n");
+        put(usr.join("web-.container.d/20-label.conf"), "[Container]\nLabel=x=1\n[Service]\nRestart=always\n");
+        put(usr.join("container.d/05-notify.conf"), "[Container]\nNotify=yes\n");
+        put(usr.join("container.d/README"), "not a drop-in");
+        let dirs = [etc.clone(), usr.clone()];
+        let g = generate_in(&usr.join("web-1.container"), &dirs, Path::new("/gen"), Path::new("/m")).unwrap();
+        assert_eq!(g.dropins, [usr.join("container.d/05-notify.conf"), etc.join("container.d/10-env.conf"), usr.join("web-.container.d/20-label.conf")]);
+        assert_eq!(g.container.spec.env, ["A=file", "B=file", "A=etc-shared"]);
+        assert!(g.container.spec.notify && g.container.spec.labels["x"] == "1");
+        assert!(g.service.ends_with("Restart=always\n"), "{}", g.service);
+        // An error in a drop-in names the drop-in and its line.
+        put(usr.join("web-1.container.d/30-bad.conf"), "[Container]\n\nNotify=maybe\n");
+        let e = generate_in(&usr.join("web-1.container"), &dirs, Path::new("/gen"), Path::new("/m")).unwrap_err().to_string();
+        assert_eq!(e, format!("{}:3: Notify: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)", usr.join("web-1.container.d/30-bad.conf").display()));
     }
 
     #[test]

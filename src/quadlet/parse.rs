@@ -16,6 +16,17 @@ pub struct Entry {
     pub value: String,
     /// Where the entry starts (its first line when continued).
     pub line: usize,
+    /// The drop-in it comes from; None for the unit file itself.
+    pub source: Option<PathBuf>,
+}
+
+/// Where an entry was read: its drop-in (None: the unit file) and line.
+pub type At = (Option<PathBuf>, usize);
+
+impl Entry {
+    pub fn at(&self) -> At {
+        (self.source.clone(), self.line)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +34,8 @@ pub struct Section {
     pub name: String,
     pub line: usize,
     pub entries: Vec<Entry>,
+    /// The drop-in it comes from; None for the unit file itself.
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +58,22 @@ impl UnitFile {
 
     pub fn error(&self, line: usize, message: impl Into<String>) -> Error {
         Error::at(&self.path, line, message)
+    }
+
+    /// An error at an entry's place, in the unit file or its drop-in.
+    pub fn error_at(&self, at: &At, message: impl Into<String>) -> Error {
+        Error::at(at.0.as_deref().unwrap_or(&self.path), at.1, message)
+    }
+
+    /// Append a drop-in's sections, as systemd reads a drop-in after the unit.
+    pub fn merge(&mut self, dropin: UnitFile) {
+        for mut s in dropin.sections {
+            s.source = Some(dropin.path.clone());
+            for e in &mut s.entries {
+                e.source = Some(dropin.path.clone());
+            }
+            self.sections.push(s);
+        }
     }
 }
 
@@ -119,7 +148,7 @@ fn parse_line(file: &mut UnitFile, line: usize, text: &str) -> Result<(), Error>
         if name.is_empty() {
             return Err(file.error(line, "empty section name"));
         }
-        file.sections.push(Section { name: name.to_string(), line, entries: Vec::new() });
+        file.sections.push(Section { name: name.to_string(), line, entries: Vec::new(), source: None });
         return Ok(());
     }
     let (key, value) = l.split_once('=').ok_or_else(|| file.error(line, format!("missing '=' in {}", quote(l))))?;
@@ -127,7 +156,7 @@ fn parse_line(file: &mut UnitFile, line: usize, text: &str) -> Result<(), Error>
     if key.is_empty() {
         return Err(file.error(line, "missing key name before '='"));
     }
-    let entry = Entry { key: key.to_string(), value: value.trim_matches(WHITESPACE).to_string(), line };
+    let entry = Entry { key: key.to_string(), value: value.trim_matches(WHITESPACE).to_string(), line, source: None };
     match file.sections.last_mut() {
         Some(s) => s.entries.push(entry),
         None => return Err(file.error(line, format!("{}= is outside of any section", quote(key)))),
