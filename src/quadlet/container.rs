@@ -21,7 +21,7 @@ pub fn keys() -> &'static [&'static str] {
     KEYS.get_or_init(|| OPTIONS.iter().filter_map(|d| d.quadlet.map(|(k, _)| k)).chain(SPECIAL_KEYS).collect())
 }
 
-const SECTIONS: [&str; 4] = ["Unit", "Container", "Service", "Install"];
+const SECTIONS: [&str; 5] = ["Unit", "Container", "Service", "Install", "Quadlet"];
 
 /// podman quadlet's `[Container]` keys that berth does not implement: each
 /// is an error naming it, never a silent skip.
@@ -58,6 +58,9 @@ pub struct Container {
     pub id: String,
     pub spec: ContainerSpec,
     pub file: UnitFile,
+    /// `[Quadlet] DefaultDependencies=` (default yes): the unit wants and
+    /// follows network-online.target, as podman quadlet makes it.
+    pub default_dependencies: bool,
 }
 
 /// The id of a file-defined container: the same on every boot and every
@@ -79,12 +82,20 @@ impl Container {
     pub fn from_file(file: UnitFile) -> Result<Self, Errors> {
         let mut errors = Vec::new();
         for s in file.sections.iter().filter(|s| !SECTIONS.contains(&s.name.as_str())) {
-            let m = format!("unknown section [{}] (a .container file has [Unit], [Container], [Service], [Install])", quote(&s.name).trim_matches('"'));
+            let m = format!("unknown section [{}] (a .container file has [Unit], [Container], [Service], [Install], [Quadlet])", quote(&s.name).trim_matches('"'));
             errors.push(file.error_at(&(s.source.clone(), s.line), m));
         }
         for e in file.entries("Service") {
             if let Some(why) = service_key_error(&e.key) {
                 errors.push(file.error_at(&e.at(), format!("{}= in [Service] is not supported: {why}", e.key)));
+            }
+        }
+        let mut default_dependencies = true;
+        for e in file.entries("Quadlet") {
+            match (e.key.as_str(), parse_bool(&e.value)) {
+                ("DefaultDependencies", Some(b)) => default_dependencies = b,
+                ("DefaultDependencies", None) => errors.push(file.error_at(&e.at(), format!("DefaultDependencies: {} is not a boolean", quote(&e.value)))),
+                (k, _) => errors.push(file.error_at(&e.at(), format!("unknown key {}= in [Quadlet] (supported: DefaultDependencies)", quote(k).trim_matches('"')))),
             }
         }
         let unit = unit_name(&file.path)?;
@@ -108,7 +119,7 @@ impl Container {
             return Err(Errors(errors));
         }
         let spec = m.finish(&file, header)?;
-        Ok(Container { id: quadlet_id(&name), unit, name, spec, file })
+        Ok(Container { id: quadlet_id(&name), unit, name, spec, file, default_dependencies })
     }
 }
 
@@ -508,7 +519,7 @@ mod tests {
         assert_eq!(err("[Container]\nRootfs=/r\n"), "/q/web.container:1: [Container] has no Exec=");
         assert_eq!(err("\n[Container]\nExec=/x\n"), "/q/web.container:2: [Container] has no Image= or Rootfs=");
         assert_eq!(err("[Unit]\n"), "/q/web.container: no [Container] section");
-        assert_eq!(err(&format!("{BASE}[Pod]\n")), "/q/web.container:4: unknown section [Pod] (a .container file has [Unit], [Container], [Service], [Install])");
+        assert_eq!(err(&format!("{BASE}[Pod]\n")), "/q/web.container:4: unknown section [Pod] (a .container file has [Unit], [Container], [Service], [Install], [Quadlet])");
     }
 
     #[test]
