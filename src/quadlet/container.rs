@@ -299,7 +299,15 @@ impl Mapper {
             self.reset(key);
             return Ok(());
         }
-        let one = || specifier::expand(v, unit);
+        // One value as podman reads it: a value that is one quoted word
+        // (`ContainerName="web"`) loses its quotes.
+        let one = || {
+            let quoted = v.len() >= 2 && (v.starts_with('"') && v.ends_with('"') || v.starts_with('\'') && v.ends_with('\''));
+            match split_words(v) {
+                Ok(w) if quoted && w.len() == 1 => specifier::expand(&w[0], unit),
+                _ => specifier::expand(v, unit),
+            }
+        };
         // systemd splits into words first, then expands each word.
         let words = || -> Result<Vec<String>, String> {
             split_words(v)?.iter().map(|w| specifier::expand(w, unit)).collect()
@@ -612,6 +620,14 @@ mod tests {
         ] {
             assert_eq!(err(&format!("{BASE}{extra}")), format!("/q/web.container:{want}"));
         }
+    }
+
+    #[test]
+    fn quoted_values_lose_their_quotes() {
+        let c = load(&format!("{BASE}ContainerName=\"web-1\"\nHostName='web'\nWorkingDir=\"/srv/my dir\"\n")).unwrap();
+        assert_eq!(c.name.as_str(), "web-1");
+        assert_eq!(c.spec.hostname.as_deref(), Some("web"));
+        assert_eq!(c.spec.working_dir.as_deref(), Some(Path::new("/srv/my dir")));
     }
 
     #[test]

@@ -139,27 +139,29 @@ pub fn dropins(path: &Path, dirs: &[PathBuf]) -> Vec<PathBuf> {
 /// [`generate`] with the drop-ins of the search path `dirs`.
 pub fn generate_in(path: &Path, dirs: &[PathBuf], normal_dir: &Path, monitor: &Path) -> Result<Generated, Errors> {
     let text = super::read::regular_file(path, super::container::MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
-    let mut file = super::parse(path, &text)?;
+    let (mut file, mut errors) = super::parse::parse_all(path, &text);
     let dropins = dropins(path, dirs);
-    let mut errors = Vec::new();
     for d in &dropins {
-        match super::read::regular_file(d, super::container::MAX_FILE_SIZE).map_err(|e| Errors::from(Error::file(d, e))).and_then(|t| super::parse(d, &t)) {
-            Ok(f) => file.merge(f),
-            Err(e) => errors.extend(e.0),
+        match super::read::regular_file(d, super::container::MAX_FILE_SIZE) {
+            Ok(t) => {
+                let (f, e) = super::parse::parse_all(d, &t);
+                file.merge(f);
+                errors.extend(e);
+            }
+            Err(e) => errors.push(Error::file(d, e)),
         }
-    }
-    if !errors.is_empty() {
-        return Err(Errors(errors));
     }
     let stem = super::container::unit_name(path)?;
     let links = install_links(&file, &stem, normal_dir);
-    let (container, (links, aliases)) = match (Container::from_file(file), links) {
-        (Ok(c), Ok(l)) => (c, l),
-        (Ok(_), Err(e)) | (Err(e), Ok(_)) => return Err(e),
-        (Err(mut a), Err(b)) => {
-            a.0.extend(b.0);
-            a.0.sort_by_key(|e| e.line);
-            return Err(a);
+    let container = Container::from_file(file);
+    let (container, (links, aliases)) = match (container, links) {
+        (Ok(c), Ok(l)) if errors.is_empty() => (c, l),
+        (c, l) => {
+            errors.extend(c.err().into_iter().chain(l.err()).flat_map(|e| e.0));
+            // The file's own errors first, in line order, then its drop-ins'.
+            errors.sort_by(|a, b| (a.path != path, &a.path, a.line).cmp(&(b.path != path, &b.path, b.line)));
+            errors.dedup();
+            return Err(Errors(errors));
         }
     };
     let unit = format!("{}.service", container.unit);

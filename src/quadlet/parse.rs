@@ -90,6 +90,17 @@ fn continues(line: &str) -> bool {
 
 /// Parse a whole file; every line in error is reported, not only the first.
 pub fn parse(path: &Path, text: &str) -> Result<UnitFile, Errors> {
+    let (file, errors) = parse_all(path, text);
+    if errors.is_empty() {
+        Ok(file)
+    } else {
+        Err(Errors(errors))
+    }
+}
+
+/// Parse what is well-formed and list the lines that are not, so that the
+/// rest of the file can still be checked and every error reported.
+pub fn parse_all(path: &Path, text: &str) -> (UnitFile, Vec<Error>) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut file = UnitFile { path: path.to_path_buf(), sections: Vec::new() };
     let mut errors = Vec::new();
@@ -120,11 +131,7 @@ pub fn parse(path: &Path, text: &str) -> Result<UnitFile, Errors> {
     if let Some((start, logical)) = pending {
         line(&mut file, start, &logical);
     }
-    if errors.is_empty() {
-        Ok(file)
-    } else {
-        Err(Errors(errors))
-    }
+    (file, errors)
 }
 
 fn parse_line(file: &mut UnitFile, line: usize, text: &str) -> Result<(), Error> {
