@@ -25,14 +25,13 @@ const SECTIONS: [&str; 5] = ["Unit", "Container", "Service", "Install", "Quadlet
 
 /// podman quadlet's `[Container]` keys that berth does not implement: each
 /// is an error naming it, never a silent skip.
-const PODMAN_ONLY: [&str; 43] = [
+const PODMAN_ONLY: [&str; 39] = [
     "AutoUpdate", "CgroupsMode", "ContainersConfModule", "DNSOption", "EnvironmentHost", "ExposeHostPort",
     "GIDMap", "GlobalArgs", "GroupAdd", "IP6", "LogDriver", "LogOpt", "Mask", "Pod", "PodmanArgs", "Pull",
     "ReloadCmd", "ReloadSignal", "Retry", "RetryDelay", "RunInit", "SeccompProfile", "Secret",
     "SecurityLabelDisable", "SecurityLabelFileType", "SecurityLabelLevel", "SecurityLabelNested",
     "SecurityLabelType", "StartWithPod", "SubGIDMap", "SubUIDMap", "UIDMap", "Unmask", "UserNS",
-    "AddCapability", "DropCapability", "NoNewPrivileges", "Timezone", "ReadOnlyTmpfs", "ShmSize", "Ulimit",
-    "Sysctl", "AddDevice",
+    "NoNewPrivileges", "Timezone", "ReadOnlyTmpfs", "Ulimit", "AddDevice",
 ];
 
 /// `[Service]` keys that would break the unit berth writes.

@@ -116,7 +116,7 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
         return Err(Error::internal(format!("invalid container id {id:?}")));
     }
     let (uid, gid) = (launch.uid, launch.gid);
-    let caps: Capabilities = CAPABILITIES.into_iter().collect();
+    let caps = capabilities_of(spec)?;
     let mut capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
         .effective(caps.clone())
@@ -147,7 +147,15 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
 
     let mut mounts = MOUNTS
         .iter()
-        .map(|(dst, typ, src, opts)| mount(Path::new(dst), typ, Path::new(src), strings(opts)))
+        .map(|(dst, typ, src, opts)| {
+            let mut opts = strings(opts);
+            if let (true, Some(size)) = (*dst == "/dev/shm", spec.shm_size) {
+                // The kernel rounds to pages; podman passes bytes as k.
+                opts.retain(|o| !o.starts_with("size="));
+                opts.push(format!("size={}k", size.div_ceil(1024)));
+            }
+            mount(Path::new(dst), typ, Path::new(src), opts)
+        })
         .collect::<Result<Vec<_>>>()?;
     for b in &launch.binds {
         let mode = if b.read_only { "ro" } else { "rw" };
@@ -181,6 +189,9 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
         .map_err(oci("linux section"))?;
     // The builder's default carries an empty `resources` section.
     linux.set_resources(None);
+    if !spec.sysctls.is_empty() {
+        linux.set_sysctl(Some(spec.sysctls.clone().into_iter().collect()));
+    }
 
     let mut annotations: HashMap<String, String> = spec.annotations.clone().into_iter().collect();
     annotations.insert("org.berth.name".to_string(), name.to_string());
@@ -195,6 +206,28 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
         .annotations(annotations)
         .build()
         .map_err(oci("config"))
+}
+
+/// podman's default capabilities with the spec's CapDrop and CapAdd: ALL
+/// dropped empties the set, ALL added fills it; then single names.
+fn capabilities_of(spec: &ContainerSpec) -> Result<Capabilities> {
+    let cap = |n: &str| {
+        n.parse::<Capability>().map_err(|_| Error::invalid("CapAdd", format!("{n:?} is not a capability this runtime knows")))
+    };
+    let mut caps: Capabilities = CAPABILITIES.into_iter().collect();
+    if spec.cap_drop.iter().any(|c| c == "ALL") {
+        caps.clear();
+    }
+    if spec.cap_add.iter().any(|c| c == "ALL") {
+        caps.extend(crate::model::CAPABILITY_NAMES.iter().filter_map(|n| n.parse::<Capability>().ok()));
+    }
+    for c in spec.cap_add.iter().filter(|c| *c != "ALL") {
+        caps.insert(cap(c)?);
+    }
+    for c in spec.cap_drop.iter().filter(|c| *c != "ALL") {
+        caps.remove(&cap(c)?);
+    }
+    Ok(caps)
 }
 
 /// Join the network namespace at `netns` (made by the container's unit
@@ -350,6 +383,25 @@ mod tests {
             .collect();
         let want = |s: &str, d: &str, o: &str| (PathBuf::from(s), PathBuf::from(d), strings(&["rbind", o]));
         assert_eq!(extra, [want("/a", "/b", "ro"), want("/c", "/d", "rw"), want("/e", "/f", "rw")]);
+    }
+
+    #[test]
+    fn capabilities_sysctls_and_shm_size_reach_the_config() {
+        let c = build(&[
+            ("CapAdd", list(&["NET_ADMIN"])),
+            ("CapDrop", list(&["CHOWN", "KILL"])),
+            ("Sysctls", OptionValue::StrMap([("net.ipv4.ip_forward".to_string(), "1".to_string())].into())),
+            ("ShmSize", OptionValue::U64(1 << 20)),
+        ]);
+        let caps = c.process().as_ref().unwrap().capabilities().as_ref().unwrap().bounding().clone().unwrap();
+        assert!(caps.contains(&Capability::NetAdmin) && !caps.contains(&Capability::Chown) && !caps.contains(&Capability::Kill));
+        assert_eq!(caps.len(), 10);
+        assert_eq!(c.linux().as_ref().unwrap().sysctl().as_ref().unwrap()["net.ipv4.ip_forward"], "1");
+        let shm = c.mounts().as_ref().unwrap().iter().find(|m| m.destination() == Path::new("/dev/shm")).unwrap();
+        assert!(shm.options().as_ref().unwrap().contains(&"size=1024k".to_string()));
+        let all = build(&[("CapDrop", list(&["ALL"])), ("CapAdd", list(&["SYS_TIME"]))]);
+        let caps = all.process().as_ref().unwrap().capabilities().as_ref().unwrap().effective().clone().unwrap();
+        assert_eq!(caps.into_iter().collect::<Vec<_>>(), [Capability::SysTime]);
     }
 
     #[test]
