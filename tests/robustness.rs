@@ -225,7 +225,10 @@ async fn waits_are_limited_per_user_and_end_with_their_caller() {
 #[tokio::test]
 async fn nothing_leaks() {
     let f = installed();
-    let _g = daemon_lock().read().await;
+    // Alone: berthd's thread count is the measure, and another test's calls
+    // keep idle blocking threads alive (tokio keeps one 10 s after its last
+    // use).
+    let _g = daemon_lock().write().await;
     let c = Client::system().await.unwrap();
     for rt in ["crun", "runc"] {
         let name = common::unique(&format!("leak-{rt}"));
@@ -281,7 +284,14 @@ async fn systemctl_kill_works_on_container_units() {
             for _ in 0..5 {
                 ok("systemctl", &["kill", "--kill-whom=all", "--signal=USR1", &unit]);
             }
-            ok("systemctl", &["kill", "--signal=KILL", &unit]);
+            let out = run("systemctl", &["kill", "--signal=KILL", &unit]);
+            if !out.status.success() {
+                // systemd 252 re-reads cgroup.procs of a cgroup runc removes
+                // once its container died (ENODEV); the kill itself went
+                // through. crun (no cgroup manager) never shows it.
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(rt == "runc" && err.contains("No such device"), "systemctl kill {unit}: {err}");
+            }
             assert_eq!(c.wait(&name, &[], None).await.unwrap(), 137);
             c.remove(&name, false, None).await.unwrap();
         }
