@@ -2,10 +2,15 @@
 //! systemd: daemon-reload, systemctl start/stop, the journal, berthctl.
 
 mod common;
+#[path = "image_fixture/mod.rs"]
+mod fixture;
 
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use common::{ok, run};
+use fixture::{oci_files, tar_of, Compress, Layer, TestImage};
 
 #[tokio::test]
 async fn container_files_become_units() {
@@ -90,4 +95,85 @@ async fn container_files_become_units() {
     common::wait_until(Duration::from_secs(10), || {
         !String::from_utf8_lossy(&run("/usr/local/bin/berthctl", &["ps", "-a"]).stdout).contains(&web)
     });
+}
+
+/// The busybox root as an image layer.
+fn busybox_layer(root: &std::path::Path) -> Layer {
+    let mut l = Layer::new(Compress::Gzip);
+    let mut stack = vec![std::path::PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let mut names: Vec<_> = std::fs::read_dir(root.join(&rel)).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        for name in names {
+            let r = rel.join(&name);
+            let p = root.join(&r);
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let path = r.to_str().unwrap().to_string();
+            use std::os::unix::fs::MetadataExt;
+            l = if m.is_dir() {
+                stack.push(r);
+                l.dir(&path, m.mode() & 0o7777)
+            } else if m.file_type().is_symlink() {
+                l.symlink(&path, std::fs::read_link(&p).unwrap().to_str().unwrap())
+            } else {
+                l.file(&path, &std::fs::read(&p).unwrap(), m.mode() & 0o7777)
+            }
+            .owner(0, 0);
+        }
+    }
+    l
+}
+
+/// An image-based file as podman users write one: a published port, a
+/// named volume, a tmpfs, and a drop-in that overrides its Environment=.
+#[tokio::test]
+async fn an_image_container_file_with_port_volume_and_dropin() {
+    let f = common::installed();
+    let _g = common::daemon_lock().read().await;
+    let dir = "/etc/berth/systemd";
+    std::fs::create_dir_all(dir).unwrap();
+    let name = common::unique("qimg");
+    let mut img = TestImage::new(vec![busybox_layer(std::path::Path::new(&f.rootfs))]).named(&format!("localhost/{name}:1"));
+    img.run_config = serde_json::json!({"Env": ["PATH=/bin", "MODE=image"]});
+    let scratch = tempfile::tempdir_in("/var/tmp").unwrap();
+    let archive = scratch.path().join("image.tar");
+    std::fs::write(&archive, tar_of(&oci_files(std::slice::from_ref(&img)))).unwrap();
+    let client = berth::client::Client::system().await.unwrap();
+    client.import_image(std::fs::File::open(&archive).unwrap().as_fd(), None).await.unwrap();
+
+    let port = 20000 + (std::process::id() % 10000) as u16;
+    let volume = format!("{name}-data");
+    std::fs::write(
+        format!("{dir}/{name}.container"),
+        format!(
+            "[Container]\nImage=localhost/{name}:1\nPublishPort={port}:8080\nVolume={volume}:/data:Z\nTmpfs=/scratch:size=1m\n\
+             Environment=MODE=file\nExec=/bin/sh -c 'echo mode=$MODE > /data/index.html; grep /scratch /proc/mounts | grep -q tmpfs && echo tmpfs >> /data/index.html; exec httpd -f -p 8080 -h /data'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(format!("{dir}/{name}.container.d")).unwrap();
+    std::fs::write(format!("{dir}/{name}.container.d/10-env.conf"), "[Container]\nEnvironment=MODE=dropin\n").unwrap();
+
+    ok("systemctl", &["daemon-reload"]);
+    ok("systemctl", &["start", &format!("{name}.service")]);
+    let mut body = String::new();
+    common::wait_until(Duration::from_secs(20), || {
+        body.clear();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else { return false };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+        let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+        let _ = s.read_to_string(&mut body);
+        body.contains("mode=")
+    });
+    assert!(body.contains("mode=dropin\ntmpfs"), "the drop-in's Environment= wins and /scratch is a tmpfs: {body}");
+    // The named volume outlives the unit.
+    ok("systemctl", &["stop", &format!("{name}.service")]);
+    assert!(!run("systemctl", &["is-failed", "--quiet", &format!("{name}.service")]).status.success());
+    let volumes = ok("/usr/local/bin/berthctl", &["volume", "ls"]);
+    assert!(volumes.contains(&volume), "{volumes}");
+
+    std::fs::remove_file(format!("{dir}/{name}.container")).unwrap();
+    std::fs::remove_dir_all(format!("{dir}/{name}.container.d")).unwrap();
+    ok("systemctl", &["daemon-reload"]);
 }

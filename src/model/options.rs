@@ -6,8 +6,8 @@
 //! entry here plus its effect.
 
 use super::spec::{
-    check_abs_path, check_hostname, no_nul, parse_user_value, ContainerSpec, Network, RestartPolicy, RuntimeKind, UserValue,
-    Volume, STOP_TIMEOUT_MAX,
+    check_abs_path, check_hostname, check_sysctl, no_nul, parse_capability, parse_user_value, ContainerSpec, Network,
+    RestartPolicy, RuntimeKind, Tmpfs, UserValue, Volume, STOP_TIMEOUT_MAX,
 };
 use super::network::{check_name as check_network_name, parse_host_entry};
 use super::ports::parse_ports;
@@ -139,7 +139,7 @@ const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Fla
 }
 
 /// Every option key, in the order documentation lists them.
-pub static OPTIONS: [OptionDef; 32] = [
+pub static OPTIONS: [OptionDef; 37] = [
     OptionDef {
         key: "Image",
         sig: Sig::Str,
@@ -421,6 +421,73 @@ pub static OPTIONS: [OptionDef; 32] = [
         },
     },
     OptionDef {
+        key: "Tmpfs",
+        sig: Sig::StrList,
+        doc: "tmpfs mounts DST[:OPTS] (podman's --tmpfs; rw,noexec,nosuid,nodev unless OPTS say otherwise)",
+        flag: flag("tmpfs", None, Form::Item),
+        quadlet: Some(("Tmpfs", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.tmpfs = v.list("Tmpfs")?.iter().map(|x| Tmpfs::parse(x)).collect::<Result<_>>()?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "CapAdd",
+        sig: Sig::StrList,
+        doc: "capabilities added to the default set (NET_ADMIN or CAP_NET_ADMIN; ALL for every one)",
+        flag: flag("cap-add", None, Form::Item),
+        quadlet: Some(("AddCapability", Form::ItemWords)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.cap_add = v.list("CapAdd")?.iter().map(|c| parse_capability(c, "CapAdd")).collect::<Result<_>>()?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "CapDrop",
+        sig: Sig::StrList,
+        doc: "capabilities dropped from the default set (ALL for every one; CapAdd then adds back)",
+        flag: flag("cap-drop", None, Form::Item),
+        quadlet: Some(("DropCapability", Form::ItemWords)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.cap_drop = v.list("CapDrop")?.iter().map(|c| parse_capability(c, "CapDrop")).collect::<Result<_>>()?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Sysctls",
+        sig: Sig::StrMap,
+        doc: "namespaced sysctls NAME=VALUE (kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.* without host network)",
+        flag: flag("sysctl", None, Form::Pair),
+        quadlet: Some(("Sysctl", Form::Pair)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let m = v.map("Sysctls")?;
+            m.keys().try_for_each(|k| check_sysctl(k))?;
+            s.sysctls = m.clone();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "ShmSize",
+        sig: Sig::U64,
+        doc: "size of /dev/shm in bytes (default 64 MiB)",
+        flag: flag("shm-size", None, Form::Size),
+        quadlet: Some(("ShmSize", Form::Size)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.shm_size = Some(nonzero("ShmSize", v.u64("ShmSize")?)?);
+            Ok(())
+        },
+    },
+    OptionDef {
         key: "ReadOnly",
         sig: Sig::Bool,
         doc: "a read-only root file system",
@@ -585,7 +652,7 @@ pub static OPTIONS: [OptionDef; 32] = [
         sig: Sig::U64,
         doc: "memory limit in bytes (systemd's MemoryMax=)",
         flag: flag("memory", Some('m'), Form::Size),
-        quadlet: None,
+        quadlet: Some(("Memory", Form::Size)),
         resource: true,
         redact: None,
         apply: |s, v| {
@@ -598,7 +665,7 @@ pub static OPTIONS: [OptionDef; 32] = [
         sig: Sig::U64,
         doc: "most processes and threads (systemd's TasksMax=)",
         flag: flag("pids-limit", None, Form::Number),
-        quadlet: None,
+        quadlet: Some(("PidsLimit", Form::Number)),
         resource: true,
         redact: None,
         apply: |s, v| {

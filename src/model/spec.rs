@@ -169,6 +169,82 @@ impl Volume {
     }
 }
 
+/// A tmpfs mounted in the container: podman's `--tmpfs DST[:OPTIONS]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tmpfs {
+    pub destination: PathBuf,
+    /// Mount options after podman's defaults (rw, noexec, nosuid, nodev).
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+impl Tmpfs {
+    /// podman's options before the caller's, which may undo them.
+    pub const DEFAULT_OPTIONS: [&'static str; 4] = ["rw", "noexec", "nosuid", "nodev"];
+
+    /// `DST[:OPTS]`, OPTS a comma list of ro, rw, exec, noexec, suid, nosuid,
+    /// dev, nodev, and size=, mode=, nr_inodes=, uid=, gid= with a value.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = |m: String| Error::invalid("Tmpfs", format!("{s:?}: {m}"));
+        let (dst, opts) = s.split_once(':').unwrap_or((s, ""));
+        check_abs_path(dst, "Tmpfs")?;
+        if dst == "/" {
+            return Err(bad("a tmpfs cannot be mounted on /".into()));
+        }
+        let mut options = Vec::new();
+        for o in opts.split(',').filter(|_| !opts.is_empty()) {
+            let known = match o.split_once('=') {
+                Some((k, v)) => {
+                    ["size", "mode", "nr_inodes", "uid", "gid"].contains(&k)
+                        && !v.is_empty()
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'%')
+                }
+                None => ["ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev"].contains(&o),
+            };
+            if !known {
+                return Err(bad(format!("unknown option {o:?} (ro, rw, [no]exec, [no]suid, [no]dev, size=, mode=, nr_inodes=, uid=, gid=)")));
+            }
+            options.push(o.to_string());
+        }
+        Ok(Tmpfs { destination: dst.into(), options })
+    }
+}
+
+/// The kernel's capability names (capabilities(7)), without `CAP_`.
+pub const CAPABILITY_NAMES: [&str; 41] = [
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// A capability as podman takes it (`net_admin`, `CAP_NET_ADMIN`, `ALL`):
+/// its name without `CAP_`, upper case.
+pub fn parse_capability(s: &str, key: &str) -> Result<String> {
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("CAP_").unwrap_or(&up);
+    if name == "ALL" || CAPABILITY_NAMES.contains(&name) {
+        Ok(name.to_string())
+    } else {
+        Err(Error::invalid(key, format!("{s:?} is not a capability (see capabilities(7)) or ALL")))
+    }
+}
+
+/// Sysctls a container may set: those of the namespaces it has of its own
+/// (podman's list); `net.*` needs a network namespace of its own.
+pub fn check_sysctl(name: &str) -> Result<()> {
+    let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
+    let ok = ipc.contains(&name) || name.starts_with("fs.mqueue.") || name.starts_with("net.");
+    let clean = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b));
+    if ok && clean {
+        Ok(())
+    } else {
+        Err(Error::invalid("Sysctls", format!("{name:?} is not a namespaced sysctl (kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*)")))
+    }
+}
+
 /// A volume name follows the container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`,
 /// at most 128 bytes.
 pub fn check_volume_name(name: &str) -> std::result::Result<(), String> {
@@ -245,6 +321,21 @@ pub struct ContainerSpec {
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub volumes: Vec<Volume>,
+    /// tmpfs mounts (podman's --tmpfs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<Tmpfs>,
+    /// Capabilities added to and dropped from podman's default set (names
+    /// without CAP_, or ALL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    /// Namespaced sysctls set in the container.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    /// Size of /dev/shm in bytes (default 64 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
     pub read_only: bool,
     pub network: Network,
     /// Published ports; a host port of 0 is chosen when the container is created.
@@ -366,6 +457,11 @@ impl Default for ContainerSpec {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
             volumes: Vec::new(),
+            tmpfs: Vec::new(),
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            sysctls: BTreeMap::new(),
+            shm_size: None,
             read_only: false,
             network: Network::default(),
             ports: Vec::new(),
@@ -411,7 +507,18 @@ impl ContainerSpec {
                 return Err(Error::invalid("Volumes", format!("two volumes at {}", v.destination.display())));
             }
         }
+        for (i, t) in self.tmpfs.iter().enumerate() {
+            let taken = self.tmpfs[..i].iter().map(|u| &u.destination).chain(self.volumes.iter().map(|v| &v.destination));
+            if taken.into_iter().any(|d| *d == t.destination) {
+                return Err(Error::invalid("Tmpfs", format!("two mounts at {}", t.destination.display())));
+            }
+        }
         self.check_network_keys()?;
+        if self.network == Network::Host {
+            if let Some(k) = self.sysctls.keys().find(|k| k.starts_with("net.")) {
+                return Err(Error::invalid("Sysctls", format!("{k} needs a network namespace of its own; Network is host")));
+            }
+        }
         Ok(self)
     }
 
@@ -580,6 +687,9 @@ mod tests {
             ("Volumes", OptionValue::StrList(vec!["/a:/b:ro,".into()])),
             ("Volumes", OptionValue::StrList(vec!["/a:/b".into(), "v:/b".into()])),
             ("Volumes", OptionValue::StrList(vec!["/".into()])),
+            ("Tmpfs", OptionValue::StrList(vec!["tmp".into()])),
+            ("Tmpfs", OptionValue::StrList(vec!["/tmp:size=1g;x".into()])),
+            ("Tmpfs", OptionValue::StrList(vec!["/tmp:suid,bogus".into()])),
             ("Image", OptionValue::Str("".into())),
             ("Entrypoint", OptionValue::Str("sh".into())),
             ("Runtime", OptionValue::Str("kata".into())),
@@ -648,6 +758,32 @@ mod tests {
         assert_eq!(v.iter().map(|x| x.to_string()).collect::<Vec<_>>(), ["data:/var/lib/x:ro", "/cache", "/h:/h"]);
         let e = with(("Volumes", OptionValue::StrList(vec!["-x:/d".into()]))).unwrap_err();
         assert!(e.to_string().contains("a volume name must start with a letter or digit"), "{e}");
+    }
+
+    #[test]
+    fn tmpfs_mounts() {
+        let s = with(("Tmpfs", OptionValue::StrList(vec!["/run".into(), "/tmp:size=64m,mode=1777,exec".into()]))).unwrap();
+        assert_eq!(s.tmpfs[0], Tmpfs { destination: "/run".into(), options: vec![] });
+        assert_eq!(s.tmpfs[1].options, ["size=64m", "mode=1777", "exec"]);
+        let mut o = base();
+        o.push(("Volumes", OptionValue::StrList(vec!["/h:/tmp".into()])));
+        o.push(("Tmpfs", OptionValue::StrList(vec!["/tmp".into()])));
+        assert_eq!(err_key(ContainerSpec::from_options(&opts(&o))), "Tmpfs");
+    }
+
+    #[test]
+    fn capabilities_sysctls_and_shm() {
+        let s = with(("CapAdd", OptionValue::StrList(vec!["net_admin".into(), "CAP_SYS_TIME".into()]))).unwrap();
+        assert_eq!(s.cap_add, ["NET_ADMIN", "SYS_TIME"]);
+        assert_eq!(err_key(with(("CapDrop", OptionValue::StrList(vec!["CAP_BOGUS".into()])))), "CapDrop");
+        let m = |k: &str| OptionValue::StrMap([(k.to_string(), "1".to_string())].into());
+        assert!(with(("Sysctls", m("net.ipv4.ip_forward"))).is_ok());
+        assert_eq!(err_key(with(("Sysctls", m("kernel.hostname")))), "Sysctls");
+        let mut o = base();
+        o.push(("Network", OptionValue::Str("host".into())));
+        o.push(("Sysctls", m("net.ipv4.ip_forward")));
+        assert_eq!(err_key(ContainerSpec::from_options(&opts(&o))), "Sysctls");
+        assert_eq!(err_key(with(("ShmSize", OptionValue::U64(0)))), "ShmSize");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! validated alone as it is read, so that an error names its line, and the
 //! whole map by the same [`ContainerSpec::from_options`] as a D-Bus call.
 
-use super::parse::{parse_bool, split_words, Entry, UnitFile};
-use super::{envfile, specifier, Error};
+use super::parse::{parse_bool, split_words, At, Entry, UnitFile};
+use super::{envfile, is_secret_key, quote, specifier, Error, Errors};
 use crate::model::options::quadlet_option;
 use crate::model::{self, validate_option, ContainerName, ContainerSpec, Form, OptionValue, OPTIONS};
 use sha2::{Digest, Sha256};
@@ -13,14 +13,39 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `[Container]` keys that are not one option each.
-const SPECIAL_KEYS: [&str; 4] = ["EnvironmentFile", "User", "Group", "ContainerName"];
+const SPECIAL_KEYS: [&str; 5] = ["EnvironmentFile", "User", "Group", "ContainerName", "Mount"];
 
 /// Every supported `[Container]` key (podman quadlet's names).
-pub fn keys() -> Vec<&'static str> {
-    OPTIONS.iter().filter_map(|d| d.quadlet.map(|(k, _)| k)).chain(SPECIAL_KEYS).collect()
+pub fn keys() -> &'static [&'static str] {
+    static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| OPTIONS.iter().filter_map(|d| d.quadlet.map(|(k, _)| k)).chain(SPECIAL_KEYS).collect())
 }
 
-const SECTIONS: [&str; 4] = ["Unit", "Container", "Service", "Install"];
+const SECTIONS: [&str; 5] = ["Unit", "Container", "Service", "Install", "Quadlet"];
+
+/// podman quadlet's `[Container]` keys that berth does not implement: each
+/// is an error naming it, never a silent skip.
+const PODMAN_ONLY: [&str; 39] = [
+    "AutoUpdate", "CgroupsMode", "ContainersConfModule", "DNSOption", "EnvironmentHost", "ExposeHostPort",
+    "GIDMap", "GlobalArgs", "GroupAdd", "IP6", "LogDriver", "LogOpt", "Mask", "Pod", "PodmanArgs", "Pull",
+    "ReloadCmd", "ReloadSignal", "Retry", "RetryDelay", "RunInit", "SeccompProfile", "Secret",
+    "SecurityLabelDisable", "SecurityLabelFileType", "SecurityLabelLevel", "SecurityLabelNested",
+    "SecurityLabelType", "StartWithPod", "SubGIDMap", "SubUIDMap", "UIDMap", "Unmask", "UserNS",
+    "NoNewPrivileges", "Timezone", "ReadOnlyTmpfs", "Ulimit", "AddDevice",
+];
+
+/// `[Service]` keys that would break the unit berth writes.
+fn service_key_error(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "User" | "Group" | "DynamicUser" => {
+            "the unit runs berth-monitor, which needs root; set User= (and Group=) in [Container] to run the container as a user"
+        }
+        "ExecStart" => "berth writes the unit's ExecStart= (the container's own command is Exec= in [Container])",
+        "KillSignal" => "berth's monitor takes the kill signal and stops the container with StopSignal=; set StopSignal= in [Container]",
+        "Type" | "NotifyAccess" => "berth sets it; use Notify= in [Container] for readiness",
+        _ => return None,
+    })
+}
 
 /// A `.container` file, parsed and validated.
 #[derive(Debug, Clone)]
@@ -32,6 +57,9 @@ pub struct Container {
     pub id: String,
     pub spec: ContainerSpec,
     pub file: UnitFile,
+    /// `[Quadlet] DefaultDependencies=` (default yes): the unit wants and
+    /// follows network-online.target, as podman quadlet makes it.
+    pub default_dependencies: bool,
 }
 
 /// The id of a file-defined container: the same on every boot and every
@@ -40,40 +68,65 @@ pub fn quadlet_id(name: &ContainerName) -> String {
     Sha256::digest(format!("berth-quadlet:{name}")).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Largest `.container` file read.
+pub const MAX_FILE_SIZE: u64 = 8 << 20;
+
 impl Container {
-    pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, e.to_string()))?;
+    pub fn load(path: &Path) -> Result<Self, Errors> {
+        let text = super::read::regular_file(path, MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
         Self::from_file(super::parse(path, &text)?)
     }
 
-    pub fn from_file(file: UnitFile) -> Result<Self, Error> {
-        if let Some(s) = file.sections.iter().find(|s| !SECTIONS.contains(&s.name.as_str())) {
-            let m = format!("unknown section [{}] (a .container file has [Unit], [Container], [Service], [Install])", s.name);
-            return Err(file.error(s.line, m));
+    /// Map and check every entry; all errors of the file are reported.
+    pub fn from_file(file: UnitFile) -> Result<Self, Errors> {
+        let mut errors = Vec::new();
+        for s in file.sections.iter().filter(|s| !SECTIONS.contains(&s.name.as_str())) {
+            let m = format!("unknown section [{}] (a .container file has [Unit], [Container], [Service], [Install], [Quadlet])", quote(&s.name).trim_matches('"'));
+            errors.push(file.error_at(&(s.source.clone(), s.line), m));
+        }
+        for e in file.entries("Service") {
+            if let Some(why) = service_key_error(&e.key) {
+                errors.push(file.error_at(&e.at(), format!("{}= in [Service] is not supported: {why}", e.key)));
+            }
+        }
+        let mut default_dependencies = true;
+        for e in file.entries("Quadlet") {
+            match (e.key.as_str(), parse_bool(&e.value)) {
+                ("DefaultDependencies", Some(b)) => default_dependencies = b,
+                ("DefaultDependencies", None) => errors.push(file.error_at(&e.at(), format!("DefaultDependencies: {} is not a boolean", quote(&e.value)))),
+                (k, _) => errors.push(file.error_at(&e.at(), format!("unknown key {}= in [Quadlet] (supported: DefaultDependencies)", quote(k).trim_matches('"')))),
+            }
         }
         let unit = unit_name(&file.path)?;
         let header = file.section_line("Container").ok_or_else(|| Error::file(&file.path, "no [Container] section"))?;
         let dir = file.path.parent().unwrap_or(Path::new("/"));
         let mut m = Mapper::default();
         for e in file.entries("Container") {
-            m.entry(e, &unit, dir).map_err(|msg| file.error(e.line, msg))?;
+            if let Err(msg) = m.entry(e, &unit, dir) {
+                errors.push(file.error_at(&e.at(), msg));
+            }
         }
         let name = match &m.name {
-            Some(n) => ContainerName::new(n).expect("checked when read"),
+            Some(n) => ContainerName::new(n).map_err(|e| Error::file(&file.path, message(e)))?,
             None => ContainerName::new(&unit).map_err(|e| {
                 Error::file(&file.path, format!("{}; set ContainerName=", message(e)))
             })?,
         };
+        // The checks across keys would only repeat what is already wrong.
+        if !errors.is_empty() {
+            errors.sort_by(|a, b| (&a.path != &file.path, &a.path, a.line).cmp(&(&b.path != &file.path, &b.path, b.line)));
+            return Err(Errors(errors));
+        }
         let spec = m.finish(&file, header)?;
-        Ok(Container { id: quadlet_id(&name), unit, name, spec, file })
+        Ok(Container { id: quadlet_id(&name), unit, name, spec, file, default_dependencies })
     }
 }
 
 /// `web` for `.../web.container`: the generated unit is `web.service`.
-fn unit_name(path: &Path) -> Result<String, Error> {
+pub(super) fn unit_name(path: &Path) -> Result<String, Errors> {
     let file_name = path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default();
     let stem = file_name.strip_suffix(".container").unwrap_or_default();
-    let bad = |m: &str| Err(Error::file(path, m));
+    let bad = |m: &str| Err(Error::file(path, m).into());
     if stem.is_empty() {
         return bad("not a <name>.container file");
     }
@@ -97,7 +150,7 @@ fn probe(key: &str, value: &OptionValue) -> Result<(), String> {
 }
 
 fn number(sig: crate::model::Sig, v: &str) -> Result<OptionValue, String> {
-    let n: u64 = v.parse().map_err(|_| format!("{v:?} is not a number of seconds"))?;
+    let n: u64 = v.parse().map_err(|_| format!("{} is not a number", quote(v)))?;
     Ok(match sig {
         crate::model::Sig::U32 => OptionValue::U32(u32::try_from(n).map_err(|_| format!("{v} is too large"))?),
         _ => OptionValue::U64(n),
@@ -122,25 +175,120 @@ fn env_file(value: &str, dir: &Path) -> Result<Vec<String>, String> {
     envfile::read(&path)
 }
 
+/// A host path of a `.container` file: podman takes one starting with `.`
+/// relative to the file's directory.
+fn host_path(src: &str, dir: &Path) -> String {
+    if !src.starts_with('.') {
+        return src.to_string();
+    }
+    let mut p = dir.to_path_buf();
+    for c in Path::new(src).components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                p.pop();
+            }
+            c => p.push(c),
+        }
+    }
+    p.to_string_lossy().into_owned()
+}
+
+/// Volume=: `./relative` sources are the file's directory's; `foo.volume`
+/// names a podman `.volume` unit, which berth does not generate.
+fn volume(v: &str, dir: &Path) -> Result<String, String> {
+    let (src, rest) = match v.split_once(':') {
+        Some((src, rest)) => (src, Some(rest)),
+        None => return Ok(v.to_string()),
+    };
+    if let Some(name) = src.strip_suffix(".volume") {
+        return Err(format!(
+            "{}: berth does not support .volume units; name a volume instead ({name}:...), which berth makes on first use",
+            quote(v)
+        ));
+    }
+    let src = host_path(src, dir);
+    Ok(match rest {
+        Some(rest) => format!("{src}:{rest}"),
+        None => src,
+    })
+}
+
+/// Mount=: podman's `--mount type=bind|volume|tmpfs,...` as the Volume= or
+/// Tmpfs= entry it is: (option key, entry).
+fn mount(v: &str, dir: &Path) -> Result<(&'static str, String), String> {
+    let (mut typ, mut src, mut dst, mut ro) = (None, None, None, false);
+    let mut tmpfs_opts = Vec::new();
+    for field in v.split(',') {
+        let (k, val) = field.split_once('=').map_or((field, None), |(k, v)| (k, Some(v)));
+        let need = || val.filter(|v| !v.is_empty()).ok_or_else(|| format!("{k} needs a value"));
+        match k {
+            "type" => typ = Some(need()?),
+            "source" | "src" => src = Some(need()?),
+            "destination" | "dst" | "target" => dst = Some(need()?),
+            "ro" | "readonly" => ro = val.map_or(Some(true), parse_bool).ok_or_else(|| format!("{k}= is not a boolean"))?,
+            "rw" => ro = !val.map_or(Some(true), parse_bool).ok_or_else(|| format!("{k}= is not a boolean"))?,
+            "relabel" => {}
+            "tmpfs-size" => tmpfs_opts.push(format!("size={}", need()?)),
+            "tmpfs-mode" => tmpfs_opts.push(format!("mode={}", need()?)),
+            _ => return Err(format!("unknown field {} (type, source, destination, ro, relabel, tmpfs-size, tmpfs-mode)", quote(k))),
+        }
+    }
+    let dst = dst.ok_or("needs destination=")?;
+    let ro_opt = if ro { ":ro" } else { "" };
+    match typ.ok_or("needs type= (bind, volume or tmpfs)")? {
+        "bind" => Ok(("Volumes", format!("{}:{dst}{ro_opt}", host_path(src.ok_or("a bind mount needs source=")?, dir)))),
+        "volume" => Ok(("Volumes", match src {
+            Some(src) => volume(&format!("{src}:{dst}{ro_opt}"), dir)?,
+            None => format!("{dst}{ro_opt}"),
+        })),
+        "tmpfs" => {
+            if ro {
+                tmpfs_opts.push("ro".into());
+            }
+            let opts = if tmpfs_opts.is_empty() { String::new() } else { format!(":{}", tmpfs_opts.join(",")) };
+            Ok(("Tmpfs", format!("{dst}{opts}")))
+        }
+        t => Err(format!("type {} is not supported (bind, volume or tmpfs)", quote(t))),
+    }
+}
+
 /// The options read so far, and where each came from.
 #[derive(Default)]
 struct Mapper {
     /// Options by option key: value, [Container] key, line (the last
     /// line for keys that accumulate).
-    single: BTreeMap<&'static str, (OptionValue, String, usize)>,
+    single: BTreeMap<&'static str, (OptionValue, String, At)>,
     env_files: Vec<String>,
-    user: Option<(String, usize)>,
-    group: Option<(String, usize)>,
+    user: Option<(String, At)>,
+    group: Option<(String, At)>,
     name: Option<String>,
 }
 
 impl Mapper {
     fn entry(&mut self, e: &Entry, unit: &str, dir: &Path) -> Result<(), String> {
         let key = e.key.as_str();
-        if !keys().contains(&key) {
-            return Err(format!("unknown key {key}= in [Container] (supported: {})", keys().join(", ")));
+        if key.starts_with("Health") {
+            return Err(format!("{key}=: berth does not support health checks yet"));
         }
-        self.value(e, unit, dir).map_err(|m| format!("{key}: {m}"))
+        if PODMAN_ONLY.contains(&key) {
+            return Err(format!("{key}= is a podman quadlet key that berth does not support"));
+        }
+        if !keys().contains(&key) {
+            let key = quote(key);
+            return Err(format!("unknown key {}= in [Container] (supported: {})", key.trim_matches('"'), keys().join(", ")));
+        }
+        self.value(e, unit, dir).map_err(|m| {
+            // What a secret's value holds must not reach the logs: a model
+            // error quotes the value; the syntax errors here do not.
+            let safe = m.starts_with("unterminated quote") || m == "trailing backslash" || m.starts_with("specifier %")
+                || m.starts_with("a lone %");
+            if is_secret_key(key) && !safe && key != "EnvironmentFile" {
+                format!("{key}: an entry is not KEY=VALUE or holds a NUL byte (the value is not shown: it may hold a secret)")
+            } else {
+                format!("{key}: {m}")
+            }
+        })
     }
 
     fn value(&mut self, e: &Entry, unit: &str, dir: &Path) -> Result<(), String> {
@@ -150,7 +298,15 @@ impl Mapper {
             self.reset(key);
             return Ok(());
         }
-        let one = || specifier::expand(v, unit);
+        // One value as podman reads it: a value that is one quoted word
+        // (`ContainerName="web"`) loses its quotes.
+        let one = || {
+            let quoted = v.len() >= 2 && (v.starts_with('"') && v.ends_with('"') || v.starts_with('\'') && v.ends_with('\''));
+            match split_words(v) {
+                Ok(w) if quoted && w.len() == 1 => specifier::expand(&w[0], unit),
+                _ => specifier::expand(v, unit),
+            }
+        };
         // systemd splits into words first, then expands each word.
         let words = || -> Result<Vec<String>, String> {
             split_words(v)?.iter().map(|w| specifier::expand(w, unit)).collect()
@@ -164,19 +320,28 @@ impl Mapper {
             "User" => {
                 let u = one()?;
                 probe("User", &OptionValue::Str(u.clone()))?;
-                self.user = Some((u, e.line));
+                self.user = Some((u, e.at()));
             }
             "Group" => {
                 let g = one()?;
                 if g.contains(':') || g.chars().any(|c| c.is_whitespace() || c.is_control()) {
                     return Err(format!("{g:?} is not a group name or gid"));
                 }
-                self.group = Some((g, e.line));
+                self.group = Some((g, e.at()));
             }
             "ContainerName" => {
                 let n = one()?;
                 ContainerName::check(&n, key).map_err(message)?;
                 self.name = Some(n);
+            }
+            "Mount" => {
+                let (option, item) = mount(&one()?, dir)?;
+                let value = self.append(option, vec![item]);
+                probe(option, &value)?;
+                self.single.insert(option, (value, key.to_string(), e.at()));
+            }
+            "Network" if one()?.split(',').any(|n| n.ends_with(".network")) => {
+                return Err("berth does not support .network units; name a berth network (berthctl network create NAME)".into());
             }
             _ => {
                 let (def, form) = quadlet_option(key).expect("keys() lists only table keys and special ones");
@@ -185,6 +350,7 @@ impl Mapper {
                     Form::Words => OptionValue::StrList(words()?),
                     Form::Flag => boolean(v)?,
                     Form::Number => number(def.sig, v)?,
+                    Form::Item if key == "Volume" => self.append(def.key, vec![volume(&one()?, dir)?]),
                     Form::Item => self.append(def.key, vec![one()?]),
                     Form::ItemWords | Form::Commas => self.append(def.key, words()?),
                     Form::Pair => {
@@ -199,10 +365,11 @@ impl Mapper {
                         OptionValue::StrMap(m)
                     }
                     Form::Argv => OptionValue::StrList(crate::model::parse_argv(&one()?, def.key).map_err(message)?),
-                    Form::Size | Form::Cpus => return Err(format!("{key}= has no file form")),
+                    Form::Size => OptionValue::U64(crate::cli::parse_size(v, def.key).map_err(message)?),
+                    Form::Cpus => return Err(format!("{key}= has no file form")),
                 };
                 probe(def.key, &value)?;
-                self.single.insert(def.key, (value, key.to_string(), e.line));
+                self.single.insert(def.key, (value, key.to_string(), e.at()));
             }
         }
         Ok(())
@@ -229,27 +396,27 @@ impl Mapper {
     }
 
     /// The whole option map, validated as one `CreateContainer` call.
-    fn finish(self, file: &UnitFile, header: usize) -> Result<ContainerSpec, Error> {
+    fn finish(self, file: &UnitFile, header: usize) -> Result<ContainerSpec, Errors> {
         // option key -> ([Container] key, line), to place an error.
-        let mut origin: BTreeMap<&str, (String, usize)> = BTreeMap::new();
+        let mut origin: BTreeMap<&str, (String, At)> = BTreeMap::new();
         let mut opts: BTreeMap<String, OptionValue> = BTreeMap::new();
         for (opt, (value, key, line)) in self.single {
             opts.insert(opt.to_string(), value);
             origin.insert(opt, (key, line));
         }
         match (opts.contains_key("Image"), opts.contains_key("Rootfs")) {
-            (false, false) => return Err(file.error(header, "[Container] has no Image= or Rootfs=")),
+            (false, false) => return Err(file.error(header, "[Container] has no Image= or Rootfs=").into()),
             (true, true) => {
-                let line = origin.get("Rootfs").map_or(header, |(_, l)| *l);
-                return Err(file.error(line, "Rootfs: give either Image= or Rootfs=, not both"));
+                let at = origin.get("Rootfs").map_or((None, header), |(_, at)| at.clone());
+                return Err(file.error_at(&at, "Rootfs: give either Image= or Rootfs=, not both").into());
             }
             (false, true) if !opts.contains_key("Command") && !opts.contains_key("Entrypoint") => {
-                return Err(file.error(header, "[Container] has no Exec="));
+                return Err(file.error(header, "[Container] has no Exec=").into());
             }
             _ => {}
         }
         match (self.user, self.group) {
-            (None, Some((_, line))) => return Err(file.error(line, "Group: needs User=")),
+            (None, Some((_, at))) => return Err(file.error_at(&at, "Group: needs User=").into()),
             (Some((u, line)), g) => {
                 let user = match &g {
                     Some((g, _)) => format!("{u}:{g}"),
@@ -270,10 +437,10 @@ impl Mapper {
         }
         ContainerSpec::from_options(&opts).map_err(|e| {
             let at = e.key().and_then(|k| origin.get(k).cloned());
-            match at {
-                Some((key, line)) => file.error(line, format!("{key}: {}", message(e))),
+            Errors::from(match at {
+                Some((key, at)) => file.error_at(&at, format!("{key}: {}", message(e))),
                 None => file.error(header, message(e)),
-            }
+            })
         })
     }
 }
@@ -283,7 +450,7 @@ mod tests {
     use super::*;
     use crate::model::{Network, Volume};
 
-    fn load(text: &str) -> Result<Container, Error> {
+    fn load(text: &str) -> Result<Container, Errors> {
         Container::from_file(super::super::parse(Path::new("/q/web.container"), text).unwrap())
     }
 
@@ -341,8 +508,9 @@ mod tests {
             ("Image=docker.io/nginx\n", "/q/web.container:2: Rootfs: give either Image= or Rootfs=, not both"),
             ("StopSignal=SIGBOGUS\n", "/q/web.container:4: StopSignal: unknown signal \"SIGBOGUS\""),
             ("Notify=maybe\n", "/q/web.container:4: Notify: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)"),
-            ("StopTimeout=10s\n", "/q/web.container:4: StopTimeout: \"10s\" is not a number of seconds"),
-            ("Environment=A=1 NOEQ\n", "/q/web.container:4: Environment: \"NOEQ\" is not KEY=VALUE"),
+            ("StopTimeout=10s\n", "/q/web.container:4: StopTimeout: \"10s\" is not a number"),
+            ("Environment=A=1 NOEQ\n", "/q/web.container:4: Environment: an entry is not KEY=VALUE or holds a NUL byte (the value is not shown: it may hold a secret)"),
+            ("Environment=A='1\n", "/q/web.container:4: Environment: unterminated quote (')"),
             ("Volume=-data:/data\n", "/q/web.container:4: Volume: \"-data:/data\": a volume name must start with a letter or digit: \"-data\""),
             ("User=no body\n", "/q/web.container:4: User: \"no body\" is not user[:group] (names or numbers)"),
             ("Group=100\n", "/q/web.container:4: Group: needs User="),
@@ -358,7 +526,7 @@ mod tests {
         assert_eq!(err("[Container]\nRootfs=/r\n"), "/q/web.container:1: [Container] has no Exec=");
         assert_eq!(err("\n[Container]\nExec=/x\n"), "/q/web.container:2: [Container] has no Image= or Rootfs=");
         assert_eq!(err("[Unit]\n"), "/q/web.container: no [Container] section");
-        assert_eq!(err(&format!("{BASE}[Pod]\n")), "/q/web.container:4: unknown section [Pod] (a .container file has [Unit], [Container], [Service], [Install])");
+        assert_eq!(err(&format!("{BASE}[Pod]\n")), "/q/web.container:4: unknown section [Pod] (a .container file has [Unit], [Container], [Service], [Install], [Quadlet])");
     }
 
     #[test]
@@ -378,7 +546,7 @@ mod tests {
     fn file_names_become_unit_names() {
         let f = |p: &str| Container::from_file(super::super::parse(Path::new(p), BASE).unwrap());
         assert_eq!(f("/q/a.b.container").unwrap().unit, "a.b");
-        assert_eq!(f("/q/x@.container").unwrap_err().message, "template units (name@.container) are not supported");
+        assert_eq!(f("/q/x@.container").unwrap_err()[0].message, "template units (name@.container) are not supported");
         let e = f("/q/_x.container").unwrap_err().to_string();
         assert_eq!(e, "/q/_x.container: a container name must start with a letter or digit: \"_x\"; set ContainerName=");
     }
@@ -393,9 +561,94 @@ mod tests {
         // Environment= wins over EnvironmentFile=, whatever the order (podman's rule).
         assert_eq!(c.spec.env, ["A=file", "B=file", "A=env"]);
         let text = format!("{BASE}EnvironmentFile=missing.env\n");
-        let e = Container::from_file(super::super::parse(&path, &text).unwrap()).unwrap_err();
+        let e = &Container::from_file(super::super::parse(&path, &text).unwrap()).unwrap_err()[0];
         assert_eq!(e.line, Some(4));
         assert!(e.message.starts_with("EnvironmentFile: ") && e.message.contains("missing.env"), "{e}");
+    }
+
+    #[test]
+    fn every_bad_line_is_reported_and_secrets_are_not() {
+        let e = load(&format!("{BASE}Notify=maybe\nEnvironment=PASSWORD\nBogus=1\n[Pod]\n")).unwrap_err();
+        let lines: Vec<Option<usize>> = e.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [Some(4), Some(5), Some(6), Some(7)], "{e}");
+        assert!(!e.to_string().contains("PASSWORD"), "{e}");
+    }
+
+    #[test]
+    fn env_files_must_be_regular_and_bounded() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("web.container");
+        let fifo = d.path().join("fifo.env");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        std::fs::write(d.path().join("big.env"), "A=1\n".repeat(envfile::MAX_SIZE as usize)).unwrap();
+        let t0 = std::time::Instant::now();
+        for (f, want) in [("fifo.env", "not a regular file"), ("/dev/zero", "not a regular file"), ("big.env", "larger than")] {
+            let text = format!("{BASE}EnvironmentFile={f}\n");
+            let e = Container::from_file(super::super::parse(&path, &text).unwrap()).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(2));
+        std::fs::write(d.path().join("s.env"), "TOKEN=x\nhunter2\n").unwrap();
+        let text = format!("{BASE}EnvironmentFile=s.env\n");
+        let e = Container::from_file(super::super::parse(&path, &text).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("s.env:2: not KEY=VALUE") && !e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn volume_and_mount_forms() {
+        let c = load(&format!(
+            "{BASE}Volume=./data:/data:Z\nVolume=../shared:/shared:ro,z\nVolume=cache:/cache\nVolume=/anon\n\
+             Mount=type=bind,source=./conf,destination=/etc/app,ro=true\nMount=type=volume,src=logs,dst=/logs\n\
+             Mount=type=volume,target=/scratch\nMount=type=tmpfs,destination=/run,tmpfs-size=64m,tmpfs-mode=1777\nTmpfs=/tmp:size=1g\n\
+             Memory=512m\nPidsLimit=100\n"
+        ))
+        .unwrap();
+        let v: Vec<String> = c.spec.volumes.iter().map(|v| v.to_string()).collect();
+        assert_eq!(v, ["/q/data:/data", "/shared:/shared:ro", "cache:/cache", "/anon", "/q/conf:/etc/app:ro", "logs:/logs", "/scratch"]);
+        let t: Vec<(String, Vec<String>)> = c.spec.tmpfs.iter().map(|t| (t.destination.display().to_string(), t.options.clone())).collect();
+        assert_eq!(t, [("/run".to_string(), vec!["size=64m".to_string(), "mode=1777".into()]), ("/tmp".into(), vec!["size=1g".into()])]);
+        assert_eq!((c.spec.resources.memory_max, c.spec.resources.tasks_max), (Some(512 << 20), Some(100)));
+        for (extra, want) in [
+            ("Volume=data.volume:/data\n", "4: Volume: \"data.volume:/data\": berth does not support .volume units; name a volume instead (data:...), which berth makes on first use"),
+            ("Network=web.network\n", "4: Network: berth does not support .network units; name a berth network (berthctl network create NAME)"),
+            ("Mount=type=image,source=x,destination=/x\n", "4: Mount: type \"image\" is not supported (bind, volume or tmpfs)"),
+            ("Mount=type=bind,destination=/x\n", "4: Mount: a bind mount needs source="),
+            ("Mount=type=bind,src=/a,dst=/x,bind-propagation=shared\n", "4: Mount: unknown field \"bind-propagation\" (type, source, destination, ro, relabel, tmpfs-size, tmpfs-mode)"),
+            ("Tmpfs=/tmp:bogus\n", "4: Tmpfs: \"/tmp:bogus\": unknown option \"bogus\" (ro, rw, [no]exec, [no]suid, [no]dev, size=, mode=, nr_inodes=, uid=, gid=)"),
+            ("Memory=lots\n", "4: Memory: \"lots\" is not a size (bytes, or with k, m, g)"),
+        ] {
+            assert_eq!(err(&format!("{BASE}{extra}")), format!("/q/web.container:{want}"));
+        }
+    }
+
+    #[test]
+    fn quoted_values_lose_their_quotes() {
+        let c = load(&format!("{BASE}ContainerName=\"web-1\"\nHostName='web'\nWorkingDir=\"/srv/my dir\"\n")).unwrap();
+        assert_eq!(c.name.as_str(), "web-1");
+        assert_eq!(c.spec.hostname.as_deref(), Some("web"));
+        assert_eq!(c.spec.working_dir.as_deref(), Some(Path::new("/srv/my dir")));
+    }
+
+    #[test]
+    fn podman_keys_berth_lacks_are_named() {
+        for (extra, want) in [
+            ("Pod=web.pod\n", "4: Pod= is a podman quadlet key that berth does not support"),
+            ("PodmanArgs=--log-level=debug\n", "4: PodmanArgs= is a podman quadlet key that berth does not support"),
+            ("AutoUpdate=registry\n", "4: AutoUpdate= is a podman quadlet key that berth does not support"),
+            ("Secret=token\n", "4: Secret= is a podman quadlet key that berth does not support"),
+            ("HealthCmd=true\n", "4: HealthCmd=: berth does not support health checks yet"),
+        ] {
+            assert_eq!(err(&format!("{BASE}{extra}")), format!("/q/web.container:{want}"));
+        }
+    }
+
+    #[test]
+    fn service_keys_that_break_the_unit() {
+        let e = err(&format!("{BASE}[Service]\nUser=web\nDynamicUser=yes\nExecStart=/bin/x\nKillSignal=SIGINT\nRestart=always\n"));
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 4, "{e}");
+        assert!(lines[0].starts_with("/q/web.container:5: User= in [Service] is not supported: "), "{e}");
+        assert!(lines[3].starts_with("/q/web.container:8: KillSignal= in [Service] is not supported: ") && lines[3].contains("StopSignal="), "{e}");
     }
 
     #[test]

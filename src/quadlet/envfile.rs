@@ -4,9 +4,13 @@
 
 use std::path::Path;
 
-/// The `KEY=VALUE` entries of `path`; errors name the file and its line.
+/// Largest environment file read (podman has none; a generator must).
+pub const MAX_SIZE: u64 = 1 << 20;
+
+/// The `KEY=VALUE` entries of `path`; errors name the file and its line,
+/// never its content: environment files hold secrets.
 pub fn read(path: &Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = super::read::regular_file(path, MAX_SIZE).map_err(|e| format!("{}: {e}", path.display()))?;
     parse(&text).map_err(|(n, m)| format!("{}:{n}: {m}", path.display()))
 }
 
@@ -21,7 +25,7 @@ fn parse(text: &str) -> Result<Vec<String>, (usize, String)> {
             Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => out.push(format!("{k}={v}")),
             // podman would take a bare KEY from its own environment; a
             // generator's environment is not the container's, so refuse.
-            _ => return Err((i + 1, format!("{line:?} is not KEY=VALUE"))),
+            _ => return Err((i + 1, "not KEY=VALUE (the line is not shown: it may hold a secret)".into())),
         }
     }
     Ok(out)
@@ -39,7 +43,9 @@ mod tests {
 
     #[test]
     fn errors_carry_the_line() {
-        assert_eq!(parse("A=1\nNOVALUE\n").unwrap_err(), (2, "\"NOVALUE\" is not KEY=VALUE".to_string()));
+        let e = parse("A=1\nhunter2\n").unwrap_err();
+        assert_eq!(e.0, 2);
+        assert!(!e.1.contains("hunter2"), "{e:?}");
         assert_eq!(parse("A B=1\n").unwrap_err().0, 1);
         assert_eq!(parse("=1\n").unwrap_err().0, 1);
     }

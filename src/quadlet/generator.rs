@@ -5,16 +5,20 @@
 //! so nothing here talks to it. A bad file fails alone: systemd logs the
 //! exit status 1 and still loads the good units.
 
-use super::{parse::split_words, render, specifier, Container, Error};
-use crate::fsutil::atomic_write;
+use super::{parse::split_words, quote, render, specifier, Container, Error, Errors};
+use nix::fcntl::OFlag;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Where `.container` files live, the first one winning by file name.
 pub const SEARCH_PATH: [&str; 3] = ["/run/berth/systemd", "/etc/berth/systemd", "/usr/share/berth/systemd"];
+
+/// podman quadlet's other file kinds: reported, never skipped silently.
+const UNSUPPORTED_FILES: [&str; 6] = ["kube", "pod", "build", "image", "volume", "network"];
 
 /// The normal generator directory `--dry-run` shows when given none.
 pub const DEFAULT_NORMAL_DIR: &str = "/run/systemd/generator";
@@ -37,6 +41,10 @@ pub struct Generated {
     pub spec_json: String,
     /// (link, target): the target relative to the link, as systemctl makes them.
     pub links: Vec<(PathBuf, PathBuf)>,
+    /// The Alias= names and where each is: none may name a generated unit.
+    pub aliases: Vec<(String, super::parse::At)>,
+    /// The drop-ins read after the file, in the order they were applied.
+    pub dropins: Vec<PathBuf>,
 }
 
 /// The `.container` files of `dirs`, by file name; a file in an earlier
@@ -57,25 +65,105 @@ pub fn find(dirs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let path = entry.path();
-            let wanted = !name.to_string_lossy().starts_with('.') && path.extension().is_some_and(|e| e == "container");
+            let hidden = name.to_string_lossy().starts_with('.');
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+            if !hidden && UNSUPPORTED_FILES.contains(&ext) {
+                errors.push(Error::file(&path, format!("berth does not support .{ext} files (only .container)")));
+                continue;
+            }
+            let wanted = !hidden && ext == "container";
             if !wanted || found.contains_key(&name) {
                 continue;
             }
-            let masked = fs::canonicalize(&path).is_ok_and(|p| p == Path::new("/dev/null"))
-                || fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0);
+            // A link to /dev/null masks, as for systemd units; a non-regular
+            // file (a FIFO, a device) is passed over here and never opened.
+            let meta = fs::metadata(&path);
+            let masked = meta.as_ref().is_ok_and(|m| (m.is_file() && m.len() == 0) || m.file_type().is_char_device())
+                && (meta.as_ref().is_ok_and(|m| m.is_file()) || fs::read_link(&path).is_ok_and(|t| t == Path::new("/dev/null")));
             if masked {
                 found.insert(name, None);
-            } else if path.is_file() {
+            } else if meta.as_ref().is_ok_and(|m| m.is_file()) {
                 found.insert(name, Some(path));
+            } else {
+                let why = meta.map_or_else(|e| e.to_string(), |_| "not a regular file".into());
+                errors.push(Error::file(&path, why));
+                found.insert(name, None);
             }
         }
     }
     (found.into_values().flatten().collect(), errors)
 }
 
-/// Everything one file becomes, without writing anything.
-pub fn generate(path: &Path, normal_dir: &Path, monitor: &Path) -> Result<Generated, Error> {
-    let container = Container::load(path)?;
+/// Everything one file becomes, without writing anything; every error of
+/// the file when it has any. Drop-ins are looked for next to the file.
+pub fn generate(path: &Path, normal_dir: &Path, monitor: &Path) -> Result<Generated, Errors> {
+    let dirs: Vec<PathBuf> = path.parent().map(Path::to_path_buf).into_iter().collect();
+    generate_in(path, &dirs, normal_dir, monitor)
+}
+
+/// The drop-in directory names of `name.container`, most specific first
+/// (podman quadlet's order): `name.container.d`, then for `a-b-c` the
+/// prefixes `a-b-.container.d` and `a-.container.d`, then `container.d`.
+pub fn dropin_dir_names(file_name: &str) -> Vec<String> {
+    let (stem, ext) = file_name.rsplit_once('.').unwrap_or((file_name, ""));
+    let mut names = vec![format!("{file_name}.d")];
+    let parts: Vec<&str> = stem.split('-').collect();
+    for i in (1..parts.len()).rev() {
+        names.push(format!("{}-.{ext}.d", parts[..i].join("-")));
+    }
+    names.push(format!("{ext}.d"));
+    names
+}
+
+/// The `*.conf` drop-ins of `path` in the search path `dirs`: of two with
+/// one name, the one in the earlier directory (then the more specific
+/// drop-in directory) wins; they apply in the order of their names.
+pub fn dropins(path: &Path, dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else { return Vec::new() };
+    let mut found: BTreeMap<OsString, PathBuf> = BTreeMap::new();
+    for dir in dirs {
+        for d in dropin_dir_names(file_name) {
+            let Ok(entries) = fs::read_dir(dir.join(d)) else { continue };
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let conf = !name.to_string_lossy().starts_with('.') && Path::new(&name).extension().is_some_and(|x| x == "conf");
+                if conf && !found.contains_key(&name) {
+                    found.insert(name, e.path());
+                }
+            }
+        }
+    }
+    found.into_values().collect()
+}
+
+/// [`generate`] with the drop-ins of the search path `dirs`.
+pub fn generate_in(path: &Path, dirs: &[PathBuf], normal_dir: &Path, monitor: &Path) -> Result<Generated, Errors> {
+    let text = super::read::regular_file(path, super::container::MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
+    let (mut file, mut errors) = super::parse::parse_all(path, &text);
+    let dropins = dropins(path, dirs);
+    for d in &dropins {
+        match super::read::regular_file(d, super::container::MAX_FILE_SIZE) {
+            Ok(t) => {
+                let (f, e) = super::parse::parse_all(d, &t);
+                file.merge(f);
+                errors.extend(e);
+            }
+            Err(e) => errors.push(Error::file(d, e)),
+        }
+    }
+    let stem = super::container::unit_name(path)?;
+    let links = install_links(&file, &stem, normal_dir);
+    let container = Container::from_file(file);
+    let (container, (links, aliases)) = match (container, links) {
+        (Ok(c), Ok(l)) if errors.is_empty() => (c, l),
+        (c, l) => {
+            errors.extend(c.err().into_iter().chain(l.err()).flat_map(|e| e.0));
+            // The file's own errors first, in line order, then its drop-ins'.
+            errors.sort_by(|a, b| (a.path != path, &a.path, a.line).cmp(&(b.path != path, &b.path, b.line)));
+            errors.dedup();
+            return Err(Errors(errors));
+        }
+    };
     let unit = format!("{}.service", container.unit);
     let spec_path = normal_dir.join("berth").join(format!("{}.json", container.unit));
     let service = render::service(&container, monitor, &spec_path)?;
@@ -88,59 +176,134 @@ pub fn generate(path: &Path, normal_dir: &Path, monitor: &Path) -> Result<Genera
     };
     let mut spec_json = serde_json::to_string_pretty(&defined).map_err(|e| Error::file(path, e.to_string()))?;
     spec_json.push('\n');
-    let links = install_links(&container, &unit, normal_dir)?;
-    Ok(Generated { service_path: normal_dir.join(&unit), service, spec_path, spec_json, links, container })
+    Ok(Generated { service_path: normal_dir.join(&unit), service, spec_path, spec_json, links, aliases, dropins, container })
 }
+
+/// systemd's unit name rule (unit_name_is_valid): at most 255 bytes of
+/// `[A-Za-z0-9:_.\\@-]`, a name before the dot and a type after it.
+pub fn is_unit_name(name: &str) -> bool {
+    name.len() <= 255
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b":_.\\@-".contains(&b))
+        && name.rsplit_once('.').is_some_and(|(n, t)| !n.is_empty() && !t.is_empty() && !n.starts_with('.'))
+}
+
+type Links = (Vec<(PathBuf, PathBuf)>, Vec<(String, super::parse::At)>);
 
 /// WantedBy= and RequiredBy= as `.wants`/`.requires` links, Alias= as a
 /// link to the unit, as `systemctl enable` would make them.
-fn install_links(c: &Container, unit: &str, normal_dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>, Error> {
-    let mut links = Vec::new();
-    for e in c.file.entries("Install") {
+fn install_links(file: &super::UnitFile, stem: &str, normal_dir: &Path) -> Result<Links, Errors> {
+    let unit = &format!("{stem}.service");
+    let (mut links, mut aliases, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    for e in file.entries("Install") {
         let kind = match e.key.as_str() {
             "WantedBy" => "wants",
             "RequiredBy" => "requires",
             "Alias" => "",
             _ => continue,
         };
-        let bad = |m: String| c.file.error(e.line, format!("{}: {m}", e.key));
-        for word in split_words(&e.value).map_err(bad)? {
-            let name = specifier::expand(&word, &c.unit).map_err(bad)?;
-            if name.is_empty() || name.starts_with('.') || name.contains('/') || !name.contains('.') {
-                return Err(bad(format!("{name:?} is not a unit name")));
+        let bad = |m: String| file.error_at(&e.at(), format!("{}: {m}", e.key));
+        let words = match split_words(&e.value) {
+            Ok(w) => w,
+            Err(m) => {
+                errors.push(bad(m));
+                continue;
             }
-            if kind.is_empty() {
+        };
+        for word in words {
+            let name = match specifier::expand(&word, stem) {
+                Ok(n) => n,
+                Err(m) => {
+                    errors.push(bad(m));
+                    continue;
+                }
+            };
+            if !is_unit_name(&name) {
+                errors.push(bad(format!("{} is not a unit name", quote(&name))));
+            } else if kind.is_empty() {
                 if !name.ends_with(".service") {
-                    return Err(bad(format!("{name:?}: an alias of a service must end in .service")));
+                    errors.push(bad(format!("{}: an alias of a service must end in .service", quote(&name))));
+                    continue;
                 }
                 links.push((normal_dir.join(&name), PathBuf::from(unit)));
+                aliases.push((name, e.at()));
             } else {
                 links.push((normal_dir.join(format!("{name}.{kind}")).join(unit), Path::new("..").join(unit)));
             }
         }
     }
-    Ok(links)
+    if errors.is_empty() {
+        Ok((links, aliases))
+    } else {
+        Err(Errors(errors))
+    }
 }
 
 fn with_path(p: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
     move |e| io::Error::new(e.kind(), format!("{}: {e}", p.display()))
 }
 
+/// Write what a file generates, all or nothing: on an error what was
+/// written is removed again.
 pub fn write(g: &Generated) -> io::Result<()> {
+    let mut written = Vec::new();
+    let r = write_each(g, &mut written);
+    if r.is_err() {
+        for p in written.iter().rev() {
+            // Best effort: the error being returned is the one that matters.
+            let _ = fs::remove_file(p);
+        }
+    }
+    r
+}
+
+fn write_each(g: &Generated, written: &mut Vec<PathBuf>) -> io::Result<()> {
     if let Some(d) = g.spec_path.parent() {
         fs::create_dir_all(d).map_err(with_path(d))?;
     }
     // 0600: the environment may carry secrets.
-    atomic_write(&g.spec_path, g.spec_json.as_bytes()).map_err(with_path(&g.spec_path))?;
-    fs::write(&g.service_path, &g.service).map_err(with_path(&g.service_path))?;
+    replace_file(&g.spec_path, g.spec_json.as_bytes(), 0o600).map_err(with_path(&g.spec_path))?;
+    written.push(g.spec_path.clone());
+    replace_file(&g.service_path, g.service.as_bytes(), 0o644).map_err(with_path(&g.service_path))?;
+    written.push(g.service_path.clone());
     for (link, target) in &g.links {
         if let Some(d) = link.parent() {
             fs::create_dir_all(d).map_err(with_path(d))?;
         }
-        let _ = fs::remove_file(link);
-        std::os::unix::fs::symlink(target, link).map_err(with_path(link))?;
+        replace_link(target, link).map_err(with_path(link))?;
+        written.push(link.clone());
     }
     Ok(())
+}
+
+/// Put `data` in a new file at `path`; whatever was there (a file, or a
+/// link, which is never written through) is removed first. No fsync and
+/// no rename: the generator's directories are made again at every boot,
+/// and systemd reads them only once every generator has finished.
+fn replace_file(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    let flags = (OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).bits();
+    let open = || fs::OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(flags).open(path);
+    let mut f = match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            open()?
+        }
+        r => r?,
+    };
+    f.write_all(data)
+}
+
+/// A symbolic link at `link`, replacing a link already there but nothing else.
+fn replace_link(target: &Path, link: &Path) -> io::Result<()> {
+    match std::os::unix::fs::symlink(target, link) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            if !fs::symlink_metadata(link)?.file_type().is_symlink() {
+                return Err(io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a link; not replaced"));
+            }
+            fs::remove_file(link)?;
+            std::os::unix::fs::symlink(target, link)
+        }
+        r => r,
+    }
 }
 
 fn show(out: &mut dyn Write, g: &Generated) -> io::Result<()> {
@@ -161,20 +324,50 @@ pub fn run(cfg: &Config, out: &mut dyn Write, report: &mut dyn FnMut(&Error)) ->
         report(e);
         status = 1;
     }
+    let mut generated = Vec::new();
+    for path in files {
+        match generate_in(&path, &cfg.dirs, &cfg.normal_dir, &cfg.monitor) {
+            Ok(g) => generated.push(g),
+            Err(es) => {
+                es.iter().for_each(&mut *report);
+                status = 1;
+            }
+        }
+    }
+    // Every unit generated, by unit file name, and its source.
+    let units: BTreeMap<OsString, PathBuf> = generated
+        .iter()
+        .filter_map(|g| Some((g.service_path.file_name()?.to_os_string(), g.container.file.path.clone())))
+        .collect();
     // Two files must not run the same container: the same id, bundle and exit file.
     let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for path in files {
-        let result = generate(&path, &cfg.normal_dir, &cfg.monitor).and_then(|g| {
-            if let Some(first) = names.get(g.container.name.as_str()) {
-                let m = format!("container name {} is already used by {}", g.container.name, first.display());
-                return Err(Error::file(&path, m));
+    let mut aliases: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for g in &generated {
+        let path = &g.container.file.path;
+        let mut errors = Vec::new();
+        if let Some(first) = names.get(g.container.name.as_str()) {
+            let m = format!("container name {} is already used by {}", g.container.name, first.display());
+            errors.push(Error::file(path, m));
+        }
+        for (alias, at) in &g.aliases {
+            let file = &g.container.file;
+            // A link named like a unit would replace it (or point at itself).
+            if let Some(src) = units.get(std::ffi::OsStr::new(alias)) {
+                errors.push(file.error_at(at, format!("Alias: {alias} is the unit generated from {}", src.display())));
+            } else if let Some(src) = aliases.get(alias) {
+                errors.push(file.error_at(at, format!("Alias: {alias} is already an alias from {}", src.display())));
             }
-            names.insert(g.container.name.to_string(), path.clone());
-            let done = if cfg.dry_run { show(out, &g) } else { write(&g) };
-            done.map_err(|e| Error::file(&path, e.to_string()))
-        });
-        if let Err(e) = result {
-            report(&e);
+        }
+        if !errors.is_empty() {
+            errors.iter().for_each(&mut *report);
+            status = 1;
+            continue;
+        }
+        names.insert(g.container.name.to_string(), path.clone());
+        aliases.extend(g.aliases.iter().map(|(a, _)| (a.clone(), path.clone())));
+        let done = if cfg.dry_run { show(out, g) } else { write(g) };
+        if let Err(e) = done {
+            report(&Error::file(path, e.to_string()));
             status = 1;
         }
     }
@@ -261,10 +454,19 @@ mod tests {
         fs::write(b.join("cache.container"), GOOD).unwrap();
         fs::write(b.join("notes.txt"), "").unwrap();
         fs::write(b.join(".hidden.container"), GOOD).unwrap();
+        fs::write(b.join("web.kube"), "").unwrap();
         std::os::unix::fs::symlink("/dev/null", a.join("db.container")).unwrap();
         let (files, errors) = find(&[a.clone(), d.path().join("missing"), b.clone()]);
-        assert!(errors.is_empty());
+        assert_eq!(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(), [format!("{}: berth does not support .kube files (only .container)", b.join("web.kube").display())]);
         assert_eq!(files, [b.join("cache.container"), a.join("web.container")]);
+        // A FIFO or a device is reported, never opened.
+        nix::unistd::mkfifo(&a.join("fifo.container"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", a.join("zero.container")).unwrap();
+        let (files, errors) = find(&[a.clone()]);
+        assert_eq!(files, [a.join("web.container")]);
+        let mut errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        errors.sort();
+        assert_eq!(errors, [format!("{}: not a regular file", a.join("fifo.container").display()), format!("{}: not a regular file", a.join("zero.container").display())]);
     }
 
     #[test]
@@ -285,7 +487,117 @@ mod tests {
         fs::write(&p, format!("{GOOD}[Install]\nWantedBy=../etc\n")).unwrap();
         assert_eq!(generate(&p, Path::new("/gen"), Path::new("/m")).unwrap_err().to_string(), format!("{}:5: WantedBy: \"../etc\" is not a unit name", p.display()));
         fs::write(&p, format!("{GOOD}[Install]\nAlias=www.socket\n")).unwrap();
-        assert!(generate(&p, Path::new("/gen"), Path::new("/m")).unwrap_err().message.contains("must end in .service"));
+        assert!(generate(&p, Path::new("/gen"), Path::new("/m")).unwrap_err()[0].message.contains("must end in .service"));
+        fs::write(&p, format!("{GOOD}[Install]\nWantedBy=a\0b.target\n")).unwrap();
+        assert!(generate(&p, Path::new("/gen"), Path::new("/m")).unwrap_err()[0].message.contains("NUL"));
+    }
+
+    fn run_dir(src: &Path, out: &Path) -> (i32, Vec<String>) {
+        let cfg = Config { dirs: vec![src.into()], normal_dir: out.into(), monitor: "/m".into(), dry_run: false };
+        let mut errors = Vec::new();
+        let status = run(&cfg, &mut io::sink(), &mut |e| errors.push(e.to_string()));
+        (status, errors)
+    }
+
+    #[test]
+    fn aliases_never_replace_a_unit() {
+        let d = tempfile::tempdir().unwrap();
+        let (src, out) = (d.path().join("src"), d.path().join("out"));
+        fs::create_dir(&src).unwrap();
+        fs::create_dir(&out).unwrap();
+        fs::write(src.join("a.container"), format!("{GOOD}[Install]\nAlias=b.service\n")).unwrap();
+        fs::write(src.join("b.container"), GOOD).unwrap();
+        fs::write(src.join("c.container"), format!("{GOOD}[Install]\nAlias=c.service\n")).unwrap();
+        fs::write(src.join("d.container"), format!("{GOOD}[Install]\nAlias=www.service\n")).unwrap();
+        fs::write(src.join("e.container"), format!("{GOOD}[Install]\nAlias=www.service\n")).unwrap();
+        let (status, errors) = run_dir(&src, &out);
+        assert_eq!(status, 1);
+        let s = src.display();
+        assert_eq!(
+            errors,
+            [
+                format!("{s}/a.container:5: Alias: b.service is the unit generated from {s}/b.container"),
+                format!("{s}/c.container:5: Alias: c.service is the unit generated from {s}/c.container"),
+                format!("{s}/e.container:5: Alias: www.service is already an alias from {s}/d.container"),
+            ]
+        );
+        let unit = |n: &str| fs::read_to_string(out.join(n)).unwrap();
+        assert!(unit("b.service").contains("--name=b "), "b.service still runs b");
+        assert!(!out.join("a.service").exists() && !out.join("c.service").exists() && !out.join("e.service").exists());
+        assert!(fs::symlink_metadata(out.join("b.service")).unwrap().is_file());
+        assert_eq!(fs::read_link(out.join("www.service")).unwrap(), Path::new("d.service"));
+    }
+
+    #[test]
+    fn units_replace_links_rather_than_write_through_them() {
+        let d = tempfile::tempdir().unwrap();
+        let (src, out) = (d.path().join("src"), d.path().join("out"));
+        fs::create_dir(&src).unwrap();
+        fs::create_dir(&out).unwrap();
+        fs::write(src.join("web.container"), GOOD).unwrap();
+        let victim = d.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, out.join("web.service")).unwrap();
+        assert_eq!(run_dir(&src, &out).0, 0);
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(fs::symlink_metadata(out.join("web.service")).unwrap().is_file());
+    }
+
+    #[test]
+    fn a_file_that_fails_to_write_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let (src, out) = (d.path().join("src"), d.path().join("out"));
+        fs::create_dir(&src).unwrap();
+        fs::create_dir_all(out.join("x.target.wants/web.service")).unwrap();
+        fs::write(src.join("web.container"), format!("{GOOD}[Install]\nWantedBy=x.target\n")).unwrap();
+        let (status, errors) = run_dir(&src, &out);
+        assert_eq!(status, 1);
+        assert!(errors[0].contains("is not a link; not replaced"), "{errors:?}");
+        assert!(!out.join("web.service").exists() && !out.join("berth/web.json").exists());
+    }
+
+    #[test]
+    fn a_bad_file_writes_nothing_and_reports_every_error() {
+        let d = tempfile::tempdir().unwrap();
+        let (src, out) = (d.path().join("src"), d.path().join("out"));
+        fs::create_dir(&src).unwrap();
+        fs::create_dir(&out).unwrap();
+        fs::write(src.join("web.container"), format!("{GOOD}[Install]\nWantedBy=a\0b.target\n")).unwrap();
+        let (status, errors) = run_dir(&src, &out);
+        assert_eq!(status, 1);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        fs::write(src.join("web.container"), format!("{GOOD}Notify=maybe\n[Install]\nWantedBy=x/y ../z\nAlias=w.socket\n")).unwrap();
+        let (_, errors) = run_dir(&src, &out);
+        let lines: Vec<&str> = errors.iter().map(|e| e.rsplit_once(".container:").unwrap().1.split_once(':').unwrap().0).collect();
+        assert_eq!(lines, ["4", "6", "6", "7"], "{errors:?}");
+        assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn dropins_follow_podmans_precedence() {
+        assert_eq!(dropin_dir_names("a-b-c.container"), ["a-b-c.container.d", "a-b-.container.d", "a-.container.d", "container.d"]);
+        let d = tempfile::tempdir().unwrap();
+        let (etc, usr) = (d.path().join("etc"), d.path().join("usr"));
+        let put = |p: PathBuf, text: &str| {
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, text).unwrap();
+        };
+        put(usr.join("web-1.container"), &format!("{GOOD}Environment=A=file B=file\n"));
+        put(usr.join("web-1.container.d/10-env.conf"), "[Container]\nEnvironment=A=usr-specific\n");
+        put(etc.join("container.d/10-env.conf"), "[Container]\nEnvironment=A=etc-shared\n");
+        put(usr.join("web-.container.d/20-label.conf"), "[Container]\nLabel=x=1\n[Service]\nRestart=always\n");
+        put(usr.join("container.d/05-notify.conf"), "[Container]\nNotify=yes\n");
+        put(usr.join("container.d/README"), "not a drop-in");
+        let dirs = [etc.clone(), usr.clone()];
+        let g = generate_in(&usr.join("web-1.container"), &dirs, Path::new("/gen"), Path::new("/m")).unwrap();
+        assert_eq!(g.dropins, [usr.join("container.d/05-notify.conf"), etc.join("container.d/10-env.conf"), usr.join("web-.container.d/20-label.conf")]);
+        assert_eq!(g.container.spec.env, ["A=file", "B=file", "A=etc-shared"]);
+        assert!(g.container.spec.notify && g.container.spec.labels["x"] == "1");
+        assert!(g.service.ends_with("Restart=always\n"), "{}", g.service);
+        // An error in a drop-in names the drop-in and its line.
+        put(usr.join("web-1.container.d/30-bad.conf"), "[Container]\n\nNotify=maybe\n");
+        let e = generate_in(&usr.join("web-1.container"), &dirs, Path::new("/gen"), Path::new("/m")).unwrap_err().to_string();
+        assert_eq!(e, format!("{}:3: Notify: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)", usr.join("web-1.container.d/30-bad.conf").display()));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod container;
 mod envfile;
+mod read;
 pub mod generator;
 pub mod parse;
 pub mod render;
@@ -49,3 +50,55 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Every error of one file, in file order; a file with any error
+/// generates nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Errors(pub Vec<Error>);
+
+impl From<Error> for Errors {
+    fn from(e: Error) -> Self {
+        Errors(vec![e])
+    }
+}
+
+impl std::ops::Deref for Errors {
+    type Target = [Error];
+    fn deref(&self) -> &[Error] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Errors {
+    /// One error per line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Errors {}
+
+/// Longest piece of a file an error message quotes: a `.container` may be a
+/// link to a file that holds secrets, and errors reach the kernel log.
+const QUOTE_MAX: usize = 32;
+
+/// `text` as an error quotes it: escaped, and only its first characters.
+pub(crate) fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_MAX) {
+        None => format!("{text:?}"),
+        Some((end, _)) => format!("{:?}...", &text[..end]),
+    }
+}
+
+/// Keys whose values an error must not show: environments and anything
+/// named like a secret.
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["environment", "secret", "password", "passwd", "token", "credential"].iter().any(|s| k.contains(s))
+}

@@ -3,8 +3,12 @@
 //! word splitting systemd applies to Exec= and Environment= values.
 //! `%` specifiers are left as they are: systemd expands what it reads.
 
-use super::Error;
+use super::{quote, Error, Errors};
 use std::path::{Path, PathBuf};
+
+/// systemd's longest line (LONG_LINE_MAX): a longer one is cut where it
+/// reads it, so the unit it would load differs from the one written.
+pub const LINE_MAX: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -12,6 +16,17 @@ pub struct Entry {
     pub value: String,
     /// Where the entry starts (its first line when continued).
     pub line: usize,
+    /// The drop-in it comes from; None for the unit file itself.
+    pub source: Option<PathBuf>,
+}
+
+/// Where an entry was read: its drop-in (None: the unit file) and line.
+pub type At = (Option<PathBuf>, usize);
+
+impl Entry {
+    pub fn at(&self) -> At {
+        (self.source.clone(), self.line)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +34,8 @@ pub struct Section {
     pub name: String,
     pub line: usize,
     pub entries: Vec<Entry>,
+    /// The drop-in it comes from; None for the unit file itself.
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +59,22 @@ impl UnitFile {
     pub fn error(&self, line: usize, message: impl Into<String>) -> Error {
         Error::at(&self.path, line, message)
     }
+
+    /// An error at an entry's place, in the unit file or its drop-in.
+    pub fn error_at(&self, at: &At, message: impl Into<String>) -> Error {
+        Error::at(at.0.as_deref().unwrap_or(&self.path), at.1, message)
+    }
+
+    /// Append a drop-in's sections, as systemd reads a drop-in after the unit.
+    pub fn merge(&mut self, dropin: UnitFile) {
+        for mut s in dropin.sections {
+            s.source = Some(dropin.path.clone());
+            for e in &mut s.entries {
+                e.source = Some(dropin.path.clone());
+            }
+            self.sections.push(s);
+        }
+    }
 }
 
 const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
@@ -55,9 +88,27 @@ fn continues(line: &str) -> bool {
     (line.len() - line.trim_end_matches('\\').len()) % 2 == 1
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<UnitFile, Error> {
+/// Parse a whole file; every line in error is reported, not only the first.
+pub fn parse(path: &Path, text: &str) -> Result<UnitFile, Errors> {
+    let (file, errors) = parse_all(path, text);
+    if errors.is_empty() {
+        Ok(file)
+    } else {
+        Err(Errors(errors))
+    }
+}
+
+/// Parse what is well-formed and list the lines that are not, so that the
+/// rest of the file can still be checked and every error reported.
+pub fn parse_all(path: &Path, text: &str) -> (UnitFile, Vec<Error>) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut file = UnitFile { path: path.to_path_buf(), sections: Vec::new() };
+    let mut errors = Vec::new();
+    let mut line = |file: &mut UnitFile, n: usize, text: &str| {
+        if let Err(e) = parse_line(file, n, text) {
+            errors.push(e);
+        }
+    };
     // A logical line being continued: its first line number and text so far.
     let mut pending: Option<(usize, String)> = None;
     for (i, raw) in text.lines().enumerate() {
@@ -74,13 +125,13 @@ pub fn parse(path: &Path, text: &str) -> Result<UnitFile, Error> {
             logical.push(' ');
             pending = Some((start, logical));
         } else {
-            parse_line(&mut file, start, &logical)?;
+            line(&mut file, start, &logical);
         }
     }
     if let Some((start, logical)) = pending {
-        parse_line(&mut file, start, &logical)?;
+        line(&mut file, start, &logical);
     }
-    Ok(file)
+    (file, errors)
 }
 
 fn parse_line(file: &mut UnitFile, line: usize, text: &str) -> Result<(), Error> {
@@ -88,23 +139,34 @@ fn parse_line(file: &mut UnitFile, line: usize, text: &str) -> Result<(), Error>
     if l.is_empty() {
         return Ok(());
     }
+    // systemd ends a line at a CR and a string at a NUL: what it would read
+    // is not what is written here.
+    if l.contains('\r') {
+        return Err(file.error(line, "a carriage return inside a line (systemd would end the line there)"));
+    }
+    if l.contains('\0') {
+        return Err(file.error(line, "a NUL byte inside a line"));
+    }
+    if l.len() > LINE_MAX {
+        return Err(file.error(line, format!("the line is longer than systemd's limit of {LINE_MAX} bytes")));
+    }
     if let Some(header) = l.strip_prefix('[') {
-        let name = header.strip_suffix(']').ok_or_else(|| file.error(line, format!("invalid section header {l:?}")))?;
+        let name = header.strip_suffix(']').ok_or_else(|| file.error(line, format!("invalid section header {}", quote(l))))?;
         if name.is_empty() {
             return Err(file.error(line, "empty section name"));
         }
-        file.sections.push(Section { name: name.to_string(), line, entries: Vec::new() });
+        file.sections.push(Section { name: name.to_string(), line, entries: Vec::new(), source: None });
         return Ok(());
     }
-    let (key, value) = l.split_once('=').ok_or_else(|| file.error(line, format!("missing '=' in {l:?}")))?;
+    let (key, value) = l.split_once('=').ok_or_else(|| file.error(line, format!("missing '=' in {}", quote(l))))?;
     let key = key.trim_matches(WHITESPACE);
     if key.is_empty() {
-        return Err(file.error(line, format!("missing key name in {l:?}")));
+        return Err(file.error(line, "missing key name before '='"));
     }
-    let entry = Entry { key: key.to_string(), value: value.trim_matches(WHITESPACE).to_string(), line };
+    let entry = Entry { key: key.to_string(), value: value.trim_matches(WHITESPACE).to_string(), line, source: None };
     match file.sections.last_mut() {
         Some(s) => s.entries.push(entry),
-        None => return Err(file.error(line, format!("{key}= is outside of any section"))),
+        None => return Err(file.error(line, format!("{}= is outside of any section", quote(key)))),
     }
     Ok(())
 }
@@ -209,7 +271,7 @@ fn unescape(rest: &[char]) -> Option<(char, usize)> {
 mod tests {
     use super::*;
 
-    fn p(text: &str) -> Result<UnitFile, Error> {
+    fn p(text: &str) -> Result<UnitFile, Errors> {
         parse(Path::new("/x/a.container"), text)
     }
 
@@ -253,14 +315,38 @@ mod tests {
     #[test]
     fn syntax_errors_name_file_and_line() {
         let cases = [
-            ("Key=1\n", "/x/a.container:1: Key= is outside of any section"),
+            ("Key=1\n", "/x/a.container:1: \"Key\"= is outside of any section"),
             ("[Unit]\n\nnoequals\n", "/x/a.container:3: missing '=' in \"noequals\""),
             ("[Unit\n", "/x/a.container:1: invalid section header \"[Unit\""),
-            ("[Unit]\n =v\n", "/x/a.container:2: missing key name in \"=v\""),
+            ("[Unit]\n =v\n", "/x/a.container:2: missing key name before '='"),
+            ("[Unit]\nA=x\ry\n", "/x/a.container:2: a carriage return inside a line (systemd would end the line there)"),
+            ("[Unit]\nA=x\0y\n", "/x/a.container:2: a NUL byte inside a line"),
         ];
         for (text, want) in cases {
             assert_eq!(p(text).unwrap_err().to_string(), want);
         }
+        // CRLF line ends are line ends.
+        assert_eq!(entries(&p("[Unit]\r\nA=1\r\n").unwrap(), "Unit")[0].1, "1");
+    }
+
+    #[test]
+    fn every_error_of_a_file_is_reported() {
+        let e = p("[Unit]\nbad one\nA=1\nbad two\n[Sec\n").unwrap_err();
+        let lines: Vec<Option<usize>> = e.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [Some(2), Some(4), Some(5)]);
+    }
+
+    #[test]
+    fn errors_quote_a_bounded_prefix() {
+        let secret = format!("{}TAIL", "s".repeat(200));
+        let e = p(&format!("[Unit]\n{secret}\n")).unwrap_err().to_string();
+        assert!(!e.contains("TAIL") && e.len() < 120, "{e}");
+    }
+
+    #[test]
+    fn lines_over_systemds_limit_are_refused() {
+        let long = format!("[Unit]\nDescription={}\n", "x".repeat(LINE_MAX));
+        assert!(p(&long).unwrap_err().to_string().ends_with(":2: the line is longer than systemd's limit of 1048576 bytes"));
     }
 
     #[test]

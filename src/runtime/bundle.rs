@@ -8,7 +8,7 @@
 
 use super::launch::Launch;
 use crate::fsutil::atomic_write;
-use crate::model::{short_id, validate_id, ContainerName, ContainerSpec, Error, Network, Result};
+use crate::model::{short_id, validate_id, ContainerName, ContainerSpec, Error, Network, Result, Tmpfs};
 use oci_spec::runtime::{
     Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
     MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
@@ -117,7 +117,7 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
         return Err(Error::internal(format!("invalid container id {id:?}")));
     }
     let (uid, gid) = (launch.uid, launch.gid);
-    let caps: Capabilities = CAPABILITIES.into_iter().collect();
+    let caps = capabilities_of(spec)?;
     let mut capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
         .effective(caps.clone())
@@ -148,11 +148,24 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
 
     let mut mounts = MOUNTS
         .iter()
-        .map(|(dst, typ, src, opts)| mount(Path::new(dst), typ, Path::new(src), strings(opts)))
+        .map(|(dst, typ, src, opts)| {
+            let mut opts = strings(opts);
+            if let (true, Some(size)) = (*dst == "/dev/shm", spec.shm_size) {
+                // The kernel rounds to pages; podman passes bytes as k.
+                opts.retain(|o| !o.starts_with("size="));
+                opts.push(format!("size={}k", size.div_ceil(1024)));
+            }
+            mount(Path::new(dst), typ, Path::new(src), opts)
+        })
         .collect::<Result<Vec<_>>>()?;
     for b in &launch.binds {
         let mode = if b.read_only { "ro" } else { "rw" };
         mounts.push(mount(&b.destination, "bind", &b.source, strings(&["rbind", mode]))?);
+    }
+    for t in &spec.tmpfs {
+        let mut options = strings(&Tmpfs::DEFAULT_OPTIONS);
+        options.extend(t.options.iter().cloned());
+        mounts.push(mount(&t.destination, "tmpfs", Path::new("tmpfs"), options)?);
     }
 
     let mut kinds = vec![
@@ -177,6 +190,9 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
         .map_err(oci("linux section"))?;
     // The builder's default carries an empty `resources` section.
     linux.set_resources(None);
+    if !spec.sysctls.is_empty() {
+        linux.set_sysctl(Some(spec.sysctls.clone().into_iter().collect()));
+    }
 
     let mut annotations: HashMap<String, String> = spec.annotations.clone().into_iter().collect();
     annotations.insert("org.berth.name".to_string(), name.to_string());
@@ -191,6 +207,28 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
         .annotations(annotations)
         .build()
         .map_err(oci("config"))
+}
+
+/// podman's default capabilities with the spec's CapDrop and CapAdd: ALL
+/// dropped empties the set, ALL added fills it; then single names.
+fn capabilities_of(spec: &ContainerSpec) -> Result<Capabilities> {
+    let cap = |n: &str| {
+        n.parse::<Capability>().map_err(|_| Error::invalid("CapAdd", format!("{n:?} is not a capability this runtime knows")))
+    };
+    let mut caps: Capabilities = CAPABILITIES.into_iter().collect();
+    if spec.cap_drop.iter().any(|c| c == "ALL") {
+        caps.clear();
+    }
+    if spec.cap_add.iter().any(|c| c == "ALL") {
+        caps.extend(crate::model::CAPABILITY_NAMES.iter().filter_map(|n| n.parse::<Capability>().ok()));
+    }
+    for c in spec.cap_add.iter().filter(|c| *c != "ALL") {
+        caps.insert(cap(c)?);
+    }
+    for c in spec.cap_drop.iter().filter(|c| *c != "ALL") {
+        caps.remove(&cap(c)?);
+    }
+    Ok(caps)
 }
 
 /// Join the network namespace at `netns` (made by the container's unit
@@ -348,6 +386,35 @@ mod tests {
             .collect();
         let want = |s: &str, d: &str, o: &str| (PathBuf::from(s), PathBuf::from(d), strings(&["rbind", o]));
         assert_eq!(extra, [want("/a", "/b", "ro"), want("/c", "/d", "rw"), want("/e", "/f", "rw")]);
+    }
+
+    #[test]
+    fn capabilities_sysctls_and_shm_size_reach_the_config() {
+        let c = build(&[
+            ("CapAdd", list(&["NET_ADMIN"])),
+            ("CapDrop", list(&["CHOWN", "KILL"])),
+            ("Sysctls", OptionValue::StrMap([("net.ipv4.ip_forward".to_string(), "1".to_string())].into())),
+            ("ShmSize", OptionValue::U64(1 << 20)),
+        ]);
+        let caps = c.process().as_ref().unwrap().capabilities().as_ref().unwrap().bounding().clone().unwrap();
+        assert!(caps.contains(&Capability::NetAdmin) && !caps.contains(&Capability::Chown) && !caps.contains(&Capability::Kill));
+        assert_eq!(caps.len(), 10);
+        assert_eq!(c.linux().as_ref().unwrap().sysctl().as_ref().unwrap()["net.ipv4.ip_forward"], "1");
+        let shm = c.mounts().as_ref().unwrap().iter().find(|m| m.destination() == Path::new("/dev/shm")).unwrap();
+        assert!(shm.options().as_ref().unwrap().contains(&"size=1024k".to_string()));
+        let all = build(&[("CapDrop", list(&["ALL"])), ("CapAdd", list(&["SYS_TIME"]))]);
+        let caps = all.process().as_ref().unwrap().capabilities().as_ref().unwrap().effective().clone().unwrap();
+        assert_eq!(caps.into_iter().collect::<Vec<_>>(), [Capability::SysTime]);
+    }
+
+    #[test]
+    fn tmpfs_mounts_follow_the_binds() {
+        let c = build(&[("Volumes", list(&["/a:/b"])), ("Tmpfs", list(&["/run", "/tmp:size=64m,exec"]))]);
+        let m = &c.mounts().as_ref().unwrap()[MOUNTS.len() + 1..];
+        let got: Vec<_> = m.iter().map(|m| (m.destination().clone(), m.typ().clone().unwrap(), m.options().clone().unwrap())).collect();
+        let defaults = ["rw", "noexec", "nosuid", "nodev"];
+        assert_eq!(got[0], (PathBuf::from("/run"), "tmpfs".to_string(), strings(&defaults)));
+        assert_eq!(got[1].2, strings(&[&defaults[..], &["size=64m", "exec"]].concat()));
     }
 
     #[test]
