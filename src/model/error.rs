@@ -67,6 +67,17 @@ pub enum ErrorKind {
     /// wrong digests, entries that would land outside the image); nothing
     /// of it was kept.
     InvalidImage = 24,
+    /// No such file or directory in the container (Stat, copies).
+    NoSuchPath = 40,
+    /// A path in the container that must be a directory is not (the
+    /// destination of CopyFromArchive, a `dir/.` to copy out).
+    NotADirectory = 41,
+    /// A tar stream that cannot be extracted into the container: malformed,
+    /// truncated, an entry that would land outside the destination or
+    /// replace a directory it may not; what came before it stays.
+    InvalidArchive = 42,
+    /// The container has no artifact of that name.
+    NoSuchArtifact = 43,
     /// A pointer parameter was NULL.
     NullParameter = 100,
     /// libberth hit a bug (a Rust panic, caught at the boundary).
@@ -89,7 +100,7 @@ pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const fn all() -> [ErrorKind; 30] {
+    pub const fn all() -> [ErrorKind; 34] {
         [
         ErrorKind::Ok,
         ErrorKind::NoSuchContainer,
@@ -116,6 +127,10 @@ impl ErrorKind {
         ErrorKind::PortInUse,
         ErrorKind::NetworkExists,
         ErrorKind::InvalidImage,
+        ErrorKind::NoSuchPath,
+        ErrorKind::NotADirectory,
+        ErrorKind::InvalidArchive,
+        ErrorKind::NoSuchArtifact,
         ErrorKind::NullParameter,
         ErrorKind::Panic,
         ErrorKind::AccessDenied,
@@ -154,6 +169,10 @@ impl ErrorKind {
             VolumeInUse => "VolumeInUse",
             VolumeExists => "VolumeExists",
             InvalidImage => "InvalidImage",
+            NoSuchPath => "NoSuchPath",
+            NotADirectory => "NotADirectory",
+            InvalidArchive => "InvalidArchive",
+            NoSuchArtifact => "NoSuchArtifact",
             NullParameter => "NullParameter",
             Panic => "Panic",
             AccessDenied => "AccessDenied",
@@ -270,6 +289,14 @@ pub enum Error {
     VolumeExists { name: String },
     #[error("cannot import the image: {message}")]
     InvalidImage { message: String },
+    #[error("no such file or directory in container {name}: {path}")]
+    NoSuchPath { name: String, path: String },
+    #[error("{path} in container {name} is not a directory")]
+    NotADirectory { name: String, path: String },
+    #[error("invalid archive: {message}")]
+    InvalidArchive { message: String },
+    #[error("container {name} has no artifact named {artifact:?}")]
+    NoSuchArtifact { name: String, artifact: String },
     #[error("access denied: {message}")]
     AccessDenied { message: String },
     #[error("{message}")]
@@ -340,6 +367,10 @@ impl Error {
             VolumeInUse { .. } => ErrorKind::VolumeInUse,
             VolumeExists { .. } => ErrorKind::VolumeExists,
             InvalidImage { .. } => ErrorKind::InvalidImage,
+            NoSuchPath { .. } => ErrorKind::NoSuchPath,
+            NotADirectory { .. } => ErrorKind::NotADirectory,
+            InvalidArchive { .. } => ErrorKind::InvalidArchive,
+            NoSuchArtifact { .. } => ErrorKind::NoSuchArtifact,
             AccessDenied { .. } => ErrorKind::AccessDenied,
             Bus { .. } => ErrorKind::Bus,
             Remote { kind, .. } => *kind,
@@ -382,6 +413,7 @@ mod tests {
             ("NotImplemented", 10), ("Runtime", 11), ("Systemd", 12), ("Internal", 13), ("LimitExceeded", 14),
             ("NoSuchImage", 15), ("ImageInUse", 16), ("NoSuchVolume", 17), ("VolumeInUse", 18), ("VolumeExists", 19),
             ("NoSuchNetwork", 20), ("NetworkInUse", 21), ("PortInUse", 22), ("NetworkExists", 23), ("InvalidImage", 24),
+            ("NoSuchPath", 40), ("NotADirectory", 41), ("InvalidArchive", 42), ("NoSuchArtifact", 43),
             ("NullParameter", 100), ("Panic", 101), ("AccessDenied", 102), ("Bus", 103), ("InvalidParameter", 104),
         ];
         let have: Vec<(&str, u32)> = ErrorKind::all().iter().map(|k| (k.name(), k.code())).collect();

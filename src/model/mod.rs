@@ -3,6 +3,7 @@
 
 mod error;
 mod event;
+mod files;
 mod image;
 mod info;
 mod logs;
@@ -17,6 +18,7 @@ mod time;
 
 pub use error::{Error, ErrorKind, Result, ACCESS_DENIED, ERROR_PREFIX};
 pub use event::{Event, EventKind, EventOptions};
+pub use files::{CopyOptions, FileInfo};
 pub use image::{ImageConfigInfo, ImageDetails, ImageInfo, VolumeInfo};
 pub use info::{ContainerInfo, StateInfo};
 pub use network::{AttachmentInfo, NetworkCreateOptions, NetworkInfo, SubnetInfo, DEFAULT_NETWORK};

@@ -47,6 +47,9 @@ pub enum Verb {
     ReloadNetwork,
     /// Mount, Unmount and Export of the container's root file system.
     Mount,
+    /// Stat, CopyFromArchive, CopyToArchive and artifacts: files of the
+    /// container, running or not.
+    Files,
 }
 
 use State::*;
@@ -98,7 +101,7 @@ impl State {
                 matches!(self, Created | Running | Stopping | Paused)
             }
             Verb::Kill => matches!(self, Running | Stopping | Paused),
-            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => self != Removing,
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Files => self != Removing,
             Verb::Pause => self == Running,
             Verb::ReloadNetwork => matches!(self, Running | Paused),
             Verb::Unpause => self == Paused,
@@ -129,7 +132,7 @@ impl Verb {
             Verb::Cleanup => "cannot clean up a running or paused container",
             Verb::Remove => "cannot remove a running, paused or stopping container without force",
             Verb::ReloadNetwork => "can only reload the network of running or paused containers",
-            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Wait | Verb::Sync => "not allowed",
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Files | Verb::Wait | Verb::Sync => "not allowed",
         }
     }
 }
