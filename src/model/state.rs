@@ -164,7 +164,7 @@ mod tests {
             Verb::Start => &[Configured, Created, Stopped, Exited],
             Verb::Stop => &[Created, Running, Stopping, Paused],
             Verb::Kill => &[Running, Stopping, Paused],
-            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => {
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Files => {
                 &[Configured, Created, Running, Paused, Stopping, Stopped, Exited]
             }
             Verb::Pause => &[Running],
@@ -181,7 +181,7 @@ mod tests {
         use Verb::*;
         let verbs = [
             Init, Start, Stop, Kill, Restart, Pause, Unpause, Update, Wait, Sync, Cleanup, Remove,
-            ForceRemove, ReloadNetwork, Mount,
+            ForceRemove, ReloadNetwork, Mount, Files,
         ];
         for verb in verbs {
             for state in State::all() {

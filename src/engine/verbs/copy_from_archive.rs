@@ -40,6 +40,7 @@ impl Engine {
                     crate::files::copy_in(root, &path, input, &opts, &flag).map_err(|e| files_error(rec.name.as_str(), e))
                 })
                 .await?;
+            engine.crash_point("copy in: extracted").await;
             Ok(stats.bytes)
         })
         .await
