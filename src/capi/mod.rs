@@ -30,7 +30,10 @@ mod images;
 mod network;
 mod root;
 
+mod files;
+
 pub use client::berth_client;
+pub use files::{BERTH_COPY_CHOWN, BERTH_COPY_NO_OVERWRITE_DIR_NONDIR, BERTH_COPY_PAUSE};
 pub use root::berth_export_callback;
 pub use events::{berth_event, berth_event_callback, berth_event_watch, BERTH_EVENT_KIND_UNKNOWN};
 pub use list::{berth_container_info, berth_container_list};
