@@ -224,8 +224,10 @@ fn ready(fd: std::os::fd::BorrowedFd<'_>, events: nix::poll::PollFlags, stop: &A
     }
 }
 
-fn stopped() -> io::Error {
-    io::Error::new(io::ErrorKind::Interrupted, "the call was given up")
+/// The error of a read or write given up because the call was: not
+/// `Interrupted`, which std's `read_exact` and `write_all` retry.
+fn stopped(kind: io::ErrorKind) -> io::Error {
+    io::Error::new(kind, "the call was given up (its caller left)")
 }
 
 /// Reads the caller's descriptor from a blocking thread: waits in poll for
@@ -241,7 +243,7 @@ impl Read for CallerReader {
         let n = buf.len().min(IO_CHUNK);
         loop {
             if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLIN, &self.stop)? {
-                return Err(stopped());
+                return Err(stopped(io::ErrorKind::ConnectionAborted));
             }
             match self.f.read(&mut buf[..n]) {
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
@@ -263,7 +265,7 @@ impl Write for CallerWriter {
         let n = buf.len().min(IO_CHUNK);
         loop {
             if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLOUT, &self.stop)? {
-                return Err(stopped());
+                return Err(stopped(io::ErrorKind::BrokenPipe));
             }
             match self.f.write(&buf[..n]) {
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
@@ -291,4 +293,40 @@ pub(crate) fn check_readable(f: &File) -> Result<()> {
 /// relative to the descriptor, never by name).
 pub(crate) fn fd_path(fd: &impl AsFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_up_call_ends_reads_and_writes_instead_of_retrying() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let stop = Arc::new(AtomicBool::new(true));
+        let mut reader = CallerReader { f: File::from(r), stop: stop.clone() };
+        let mut buf = [0u8; 4];
+        assert_ne!(reader.read_exact(&mut buf).unwrap_err().kind(), io::ErrorKind::Interrupted);
+        let mut writer = CallerWriter { f: File::from(w), stop };
+        assert_eq!(writer.write_all(b"x").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[test]
+    fn files_errors_keep_their_names() {
+        let cases = [
+            (files::Error::NotFound { path: "/x".into() }, "NoSuchPath"),
+            (files::Error::DestinationNotDirectory { path: "/f".into() }, "NotADirectory"),
+            (files::Error::EntryEscapes { entry: "../x".into() }, "InvalidArchive"),
+            (files::Error::TruncatedArchive("in a header"), "InvalidArchive"),
+            (files::Error::InvalidArtifactName { name: "a/b".into(), reason: "it contains a path separator" }, "InvalidArgument"),
+            (files::Error::NoSuchArtifact { name: "n".into() }, "NoSuchArtifact"),
+            (files::Error::OutputClosed { source: io::ErrorKind::BrokenPipe.into() }, "Canceled"),
+        ];
+        for (e, want) in cases {
+            let text = e.to_string();
+            let m = files_error("web", e);
+            assert_eq!(m.name(), want, "{text}");
+        }
+        let e = files_error("web", files::Error::NotFound { path: "/etc/nope".into() });
+        assert_eq!(e.to_string(), "no such file or directory in container web: /etc/nope");
+    }
 }
