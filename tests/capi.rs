@@ -151,6 +151,11 @@ fn c_events() {
 }
 
 #[test]
+fn c_attach_and_exec() {
+    assert!(ffi_test("attach.c").contains("attach: ok"));
+}
+
+#[test]
 fn c_network() {
     assert!(ffi_test("network.c").contains("network: ok"));
 }

@@ -4,9 +4,11 @@
 //! runtime or the disk.
 
 mod add_artifact;
+mod attach;
 mod cleanup;
 mod copy_from_archive;
 mod copy_to_archive;
+mod exec;
 mod export;
 mod get_artifact;
 mod kill;
@@ -23,6 +25,8 @@ mod unmount;
 mod update;
 mod wait;
 
+pub use attach::AttachOptions;
+pub use exec::ExecDied;
 pub use wait::DEFAULT_WAIT;
 
 use super::{blocking, Container, Engine};
@@ -134,6 +138,21 @@ impl Engine {
         blocking(move || match timeout {
             Some(t) => crate::fsutil::atomic_write(&f, t.to_string().as_bytes()).map_err(Error::io_at("write", &f)),
             None => crate::fsutil::remove_durably(&f).map_err(Error::io_at("remove", &f)),
+        })
+        .await
+    }
+
+    /// Write (or remove) the marker that makes the monitor wait for a first
+    /// attach: a marker left by a crashed StartAndAttach must not make a
+    /// later start wait.
+    async fn set_attach_first(&self, rec: &Record, on: bool) -> Result<()> {
+        let f = self.inner.store.layout().run_dir(&rec.id).attach_first();
+        blocking(move || {
+            if on {
+                crate::fsutil::atomic_write(&f, b"").map_err(Error::io_at("write", &f))
+            } else {
+                crate::fsutil::remove_durably(&f).map_err(Error::io_at("remove", &f))
+            }
         })
         .await
     }
