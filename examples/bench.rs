@@ -1101,6 +1101,140 @@ async fn images(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     Ok(())
 }
 
+/// A field of berthd's /proc status (VmRSS, VmHWM), in MB.
+async fn berthd_status_mb(field: &str) -> Result<f64> {
+    let pid = run(&["systemctl", "show", "-p", "MainPID", "--value", "berthd.service"]).await?;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim()))?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in berthd's status"))?;
+    Ok(kb / 1024.0)
+}
+
+/// Copies: a 1 GB file into and out of a running container through berthd
+/// (CopyFromArchive from `cat`'s pipe, CopyToArchive into a pipe that `cat`
+/// writes to a file) against `cat | cat` of the same bytes, and against
+/// `podman cp` where podman can run; berthd's memory before, at its peak
+/// during, and after.
+async fn copy(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
+    const ROUNDS: usize = 3;
+    let dir = s.scratch.join("copy");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let rootfs = dir.join("rootfs");
+    run(&["cp", "-a", &s.rootfs, &rootfs.to_string_lossy()]).await?;
+    // 1 GiB, not one repeated byte.
+    let big = dir.join("big");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&big)?);
+        let mut block: Vec<u8> = (0..1u32 << 20).map(|j| (j * 7 % 251) as u8).collect();
+        for i in 0..1024u64 {
+            block[..8].copy_from_slice(&i.to_le_bytes());
+            f.write_all(&block)?;
+        }
+    }
+    let tarball = dir.join("big.tar");
+    run(&["tar", "-C", &dir.to_string_lossy(), "-cf", &tarball.to_string_lossy(), "big"]).await?;
+    let gb = std::fs::metadata(&big)?.len() as f64 / 1e9;
+    let name = "bench-copy";
+    c.create(name, &spec(&rootfs.to_string_lossy(), &SLEEP, false)).await?;
+    c.start(name, false).await?;
+    let in_ctr = rootfs.join("tmp/big");
+    let pid = run(&["systemctl", "show", "-p", "MainPID", "--value", "berthd.service"]).await?;
+    // Peak memory from here on.
+    std::fs::write(format!("/proc/{}/clear_refs", pid.trim()), "5")?;
+    let rss_before = berthd_status_mb("VmRSS").await?;
+    let podman = match &s.podman {
+        Some(p) => {
+            let _ = run(&["podman", "rm", "-f", "bench-copy-podman"]).await;
+            podman(p, "create", "bench-copy-podman", &SLEEP).await.ok().map(|_| p)
+        }
+        None => None,
+    };
+    let (mut b_in, mut b_out, mut f_in, mut f_out, mut p_in, mut p_out) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for round in 0..ROUNDS {
+        for k in 0..3 {
+            match (round + k) % 3 {
+                0 => {
+                    let _ = std::fs::remove_file(&in_ctr);
+                    let t0 = Instant::now();
+                    let mut cat = std::process::Command::new("cat").arg(&tarball).stdout(Stdio::piped()).spawn()?;
+                    let out = cat.stdout.take().context("cat's output")?;
+                    use std::os::fd::AsFd;
+                    c.copy_from_archive(name, "/tmp", out.as_fd(), &Default::default()).await?;
+                    drop(out);
+                    cat.wait()?;
+                    b_in.push(ms(t0.elapsed()));
+                    let back = dir.join("back.tar");
+                    let t0 = Instant::now();
+                    let mut sink = std::process::Command::new("sh")
+                        .args(["-c", &format!("cat > {}", back.display())])
+                        .stdin(Stdio::piped())
+                        .spawn()?;
+                    let inp = sink.stdin.take().context("cat's input")?;
+                    c.copy_to_archive(name, "/tmp/big", inp.as_fd()).await?;
+                    drop(inp);
+                    sink.wait()?;
+                    b_out.push(ms(t0.elapsed()));
+                    std::fs::remove_file(&back)?;
+                }
+                1 => {
+                    let _ = std::fs::remove_file(&in_ctr);
+                    f_in.push(timed(&["sh", "-c", &format!("cat {} | cat > {}", tarball.display(), in_ctr.display())]).await?);
+                    let back = dir.join("back.tar");
+                    f_out.push(timed(&["sh", "-c", &format!("cat {} | cat > {}", in_ctr.display(), back.display())]).await?);
+                    std::fs::remove_file(&back)?;
+                }
+                _ => {
+                    if podman.is_some() {
+                        p_in.push(timed(&["podman", "cp", &big.to_string_lossy(), "bench-copy-podman:/tmp/big"]).await?);
+                        let back = dir.join("podman-back");
+                        p_out.push(timed(&["podman", "cp", "bench-copy-podman:/tmp/big", &back.to_string_lossy()]).await?);
+                        std::fs::remove_file(&back)?;
+                    }
+                }
+            }
+            settle().await;
+        }
+    }
+    let rss_peak = berthd_status_mb("VmHWM").await?;
+    let rss_after = berthd_status_mb("VmRSS").await?;
+    c.remove(name, true, Some(0)).await?;
+    if podman.is_some() {
+        let _ = run(&["podman", "rm", "-f", "bench-copy-podman"]).await;
+    }
+    let gbs = |v: &[f64]| v.iter().map(|m| gb * 1e3 / m).collect::<Vec<_>>();
+    head(&format!("copy of a {gb:.2} GB file, ms ({ROUNDS} rounds, interleaved)"));
+    row("berth CopyFromArchive (from cat's pipe)", &b_in);
+    row("cat | cat > file (the floor, in)", &f_in);
+    row("berth CopyToArchive (into cat > file)", &b_out);
+    row("cat file | cat > file (the floor, out)", &f_out);
+    if podman.is_some() {
+        row("podman cp host -> container", &p_in);
+        row("podman cp container -> host", &p_out);
+    } else {
+        println!("  podman cp: not compared ({})", if s.podman.is_some() { "podman create failed here" } else { "podman cannot run containers here" });
+    }
+    row("berth in, GB/s", &gbs(&b_in));
+    row("berth out, GB/s", &gbs(&b_out));
+    println!("  berthd RSS: {rss_before:.1} MB before, peak {rss_peak:.1} MB during, {rss_after:.1} MB after");
+    let r_in = stats(&ratios(&f_in, &b_in)).med;
+    let r_out = stats(&ratios(&f_out, &b_out)).med;
+    t.check("copy in: >= 0.7x the speed of cat | cat", format!("{r_in:.2}x"), r_in >= 0.7);
+    t.check("copy out: >= 0.7x the speed of cat | cat", format!("{r_out:.2}x"), r_out >= 0.7);
+    if podman.is_some() {
+        let (pi, po) = (stats(&ratios(&p_in, &b_in)).med, stats(&ratios(&p_out, &b_out)).med);
+        t.check("copy in: faster than podman cp", format!("{pi:.2}x podman's speed"), pi > 1.0);
+        t.check("copy out: faster than podman cp", format!("{po:.2}x podman's speed"), po > 1.0);
+    }
+    t.check("copy: berthd's memory flat (peak - before < 64 MB)", format!("{:.1} MB", rss_peak - rss_before), rss_peak - rss_before < 64.0);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let s = Setup::from_env()?;
@@ -1138,6 +1272,9 @@ async fn main() -> Result<()> {
     }
     if s.runs("images") {
         images(&c, &s, &mut t).await?;
+    }
+    if s.runs("copy") {
+        copy(&c, &s, &mut t).await?;
     }
     println!("\ntargets");
     for (what, measured, pass) in &t.0 {

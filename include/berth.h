@@ -122,6 +122,25 @@
 #define BERTH_ATTACH_MAX_PACKET 32769
 
 /**
+ * `berth_client_copy_in()`: what is extracted belongs to the container's
+ * user (its User, else its image's), as `podman cp` does; without it the
+ * archive's numeric owners are kept.
+ */
+#define BERTH_COPY_CHOWN 1
+
+/**
+ * `berth_client_copy_in()`: a running container is frozen during the copy
+ * (and always thawed after).
+ */
+#define BERTH_COPY_PAUSE 2
+
+/**
+ * `berth_client_copy_in()`: refuse to replace a directory by a
+ * non-directory and the other way round.
+ */
+#define BERTH_COPY_NO_OVERWRITE_DIR_NONDIR 4
+
+/**
  * What kind of failure, as every front end reports it. Values 1 to 99 are
  * berthd's D-Bus errors; values from 100 happen on the caller's side of
  * the bus. Retired values are never reused.
@@ -238,6 +257,25 @@ enum berth_result
    * twice, resized before it runs).
    */
   BERTH_RESULT_INVALID_EXEC_STATE = 32,
+  /**
+   * No such file or directory in the container (Stat, copies).
+   */
+  BERTH_RESULT_NO_SUCH_PATH = 40,
+  /**
+   * A path in the container that must be a directory is not (the
+   * destination of CopyFromArchive, a `dir/.` to copy out).
+   */
+  BERTH_RESULT_NOT_A_DIRECTORY = 41,
+  /**
+   * A tar stream that cannot be extracted into the container: malformed,
+   * truncated, an entry that would land outside the destination or
+   * replace a directory it may not; what came before it stays.
+   */
+  BERTH_RESULT_INVALID_ARCHIVE = 42,
+  /**
+   * The container has no artifact of that name.
+   */
+  BERTH_RESULT_NO_SUCH_ARTIFACT = 43,
   /**
    * A pointer parameter was NULL.
    */
@@ -1265,6 +1303,77 @@ berth_result berth_client_export_to(const struct berth_client *client,
                                     const char *name,
                                     berth_export_callback callback,
                                     void *userdata);
+
+/**
+ * StatContainer: what is at `path` in the container (running or not), as
+ * JSON (Name, Size, Mode, UnixMode, Uid, Gid, MtimeSecs, MtimeNanos,
+ * IsDir, LinkTarget); with `follow`, a final symlink is followed as the
+ * container resolves it. A missing path is BERTH_RESULT_NO_SUCH_PATH.
+ * Free `*json` with `berth_string_free()`.
+ */
+berth_result berth_client_stat(const struct berth_client *client,
+                               const char *name,
+                               const char *path,
+                               bool follow,
+                               char **json);
+
+/**
+ * CopyFromArchive: extract the tar stream read from `fd` (a file, pipe or
+ * socket open for reading, read to its end; it stays open, the caller's)
+ * under `path`, a directory in the container, running or stopped.
+ * `flags`: an OR of BERTH_COPY_*. Entries that would land outside `path`
+ * are refused (BERTH_RESULT_INVALID_ARCHIVE); a `path` that is not a
+ * directory is BERTH_RESULT_NOT_A_DIRECTORY.
+ */
+berth_result berth_client_copy_in(const struct berth_client *client,
+                                  const char *name,
+                                  const char *path,
+                                  int fd,
+                                  uint32_t flags);
+
+/**
+ * CopyToArchive: write `path` in the container (`dir/.`: the directory's
+ * contents) into `fd` (open for writing; it stays open, the caller's) as a
+ * tar stream. BERTH_RESULT_CANCELED when the reader closes its end.
+ */
+berth_result berth_client_copy_out(const struct berth_client *client,
+                                   const char *name,
+                                   const char *path,
+                                   int fd);
+
+/**
+ * AddArtifact: keep what `fd` holds (read to its end) as the container's
+ * artifact `artifact` (no `/`, no leading dot), replacing one of that
+ * name; artifacts are removed with the container.
+ */
+berth_result berth_client_artifact_add(const struct berth_client *client,
+                                       const char *name,
+                                       const char *artifact,
+                                       int fd);
+
+/**
+ * GetArtifact: write the container's artifact `artifact` into `fd`;
+ * BERTH_RESULT_NO_SUCH_ARTIFACT when there is none.
+ */
+berth_result berth_client_artifact_get(const struct berth_client *client,
+                                       const char *name,
+                                       const char *artifact,
+                                       int fd);
+
+/**
+ * RemoveArtifact; BERTH_RESULT_NO_SUCH_ARTIFACT when there is none.
+ */
+berth_result berth_client_artifact_remove(const struct berth_client *client,
+                                          const char *name,
+                                          const char *artifact);
+
+/**
+ * The names of the container's artifacts as a JSON array of strings,
+ * sorted; free it with `berth_string_free()`.
+ */
+berth_result berth_client_artifact_list(const struct berth_client *client,
+                                        const char *name,
+                                        char **json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -12,7 +12,7 @@ pub mod client;
 pub mod dbus;
 #[cfg(feature = "daemon")]
 pub mod engine;
-#[cfg(feature = "daemon")]
+#[cfg(any(feature = "daemon", feature = "cli"))]
 pub mod files;
 #[cfg(feature = "daemon")]
 pub mod fsutil;

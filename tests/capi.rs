@@ -175,6 +175,13 @@ fn c_images_volumes_mount_export() {
 }
 
 #[test]
+fn c_files_copies_and_artifacts() {
+    for runtime in ["crun", "runc"] {
+        assert!(ffi_test_with("files.c", &[runtime]).contains("files: ok"), "{runtime}");
+    }
+}
+
+#[test]
 fn cpp_raii_lifecycle() {
     assert!(ffi_test("raii.cpp").contains("raii: ok"));
 }

@@ -260,6 +260,33 @@ pub enum Command {
         output: Option<String>,
         name: String,
     },
+    /// Copy files between a container and the host: `cp CONTAINER:SRC
+    /// DST`, `cp SRC CONTAINER:DST`; `-` is a tar stream on standard input
+    /// or output. Works on running and stopped containers.
+    Cp {
+        /// Copied into a container: owned by the container's user
+        /// (`--archive=false` keeps the archive's owners).
+        #[arg(short = 'a', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        archive: bool,
+        /// Allow a directory to replace a non-directory and the other way
+        /// round.
+        #[arg(long)]
+        overwrite: bool,
+        /// Freeze a running container during a copy into it.
+        #[arg(long)]
+        pause: bool,
+        src: String,
+        dst: String,
+    },
+    /// Describe a path in a container as JSON (name, size, mode, times,
+    /// link target).
+    Stat {
+        /// Follow a symlink at PATH (as the container resolves it).
+        #[arg(short = 'L', long)]
+        follow: bool,
+        name: String,
+        path: String,
+    },
     /// Print container events: the history from the journal, then with
     /// --follow the live ones.
     Events {

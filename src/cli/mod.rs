@@ -2,11 +2,13 @@
 
 mod args;
 mod attach;
+mod copy;
 mod flags;
 mod images;
 
 pub use args::{Cli, Command, CreateArgs, NetworkCommand};
 pub use attach::{attach, stdin_is_terminal, Ended, Local};
+pub use copy::{CpFlags, Location};
 pub use images::{ImageCommand, ImageListArgs, VolumeCommand};
 pub use flags::{parse_size, ResourceFlags, SpecFlags};
 
@@ -469,6 +471,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Mount { names } => images::mount(&c, &names).await,
         Command::Unmount { force, names } => images::unmount(&c, force, &names).await,
         Command::Export { output, name } => images::export(&c, output.as_deref(), &name).await,
+        Command::Cp { archive, overwrite, pause, src, dst } => {
+            copy::cp(&c, &src, &dst, CpFlags { archive, overwrite, pause }).await
+        }
+        Command::Stat { follow, name, path } => copy::stat(&c, &name, &path, follow).await,
         Command::Events { follow, since, until, filter } => {
             let mut o = EventOptions { follow, ..Default::default() };
             for f in filter {
@@ -547,6 +553,9 @@ mod tests {
             &["mount", "c1", "c2"],
             &["umount", "-f", "c1"],
             &["export", "-o", "/tmp/x.tar", "c1"],
+            &["cp", "c1:/etc/hosts", "-"],
+            &["cp", "--archive=false", "--overwrite", "./x", "c1:/tmp"],
+            &["stat", "-L", "c1", "/var/run"],
         ] {
             let mut v = vec!["berthctl"];
             v.extend_from_slice(args);

@@ -1,6 +1,7 @@
 //! A client of berthd's D-Bus API, shared by berthctl and the C ABI. It
 //! links no daemon code: what it reads back are the model's types.
 
+mod files;
 mod proxy;
 
 pub use proxy::{ContainerProxy, ManagerProxy};

@@ -68,6 +68,13 @@ pub trait Manager {
     fn mount_container(&self, name: &str) -> zbus::Result<String>;
     fn unmount_container(&self, name: &str, force: bool) -> zbus::Result<()>;
     fn export_container(&self, name: &str, fd: zbus::Fd<'_>) -> zbus::Result<()>;
+    fn stat_container(&self, name: &str, path: &str, follow: bool) -> zbus::Result<String>;
+    fn copy_from_archive(&self, name: &str, path: &str, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<u64>;
+    fn copy_to_archive(&self, name: &str, path: &str, fd: zbus::Fd<'_>) -> zbus::Result<u64>;
+    fn add_artifact(&self, name: &str, artifact: &str, fd: zbus::Fd<'_>) -> zbus::Result<u64>;
+    fn get_artifact(&self, name: &str, artifact: &str, fd: zbus::Fd<'_>) -> zbus::Result<u64>;
+    fn remove_artifact(&self, name: &str, artifact: &str) -> zbus::Result<()>;
+    fn list_artifacts(&self, name: &str) -> zbus::Result<Vec<String>>;
     fn import_image(&self, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<Vec<String>>;
     fn list_images(&self) -> zbus::Result<String>;
     fn inspect_image(&self, reference: &str) -> zbus::Result<String>;

@@ -1,4 +1,5 @@
-//! The callers of long calls (Wait, Logs, Events, ImportImage, Export): how many each user has
+//! The callers of long calls (Wait, Logs, Events, ImportImage, Export,
+//! copies and artifacts): how many each user has
 //! outstanding, with a limit, and when a caller's connection goes away, so
 //! that its calls end and their memory is given back. No client can make
 //! berthd hold more than its share, nor keep anything after it left.
@@ -16,7 +17,8 @@ use zbus::Connection;
 pub enum Slot {
     /// A Wait.
     Wait,
-    /// A Logs or Events stream, an image import or a container export.
+    /// A Logs or Events stream, an image import, a container export, a
+    /// copy into or out of a container, an artifact read or written.
     Stream,
 }
 
@@ -24,7 +26,7 @@ impl Slot {
     fn what(self) -> &'static str {
         match self {
             Slot::Wait => "waits",
-            Slot::Stream => "streams (logs, events, imports, exports)",
+            Slot::Stream => "streams (logs, events, imports, exports, copies)",
         }
     }
 

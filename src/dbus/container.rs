@@ -111,6 +111,47 @@ impl ContainerObject {
         let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
         Ok(unless_gone(ticket, self.engine.export(&self.name, std::fs::File::from(fd))).await?)
     }
+    /// What is at `path` in the container as JSON (see StatContainer).
+    async fn stat(&self, path: String, follow: bool) -> Result<String> {
+        let info = self.engine.stat(&self.name, &path, follow).await?;
+        Ok(serde_json::to_string_pretty(&info).expect("file descriptions serialize"))
+    }
+    /// Extract the tar stream read from `fd` under `path` (see the
+    /// Manager's CopyFromArchive).
+    async fn copy_from_archive(
+        &self,
+        path: String,
+        fd: zbus::OwnedFd,
+        options: HashMap<String, OwnedVariant>,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<u64> {
+        let o = super::options::copy_options(options)?;
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.copy_from_archive(&self.name, &path, std::fs::File::from(fd), &o)).await?)
+    }
+    /// Write `path` into `fd` as a tar stream.
+    async fn copy_to_archive(&self, path: String, fd: zbus::OwnedFd, #[zbus(header)] header: Header<'_>) -> Result<u64> {
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.copy_to_archive(&self.name, &path, std::fs::File::from(fd))).await?)
+    }
+    async fn add_artifact(&self, artifact: String, fd: zbus::OwnedFd, #[zbus(header)] header: Header<'_>) -> Result<u64> {
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.add_artifact(&self.name, &artifact, std::fs::File::from(fd))).await?)
+    }
+    async fn get_artifact(&self, artifact: String, fd: zbus::OwnedFd, #[zbus(header)] header: Header<'_>) -> Result<u64> {
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.get_artifact(&self.name, &artifact, std::fs::File::from(fd))).await?)
+    }
+    async fn remove_artifact(&self, artifact: String) -> Result<()> {
+        Ok(self.engine.remove_artifact(&self.name, &artifact).await?)
+    }
+    async fn list_artifacts(&self) -> Result<Vec<String>> {
+        Ok(self.engine.list_artifacts(&self.name).await?)
+    }
     /// The container as JSON, like `podman inspect`.
     async fn inspect(&self, #[zbus(header)] header: Header<'_>) -> Result<String> {
         let rec = self.engine.inspect(&self.name)?;

@@ -171,6 +171,58 @@ impl Manager {
         let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
         Ok(unless_gone(ticket, self.engine.export(&name, std::fs::File::from(fd))).await?)
     }
+    /// What is at `path` in the container (running or not) as JSON, like
+    /// podman's container stat; with `follow`, a final symlink is followed
+    /// as the container resolves it.
+    async fn stat_container(&self, name: String, path: String, follow: bool) -> Result<String> {
+        let info = self.engine.stat(&name, &path, follow).await?;
+        Ok(serde_json::to_string_pretty(&info).expect("file descriptions serialize"))
+    }
+    /// Extract the tar stream read from `fd` to its end under `path` (a
+    /// directory) in the container, running or stopped. Options: Chown b
+    /// (owned by the container's user), Pause b (frozen during the copy),
+    /// NoOverwriteDirNonDir b, Rename a{ss}. Returns the bytes read.
+    async fn copy_from_archive(
+        &self,
+        name: String,
+        path: String,
+        fd: zbus::OwnedFd,
+        options: HashMap<String, OwnedVariant>,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<u64> {
+        let o = super::options::copy_options(options)?;
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.copy_from_archive(&name, &path, std::fs::File::from(fd), &o)).await?)
+    }
+    /// Write `path` in the container (`dir/.`: a directory's contents) into
+    /// `fd` as a tar stream, running or stopped. Returns the bytes written.
+    async fn copy_to_archive(&self, name: String, path: String, fd: zbus::OwnedFd, #[zbus(header)] header: Header<'_>) -> Result<u64> {
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.copy_to_archive(&name, &path, std::fs::File::from(fd))).await?)
+    }
+    /// Keep what `fd` holds (read to its end) as the container's artifact
+    /// `artifact` (no `/`, no leading dot), replacing one of that name;
+    /// removed with the container. Returns its size.
+    async fn add_artifact(&self, name: String, artifact: String, fd: zbus::OwnedFd, #[zbus(header)] header: Header<'_>) -> Result<u64> {
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.add_artifact(&name, &artifact, std::fs::File::from(fd))).await?)
+    }
+    /// Write the container's artifact `artifact` into `fd`; returns its size.
+    async fn get_artifact(&self, name: String, artifact: String, fd: zbus::OwnedFd, #[zbus(header)] header: Header<'_>) -> Result<u64> {
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.get_artifact(&name, &artifact, std::fs::File::from(fd))).await?)
+    }
+    async fn remove_artifact(&self, name: String, artifact: String) -> Result<()> {
+        Ok(self.engine.remove_artifact(&name, &artifact).await?)
+    }
+    /// The names of the container's artifacts, sorted.
+    async fn list_artifacts(&self, name: String) -> Result<Vec<String>> {
+        Ok(self.engine.list_artifacts(&name).await?)
+    }
     /// Import the image archive read from `fd` to its end (an oci-archive,
     /// docker-archive, OCI layout as tar, or root file system tarball;
     /// gzip, zstd or uncompressed). Options: Name s (needed for a root file

@@ -101,6 +101,12 @@ pub fn volume_options(options: HashMap<String, OwnedVariant>) -> Result<BTreeMap
     Ok(labels)
 }
 
+/// CopyFromArchive options: Chown b, Pause b, NoOverwriteDirNonDir b,
+/// Rename a{ss}.
+pub fn copy_options(options: HashMap<String, OwnedVariant>) -> Result<crate::model::CopyOptions> {
+    crate::model::CopyOptions::from_options(&plain(options)?)
+}
+
 /// Events options: Follow b, Since t, Until t, Container s.
 pub fn event_options(options: HashMap<String, OwnedVariant>) -> Result<EventOptions> {
     EventOptions::from_options(&plain(options)?)

@@ -11,6 +11,7 @@
 mod crash;
 #[cfg(test)]
 mod fake;
+mod files;
 mod images;
 pub mod journal;
 pub mod logs;
@@ -219,6 +220,7 @@ impl Engine {
                 if rec.spec.image.is_some() && !self.root_mounted(&rec.id).await? {
                     self.delete_layer(&rec).await?;
                 }
+                self.remove_artifacts(&rec.id).await?;
                 let (store, name) = (self.inner.store.clone(), rec.name.clone());
                 blocking(move || store.delete(&name)).await?;
                 self.unregister(rec.name.as_str());

@@ -127,6 +127,12 @@ enum Call {
     StartAndAttach,
     ExecCreate,
     ExecStart,
+    AddArtifact,
+    /// Add an artifact, then remove it.
+    RemoveArtifact,
+    /// A tar stream extracted under / (the root mounted for it when the
+    /// container is made from an image and stopped).
+    CopyIn,
 }
 
 fn exec_options() -> BTreeMap<String, OptionValue> {
@@ -135,6 +141,30 @@ fn exec_options() -> BTreeMap<String, OptionValue> {
 
 fn attach_options() -> AttachOptions {
     AttachOptions { stdin: false, stdout: true, stderr: true, detach_keys: String::new() }
+}
+
+/// A small tar stream in a file, for CopyIn.
+fn small_archive() -> std::fs::File {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(5);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_600_000_000);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, "copied", &b"hello"[..]).unwrap();
+    let mut f = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut f, &b.into_inner().unwrap()).unwrap();
+    std::io::Seek::rewind(&mut f).unwrap();
+    f
+}
+
+fn blob(data: &[u8]) -> std::fs::File {
+    let mut f = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut f, data).unwrap();
+    std::io::Seek::rewind(&mut f).unwrap();
+    f
 }
 
 async fn setup(e: &Engine, w: &World, pre: Pre) {
@@ -186,10 +216,16 @@ async fn call(e: Engine, c: Call) -> crate::model::Result<()> {
             let s = e.exec_list(NAME).await?.into_iter().find(|s| s.state == ExecState::Created).expect("a created session");
             e.exec_start(NAME, &s.id, None).await.map(drop)
         }
+        Call::AddArtifact => e.add_artifact(NAME, "notes", blob(b"kept")).await.map(drop),
+        Call::RemoveArtifact => {
+            e.add_artifact(NAME, "notes", blob(b"kept")).await?;
+            e.remove_artifact(NAME, "notes").await
+        }
+        Call::CopyIn => e.copy_from_archive(NAME, "/", small_archive(), &Default::default()).await.map(drop),
     }
 }
 
-const CASES: [(Pre, Call); 17] = [
+const CASES: [(Pre, Call); 20] = [
     (Pre::Configured, Call::Init),
     (Pre::Configured, Call::Start),
     (Pre::Exited, Call::Start),
@@ -207,10 +243,13 @@ const CASES: [(Pre, Call); 17] = [
     (Pre::Configured, Call::StartAndAttach),
     (Pre::Running, Call::ExecCreate),
     (Pre::Session, Call::ExecStart),
+    (Pre::Exited, Call::AddArtifact),
+    (Pre::Running, Call::RemoveArtifact),
+    (Pre::Exited, Call::CopyIn),
 ];
 
 /// The verbs whose steps differ for a container made from an image.
-const IMAGE_CASES: [(Pre, Call); 11] = [
+const IMAGE_CASES: [(Pre, Call); 14] = [
     (Pre::Configured, Call::Init),
     (Pre::Configured, Call::Start),
     (Pre::Exited, Call::Start),
@@ -222,6 +261,9 @@ const IMAGE_CASES: [(Pre, Call); 11] = [
     (Pre::Mounted, Call::Unmount),
     (Pre::Configured, Call::Export),
     (Pre::Mounted, Call::Remove),
+    (Pre::Configured, Call::CopyIn),
+    (Pre::Exited, Call::CopyIn),
+    (Pre::Mounted, Call::CopyIn),
 ];
 
 /// The crash points a verb passes when nothing stops it.
@@ -333,6 +375,8 @@ fn crash_every_step(image: bool, cases: &[(Pre, Call)]) -> usize {
             assert!(w.fake.units().is_empty(), "{what}: units left: {:?}", w.fake.units());
             assert!(w.mounts.mounted().is_empty(), "{what}: mounts left: {:?}", w.mounts.mounted());
             assert_eq!(std::fs::read_dir(w.dir.path().join("state/layers")).map_or(0, |d| d.count()), 0, "{what}: layers left");
+            let artifacts = std::fs::read_dir(w.dir.path().join("state/artifacts")).map_or(0, |d| d.count());
+            assert_eq!(artifacts, 0, "{what}: artifacts left");
             total += 1;
         }
     }
@@ -392,6 +436,39 @@ fn an_image_container_keeps_its_changes_until_removed() {
     let err = rt.block_on(e.create(NAME, &w.options())).unwrap_err();
     assert_eq!(err.name(), "NoSuchImage", "{err}");
     assert!(e.inspect(NAME).is_err(), "nothing was created");
+}
+
+#[test]
+fn files_of_a_stopped_container_and_its_artifacts() {
+    let w = World::with(true);
+    let (rt, e) = w.start(None);
+    rt.block_on(setup(&e, &w, Pre::Exited));
+    let id = e.inspect(NAME).unwrap().id;
+    let was = w.mounts.mounted().len();
+    rt.block_on(e.copy_from_archive(NAME, "/", small_archive(), &Default::default())).unwrap();
+    assert_eq!(w.mounts.mounted().len(), was, "a root mounted for the copy is released");
+    let info = rt.block_on(e.stat(NAME, "/copied", false)).unwrap();
+    assert_eq!((info.name.as_str(), info.size, info.is_dir), ("copied", 5, false));
+    assert_eq!(rt.block_on(e.stat(NAME, "/nope", false)).unwrap_err().name(), "NoSuchPath");
+    assert_eq!(rt.block_on(e.stat("nobody", "/", false)).unwrap_err().name(), "NoSuchContainer");
+    let err = rt.block_on(e.copy_from_archive(NAME, "/copied", small_archive(), &Default::default())).unwrap_err();
+    assert_eq!(err.name(), "NotADirectory", "{err}");
+
+    // Artifacts: named blobs, bad names refused before anything is made.
+    for bad in ["a/b", "..", ".hidden", ""] {
+        let err = rt.block_on(e.add_artifact(NAME, bad, blob(b"x"))).unwrap_err();
+        assert_eq!(err.name(), "InvalidArgument", "{bad:?}: {err}");
+    }
+    assert!(!w.dir.path().join("state/artifacts").join(&id).exists(), "nothing made for a refused name");
+    assert_eq!(rt.block_on(e.remove_artifact(NAME, "notes")).unwrap_err().name(), "NoSuchArtifact");
+    assert_eq!(rt.block_on(e.add_artifact(NAME, "notes", blob(b"first"))).unwrap(), 5);
+    assert_eq!(rt.block_on(e.add_artifact(NAME, "notes", blob(b"second!"))).unwrap(), 7);
+    assert_eq!(rt.block_on(e.list_artifacts(NAME)).unwrap(), ["notes"]);
+    let out = tempfile::NamedTempFile::new().unwrap();
+    assert_eq!(rt.block_on(e.get_artifact(NAME, "notes", out.reopen().unwrap())).unwrap(), 7);
+    assert_eq!(std::fs::read(out.path()).unwrap(), b"second!");
+    rt.block_on(e.remove(NAME, false, None)).unwrap();
+    assert!(!w.dir.path().join("state/artifacts").join(&id).exists(), "artifacts go with the container");
 }
 
 #[test]

@@ -74,6 +74,17 @@ pub enum ErrorKind {
     /// The exec session is not in a state that allows the call (started
     /// twice, resized before it runs).
     InvalidExecState = 32,
+    /// No such file or directory in the container (Stat, copies).
+    NoSuchPath = 40,
+    /// A path in the container that must be a directory is not (the
+    /// destination of CopyFromArchive, a `dir/.` to copy out).
+    NotADirectory = 41,
+    /// A tar stream that cannot be extracted into the container: malformed,
+    /// truncated, an entry that would land outside the destination or
+    /// replace a directory it may not; what came before it stays.
+    InvalidArchive = 42,
+    /// The container has no artifact of that name.
+    NoSuchArtifact = 43,
     /// A pointer parameter was NULL.
     NullParameter = 100,
     /// libberth hit a bug (a Rust panic, caught at the boundary).
@@ -96,7 +107,7 @@ pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const fn all() -> [ErrorKind; 33] {
+    pub const fn all() -> [ErrorKind; 37] {
         [
         ErrorKind::Ok,
         ErrorKind::NoSuchContainer,
@@ -126,6 +137,10 @@ impl ErrorKind {
         ErrorKind::NoSuchExecSession,
         ErrorKind::NotATerminal,
         ErrorKind::InvalidExecState,
+        ErrorKind::NoSuchPath,
+        ErrorKind::NotADirectory,
+        ErrorKind::InvalidArchive,
+        ErrorKind::NoSuchArtifact,
         ErrorKind::NullParameter,
         ErrorKind::Panic,
         ErrorKind::AccessDenied,
@@ -167,6 +182,10 @@ impl ErrorKind {
             NoSuchExecSession => "NoSuchExecSession",
             NotATerminal => "NotATerminal",
             InvalidExecState => "InvalidExecState",
+            NoSuchPath => "NoSuchPath",
+            NotADirectory => "NotADirectory",
+            InvalidArchive => "InvalidArchive",
+            NoSuchArtifact => "NoSuchArtifact",
             NullParameter => "NullParameter",
             Panic => "Panic",
             AccessDenied => "AccessDenied",
@@ -283,6 +302,14 @@ pub enum Error {
     VolumeExists { name: String },
     #[error("cannot import the image: {message}")]
     InvalidImage { message: String },
+    #[error("no such file or directory in container {name}: {path}")]
+    NoSuchPath { name: String, path: String },
+    #[error("{path} in container {name} is not a directory")]
+    NotADirectory { name: String, path: String },
+    #[error("invalid archive: {message}")]
+    InvalidArchive { message: String },
+    #[error("container {name} has no artifact named {artifact:?}")]
+    NoSuchArtifact { name: String, artifact: String },
     #[error("access denied: {message}")]
     AccessDenied { message: String },
     #[error("container {name} has no exec session {session}")]
@@ -366,6 +393,10 @@ impl Error {
             VolumeInUse { .. } => ErrorKind::VolumeInUse,
             VolumeExists { .. } => ErrorKind::VolumeExists,
             InvalidImage { .. } => ErrorKind::InvalidImage,
+            NoSuchPath { .. } => ErrorKind::NoSuchPath,
+            NotADirectory { .. } => ErrorKind::NotADirectory,
+            InvalidArchive { .. } => ErrorKind::InvalidArchive,
+            NoSuchArtifact { .. } => ErrorKind::NoSuchArtifact,
             AccessDenied { .. } => ErrorKind::AccessDenied,
             NoSuchExecSession { .. } => ErrorKind::NoSuchExecSession,
             NotATerminal { .. } => ErrorKind::NotATerminal,
@@ -412,6 +443,7 @@ mod tests {
             ("NoSuchImage", 15), ("ImageInUse", 16), ("NoSuchVolume", 17), ("VolumeInUse", 18), ("VolumeExists", 19),
             ("NoSuchNetwork", 20), ("NetworkInUse", 21), ("PortInUse", 22), ("NetworkExists", 23), ("InvalidImage", 24),
             ("NoSuchExecSession", 30), ("NotATerminal", 31), ("InvalidExecState", 32),
+            ("NoSuchPath", 40), ("NotADirectory", 41), ("InvalidArchive", 42), ("NoSuchArtifact", 43),
             ("NullParameter", 100), ("Panic", 101), ("AccessDenied", 102), ("Bus", 103), ("InvalidParameter", 104),
         ];
         let have: Vec<(&str, u32)> = ErrorKind::all().iter().map(|k| (k.name(), k.code())).collect();

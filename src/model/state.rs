@@ -51,6 +51,9 @@ pub enum Verb {
     ReloadNetwork,
     /// Mount, Unmount and Export of the container's root file system.
     Mount,
+    /// Stat, CopyFromArchive, CopyToArchive and artifacts: files of the
+    /// container, running or not.
+    Files,
 }
 
 use State::*;
@@ -102,7 +105,7 @@ impl State {
                 matches!(self, Created | Running | Stopping | Paused)
             }
             Verb::Kill => matches!(self, Running | Stopping | Paused),
-            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => self != Removing,
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Files => self != Removing,
             Verb::Pause => self == Running,
             Verb::ReloadNetwork => matches!(self, Running | Paused),
             Verb::Unpause => self == Paused,
@@ -137,7 +140,7 @@ impl Verb {
             Verb::Attach => "can only attach to running or paused containers",
             Verb::Exec => "can only exec in running containers",
             Verb::ReloadNetwork => "can only reload the network of running or paused containers",
-            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Wait | Verb::Sync => "not allowed",
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Files | Verb::Wait | Verb::Sync => "not allowed",
         }
     }
 }
@@ -169,7 +172,7 @@ mod tests {
             Verb::Start => &[Configured, Created, Stopped, Exited],
             Verb::Stop => &[Created, Running, Stopping, Paused],
             Verb::Kill => &[Running, Stopping, Paused],
-            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => {
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Files => {
                 &[Configured, Created, Running, Paused, Stopping, Stopped, Exited]
             }
             Verb::Pause => &[Running],
@@ -188,7 +191,7 @@ mod tests {
         use Verb::*;
         let verbs = [
             Init, Start, Stop, Kill, Restart, Pause, Unpause, Update, Wait, Sync, Cleanup, Remove,
-            ForceRemove, ReloadNetwork, Mount, Attach, Exec,
+            ForceRemove, ReloadNetwork, Mount, Files, Attach, Exec,
         ];
         for verb in verbs {
             for state in State::all() {

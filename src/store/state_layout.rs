@@ -10,6 +10,8 @@
 //! layers/<id>/             a container's own writable layer: upper/ and work/
 //!                          of its overlay root (crate::image::ContainerLayer);
 //!                          made at its first init, removed with the container
+//! artifacts/<id>/          a container's artifacts, one file each
+//!                          (crate::files::ArtifactStore); removed with it
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -51,5 +53,15 @@ impl StateLayout {
     /// its overlay root).
     pub fn layer_dir(&self, id: &str) -> PathBuf {
         self.layers_dir().join(id)
+    }
+
+    /// Where every container's artifacts live.
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.root.join("artifacts")
+    }
+
+    /// Container `id`'s artifacts.
+    pub fn artifact_dir(&self, id: &str) -> PathBuf {
+        self.artifacts_dir().join(id)
     }
 }

@@ -3,17 +3,23 @@
 //! emits; `crash_point` follows every step that changes systemd, the
 //! runtime or the disk.
 
+mod add_artifact;
 mod attach;
 mod cleanup;
+mod copy_from_archive;
+mod copy_to_archive;
 mod exec;
 mod export;
+mod get_artifact;
 mod kill;
 mod mount;
 mod pause;
 mod reload_network;
 mod remove;
+mod remove_artifact;
 mod restart;
 mod start;
+mod stat;
 mod stop;
 mod unmount;
 mod update;
@@ -55,7 +61,7 @@ fn check_timeout(t: Option<u32>) -> Result<()> {
 }
 
 impl Engine {
-    async fn locked(&self, name: &str) -> Result<(Arc<Container>, tokio::sync::OwnedMutexGuard<()>)> {
+    pub(crate) async fn locked(&self, name: &str) -> Result<(Arc<Container>, tokio::sync::OwnedMutexGuard<()>)> {
         let c = self.get(name)?;
         let g = c.op.clone().lock_owned().await;
         Ok((c, g))

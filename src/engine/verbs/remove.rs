@@ -58,6 +58,8 @@ impl Engine {
         let (store, id, name) = (self.inner.store.clone(), rec.id.clone(), rec.name.clone());
         blocking(move || store.remove_runtime_data(&id)).await?;
         self.crash_point("remove: runtime data removed").await;
+        self.remove_artifacts(&rec.id).await?;
+        self.crash_point("remove: artifacts removed").await;
         self.release_network(&rec, true).await?;
         self.crash_point("remove: network released").await;
         let store = self.inner.store.clone();

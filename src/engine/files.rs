@@ -1,0 +1,332 @@
+//! Reaching a container's files for Stat, CopyFromArchive, CopyToArchive
+//! and artifacts: its root held as a descriptor ([`crate::files`] resolves
+//! every path inside it), the caller's descriptor read or written from a
+//! blocking thread, and the work carried on to its end when the caller
+//! goes away, so that a frozen container is always thawed and a root
+//! mounted for the call always released.
+//!
+//! A running container is reached through `/proc/PID/root` of its init
+//! (the runtime's pid file), held by a pidfd and checked to be in the
+//! container's unit, so a recycled pid cannot redirect a copy to another
+//! process; volumes are there as the container sees them. A stopped one is
+//! reached through its root file system, mounted for the call when it
+//! comes from an image; its lock is held through the call, so nothing
+//! starts it on a root that is about to be unmounted.
+
+use super::{blocking, Container, Engine};
+use crate::files::{self, ContainerRoot};
+use crate::model::{Error, Result, State, Verb};
+use crate::store::Record;
+use std::fs::File;
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::OwnedMutexGuard;
+
+/// How much one read or write of the caller's descriptor moves at most.
+const IO_CHUNK: usize = 1 << 20;
+
+/// How often a thread waiting on the caller's descriptor checks whether
+/// the call was given up.
+const POLL_MS: u16 = 200;
+
+/// A container's root, held for one call.
+pub(crate) struct Reached {
+    /// Taken by the work; closed before the root is released.
+    root: Option<ContainerRoot>,
+    pub(crate) rec: Record,
+    c: Arc<Container>,
+    /// The container's lock, held through the call for a stopped
+    /// container (its root) and for a paused copy.
+    hold: Option<OwnedMutexGuard<()>>,
+    /// Mounted for this call: unmounted after.
+    unmount: bool,
+    /// Frozen for this call: thawed after.
+    thaw: bool,
+}
+
+impl Engine {
+    /// The root of container `name`, running or not; with `pause`, a
+    /// running container is frozen until [`Engine::release`].
+    pub(crate) async fn reach(&self, name: &str, pause: bool) -> Result<Reached> {
+        let (c, g) = self.locked(name).await?;
+        let rec = self.refresh(&c).await?;
+        rec.state.check(Verb::Files, name)?;
+        if rec.state.is_live() {
+            let pid = self.main_pid(&rec) as i32;
+            if pid <= 0 {
+                return Err(Error::InvalidState { name: name.to_string(), state: rec.state, verb: Verb::Files });
+            }
+            let unit = rec.unit_name();
+            let root = blocking(move || open_process_root(pid, &unit)).await.map_err(|e| files_error(name, e))?;
+            let thaw = pause && rec.state == State::Running;
+            if thaw {
+                self.inner.units.freeze(&rec.unit_name()).await?;
+                self.crash_point("files: frozen").await;
+            }
+            let hold = if thaw { Some(g) } else { None };
+            return Ok(Reached { root: Some(root), rec, c, hold, unmount: false, thaw });
+        }
+        let unmount = !self.root_is_mounted(&rec).await?;
+        let path = self.mount_root(&rec).await?;
+        if unmount {
+            self.crash_point("files: root mounted").await;
+        }
+        let opened = blocking(move || ContainerRoot::of_dir(&path)).await.map_err(|e| files_error(name, e));
+        match opened {
+            Ok(root) => Ok(Reached { root: Some(root), rec, c, hold: Some(g), unmount, thaw: false }),
+            Err(e) => {
+                if unmount {
+                    self.unmount_root(&rec).await?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Undo what [`Engine::reach`] did for the call: close the root's
+    /// descriptor, thaw, unmount.
+    pub(crate) async fn release(&self, r: Reached) -> Result<()> {
+        let Reached { root, rec, c, hold, unmount, thaw } = r;
+        drop(root);
+        if thaw {
+            self.inner.units.thaw(&rec.unit_name()).await?;
+            self.crash_point("files: thawed").await;
+            self.refresh(&c).await?;
+        }
+        if unmount {
+            self.unmount_root(&rec).await?;
+        }
+        drop(hold);
+        Ok(())
+    }
+
+    /// Run `work` on the container's root from a blocking thread, then
+    /// release it, whatever the work gave (map the files module's errors
+    /// with [`files_error`]).
+    pub(crate) async fn with_root<T: Send + 'static>(
+        &self,
+        name: &str,
+        pause: bool,
+        work: impl FnOnce(&ContainerRoot, &Record) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let mut r = self.reach(name, pause).await?;
+        let (root, rec) = (r.root.take(), r.rec.clone());
+        let out = blocking(move || match root {
+            Some(root) => work(&root, &rec),
+            None => Err(Error::Canceled { what: "the call".into() }),
+        })
+        .await;
+        self.release(r).await?;
+        out
+    }
+}
+
+/// `/proc/PID/root` of the container's init, checked to be a process of
+/// `unit` (its cgroup is the unit's or below it) while the pidfd holds it.
+fn open_process_root(pid: i32, unit: &str) -> files::Result<ContainerRoot> {
+    let root = ContainerRoot::of_process(pid)?;
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let in_unit = cgroup.lines().any(|l| l.split(':').nth(2).is_some_and(|p| p.split('/').any(|c| c == unit)));
+    // Alive after the read: the /proc/PID read was this process's.
+    root.check_alive()?;
+    if !in_unit {
+        return Err(files::Error::ProcessGone { pid });
+    }
+    Ok(root)
+}
+
+/// berth's error for a files module error in container `name`'s files.
+pub(crate) fn files_error(name: &str, e: files::Error) -> Error {
+    use files::Error as F;
+    let name_s = name.to_string();
+    match e {
+        F::NotFound { path } => Error::NoSuchPath { name: name_s, path },
+        F::NotADirectory { path } | F::DestinationNotDirectory { path } => Error::NotADirectory { name: name_s, path },
+        F::InvalidPath { .. } | F::SymlinkLoop { .. } => Error::invalid("Path", e.to_string()),
+        F::InvalidArtifactName { .. } => Error::invalid("Artifact", e.to_string()),
+        F::NoSuchArtifact { name: artifact } => Error::NoSuchArtifact { name: name_s, artifact },
+        F::Input { .. } => Error::invalid("fd", with_causes(&e)),
+        F::ProcessGone { .. } => Error::Canceled { what: format!("the call (container {name} stopped)") },
+        F::OutputClosed { .. } => Error::Canceled { what: "the copy (its reader went away)".into() },
+        F::Canceled => Error::Canceled { what: "the copy".into() },
+        F::ChangedDuringCopy { .. } => Error::Canceled { what: format!("the copy ({e})") },
+        F::TruncatedArchive(_)
+        | F::InvalidArchive { .. }
+        | F::EntryEscapes { .. }
+        | F::EntryThroughArchiveSymlink { .. }
+        | F::HardLinkOutside { .. }
+        | F::WouldReplaceDirectory { .. }
+        | F::WouldReplaceNonDirectory { .. } => Error::InvalidArchive { message: e.to_string() },
+        F::ProcessCheck { .. }
+        | F::OpenRoot { .. }
+        | F::Resolve { .. }
+        | F::ReadFile { .. }
+        | F::Output { .. }
+        | F::CreateEntry { .. }
+        | F::SetMetadata { .. }
+        | F::ArtifactIo { .. } => Error::internal(with_causes(&e)),
+    }
+}
+
+/// The text of an error and of every cause under it.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// A call's stop flag, set when the call is dropped (its caller left).
+pub(crate) struct StopOnDrop(pub(crate) Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Run `work` as a task of its own: when the call is dropped (its caller
+/// left) the work still runs to its end, told to stop through `stop`, so
+/// that what it holds (a frozen cgroup, a mounted root, the lock) is given
+/// back.
+pub(crate) async fn detached<T: Send + 'static>(
+    stop: Arc<AtomicBool>,
+    work: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    let _stop = StopOnDrop(stop);
+    tokio::spawn(work).await.map_err(|e| Error::internal(format!("a file task failed: {e}")))?
+}
+
+/// Wait until `fd` is ready for `events`, or the call is given up (false).
+fn ready(fd: std::os::fd::BorrowedFd<'_>, events: nix::poll::PollFlags, stop: &AtomicBool) -> io::Result<bool> {
+    use nix::poll::{poll, PollFd, PollTimeout};
+    loop {
+        if stop.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        let mut fds = [PollFd::new(fd, events)];
+        match poll(&mut fds, PollTimeout::from(POLL_MS)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => return Ok(true),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The error of a read or write given up because the call was: not
+/// `Interrupted`, which std's `read_exact` and `write_all` retry.
+fn stopped(kind: io::ErrorKind) -> io::Error {
+    io::Error::new(kind, "the call was given up (its caller left)")
+}
+
+/// Reads the caller's descriptor from a blocking thread: waits in poll for
+/// data (the descriptor may be non-blocking; its flags are shared with the
+/// caller and are not changed), and gives up when told to stop.
+pub(crate) struct CallerReader {
+    pub(crate) f: File,
+    pub(crate) stop: Arc<AtomicBool>,
+}
+
+impl Read for CallerReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(IO_CHUNK);
+        loop {
+            if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLIN, &self.stop)? {
+                return Err(stopped(io::ErrorKind::ConnectionAborted));
+            }
+            match self.f.read(&mut buf[..n]) {
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+/// Writes the caller's descriptor from a blocking thread, as
+/// [`CallerReader`] reads one; a reader that went away is a broken pipe.
+pub(crate) struct CallerWriter {
+    pub(crate) f: File,
+    pub(crate) stop: Arc<AtomicBool>,
+}
+
+impl Write for CallerWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(IO_CHUNK);
+        loop {
+            if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLOUT, &self.stop)? {
+                return Err(stopped(io::ErrorKind::BrokenPipe));
+            }
+            match self.f.write(&buf[..n]) {
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+                r => return r,
+            }
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Fail at once on a descriptor that cannot be read.
+pub(crate) fn check_readable(f: &File) -> Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let fl = fcntl(f.as_raw_fd(), FcntlArg::F_GETFL).map_err(|e| Error::invalid("fd", format!("not a usable descriptor: {e}")))?;
+    let acc = OFlag::from_bits_truncate(fl) & OFlag::O_ACCMODE;
+    if acc != OFlag::O_RDONLY && acc != OFlag::O_RDWR {
+        return Err(Error::invalid("fd", "is not open for reading"));
+    }
+    Ok(())
+}
+
+/// A descriptor's /proc path, for functions that take a path (resolved
+/// relative to the descriptor, never by name).
+pub(crate) fn fd_path(fd: &impl AsFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_up_call_ends_reads_and_writes_instead_of_retrying() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let stop = Arc::new(AtomicBool::new(true));
+        let mut reader = CallerReader { f: File::from(r), stop: stop.clone() };
+        let mut buf = [0u8; 4];
+        assert_ne!(reader.read_exact(&mut buf).unwrap_err().kind(), io::ErrorKind::Interrupted);
+        let mut writer = CallerWriter { f: File::from(w), stop };
+        assert_eq!(writer.write_all(b"x").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[test]
+    fn files_errors_keep_their_names() {
+        let cases = [
+            (files::Error::NotFound { path: "/x".into() }, "NoSuchPath"),
+            (files::Error::DestinationNotDirectory { path: "/f".into() }, "NotADirectory"),
+            (files::Error::EntryEscapes { entry: "../x".into() }, "InvalidArchive"),
+            (files::Error::TruncatedArchive("in a header"), "InvalidArchive"),
+            (files::Error::InvalidArtifactName { name: "a/b".into(), reason: "it contains a path separator" }, "InvalidArgument"),
+            (files::Error::NoSuchArtifact { name: "n".into() }, "NoSuchArtifact"),
+            (files::Error::OutputClosed { source: io::ErrorKind::BrokenPipe.into() }, "Canceled"),
+        ];
+        for (e, want) in cases {
+            let text = e.to_string();
+            let m = files_error("web", e);
+            assert_eq!(m.name(), want, "{text}");
+        }
+        let e = files_error("web", files::Error::NotFound { path: "/etc/nope".into() });
+        assert_eq!(e.to_string(), "no such file or directory in container web: /etc/nope");
+    }
+}
