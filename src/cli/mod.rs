@@ -258,7 +258,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             println!("{name}");
             Ok(0)
         }
-        Command::Logs { follow, since, until, tail, timestamps, stdout, stderr, name } => {
+        Command::Logs { follow, since, until, tail, timestamps, tag, stdout, stderr, name } => {
             let o = LogOptions {
                 follow,
                 since: since.map(|s| parse_time(&s, "since")).transpose()?,
@@ -267,6 +267,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 timestamps,
                 stdout,
                 stderr,
+                stream_tag: tag,
+                ..LogOptions::default()
             };
             use std::os::fd::AsFd;
             let out = std::io::stdout();

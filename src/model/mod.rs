@@ -4,6 +4,7 @@
 mod error;
 mod event;
 mod info;
+pub mod log_frame;
 mod logs;
 mod name;
 pub mod options;
@@ -15,7 +16,8 @@ mod time;
 pub use error::{Error, ErrorKind, Result, ACCESS_DENIED, ERROR_PREFIX};
 pub use event::{Event, EventKind, EventOptions};
 pub use info::{ContainerInfo, StateInfo};
-pub use logs::LogOptions;
+pub use log_frame::LogStream;
+pub use logs::{LogFormat, LogOptions};
 pub use name::{generated_name, new_id, short_id, validate_id, ContainerName, NAME_MAX};
 pub use signal::{check_signal, parse_signal, signal_name};
 pub use options::{option, validate_option, Flag, Form, OptionDef, OptionValue, Sig, OPTIONS};
