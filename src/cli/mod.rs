@@ -105,22 +105,27 @@ async fn ps(c: &Client, all: bool, quiet: bool, format: &str) -> Result<()> {
     Ok(())
 }
 
-async fn each<F, Fut>(names: &[String], f: F) -> Result<()>
+/// Run a verb on each name in turn, printing each name done and each
+/// error (once: the exit status comes back instead of the error, which is
+/// printed already); the status is the first failure's.
+async fn each<F, Fut>(names: &[String], f: F) -> Result<i32>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
-    let mut first_err = None;
+    let mut status = 0;
     for n in names {
         match f(n.clone()).await {
             Ok(()) => println!("{n}"),
             Err(e) => {
                 eprintln!("Error: {e}");
-                first_err.get_or_insert(e);
+                if status == 0 {
+                    status = exit_status(&e);
+                }
             }
         }
     }
-    first_err.map_or(Ok(()), Err)
+    Ok(status)
 }
 
 
@@ -188,7 +193,6 @@ async fn events(c: &Client, o: &EventOptions) -> Result<()> {
 /// Run one berthctl command; returns the process exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
     let c = Client::connect(cli.address.as_deref()).await?;
-    let ok = |r: Result<()>| r.map(|()| 0);
     match cli.command {
         Command::Create(a) => {
             let (name, o) = create_options(&a)?;
@@ -216,22 +220,22 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             Ok(code)
         }
-        Command::Init { recursive, names } => ok(each(&names, |n| { let c = c.clone(); async move { c.init(&n, recursive).await } }).await),
-        Command::Start { recursive, names } => ok(each(&names, |n| { let c = c.clone(); async move { c.start(&n, recursive).await } }).await),
-        Command::Stop { time, names } => ok(each(&names, |n| { let c = c.clone(); async move { c.stop(&n, time).await } }).await),
+        Command::Init { recursive, names } => each(&names, |n| { let c = c.clone(); async move { c.init(&n, recursive).await } }).await,
+        Command::Start { recursive, names } => each(&names, |n| { let c = c.clone(); async move { c.start(&n, recursive).await } }).await,
+        Command::Stop { time, names } => each(&names, |n| { let c = c.clone(); async move { c.stop(&n, time).await } }).await,
         Command::Kill { signal, names } => {
             let sig = parse_signal(&signal, "Signal")?;
-            ok(each(&names, |n| { let c = c.clone(); async move { c.kill(&n, sig).await } }).await)
+            each(&names, |n| { let c = c.clone(); async move { c.kill(&n, sig).await } }).await
         }
-        Command::Restart { time, names } => ok(each(&names, |n| { let c = c.clone(); async move { c.restart(&n, time).await } }).await),
-        Command::Pause { names } => ok(each(&names, |n| { let c = c.clone(); async move { c.pause(&n).await } }).await),
-        Command::Unpause { names } => ok(each(&names, |n| { let c = c.clone(); async move { c.unpause(&n).await } }).await),
+        Command::Restart { time, names } => each(&names, |n| { let c = c.clone(); async move { c.restart(&n, time).await } }).await,
+        Command::Pause { names } => each(&names, |n| { let c = c.clone(); async move { c.pause(&n).await } }).await,
+        Command::Unpause { names } => each(&names, |n| { let c = c.clone(); async move { c.unpause(&n).await } }).await,
         Command::Rm { force, all, time, names } => {
             let names = if all { c.list().await?.into_iter().map(|l| l.name).collect() } else { names };
-            ok(each(&names, |n| { let c = c.clone(); async move { c.remove(&n, force, time).await } }).await)
+            each(&names, |n| { let c = c.clone(); async move { c.remove(&n, force, time).await } }).await
         }
-        Command::Sync { names } => ok(each(&names, |n| { let c = c.clone(); async move { c.sync(&n).await } }).await),
-        Command::Cleanup { names } => ok(each(&names, |n| { let c = c.clone(); async move { c.cleanup(&n).await } }).await),
+        Command::Sync { names } => each(&names, |n| { let c = c.clone(); async move { c.sync(&n).await } }).await,
+        Command::Cleanup { names } => each(&names, |n| { let c = c.clone(); async move { c.cleanup(&n).await } }).await,
         Command::Ps { all, quiet, format } => ps(&c, all, quiet, &format).await.map(|()| 0),
         Command::Inspect { names } => {
             let mut out = Vec::new();

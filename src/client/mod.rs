@@ -54,6 +54,25 @@ pub fn from_bus(e: zbus::Error) -> Error {
     }
 }
 
+/// For reads on a container's object: an object that is gone (the
+/// container was removed between GetContainer and the read) means no such
+/// container, as GetContainer itself would now answer.
+fn from_object(name: &str) -> impl FnOnce(zbus::Error) -> Error + '_ {
+    const UNKNOWN_OBJECT: &str = "org.freedesktop.DBus.Error.UnknownObject";
+    move |e| {
+        let gone = match &e {
+            zbus::Error::FDO(f) => matches!(**f, zbus::fdo::Error::UnknownObject(_)),
+            zbus::Error::MethodError(n, ..) => n.as_str() == UNKNOWN_OBJECT,
+            _ => false,
+        };
+        if gone {
+            Error::NoSuchContainer { name: name.to_string() }
+        } else {
+            from_bus(e)
+        }
+    }
+}
+
 fn variant(v: &OptionValue) -> OwnedVariant {
     let v: Variant = match v {
         OptionValue::Str(s) => s.clone().into(),
@@ -175,11 +194,11 @@ impl Client {
         self.container_at(path).await?.id().await.map_err(from_bus)
     }
     pub async fn state(&self, name: &str) -> Result<State> {
-        parse_state(&self.container(name).await?.state().await.map_err(from_bus)?)
+        parse_state(&self.container(name).await?.state().await.map_err(from_object(name))?)
     }
     /// The last run's exit code; -1 until the container has exited once.
     pub async fn exit_code(&self, name: &str) -> Result<i32> {
-        self.container(name).await?.exit_code().await.map_err(from_bus)
+        self.container(name).await?.exit_code().await.map_err(from_object(name))
     }
     pub async fn init(&self, name: &str, recursive: bool) -> Result<()> {
         self.manager.init_container(name, recursive).await.map_err(from_bus)
@@ -245,6 +264,14 @@ mod tests {
         let policy = r#"Rejected send message, 2 matched rules; type="method_call", sender=":1.9" (uid=1000 pid=7 comm="berthctl") interface="org.berth.Berth1.Manager" member="StartContainer" error name="(unset)" requested_reply="0" destination="org.berth.Berth1" (uid=0 pid=5 comm="berthd")"#;
         let e = access_denied(policy);
         assert_eq!(e.to_string(), "access denied: only root may call StartContainer");
+        assert_eq!(e.kind(), ErrorKind::AccessDenied);
+    }
+
+    #[test]
+    fn a_vanished_object_is_no_such_container() {
+        let e = from_object("web")(zbus::Error::FDO(Box::new(zbus::fdo::Error::UnknownObject("Unknown object '/x'".into()))));
+        assert_eq!((e.kind(), e.to_string().as_str()), (ErrorKind::NoSuchContainer, "no such container: web"));
+        let e = from_object("web")(zbus::Error::FDO(Box::new(zbus::fdo::Error::AccessDenied("m".into()))));
         assert_eq!(e.kind(), ErrorKind::AccessDenied);
     }
 
