@@ -54,10 +54,9 @@ impl berth_logs_options {
     fn engine(&self) -> Res<LogOptions> {
         let known = BERTH_LOGS_STDOUT | BERTH_LOGS_STDERR;
         if self.streams & !known != 0 {
-            return Err(Failure::new(
-                ErrorKind::InvalidParameter,
-                format!("streams: unknown bits {:#x} (only BERTH_LOGS_STDOUT and BERTH_LOGS_STDERR exist)", self.streams & !known),
-            ));
+            let unknown = self.streams & !known;
+            let message = format!("streams: unknown bits {unknown:#x} (only BERTH_LOGS_STDOUT and BERTH_LOGS_STDERR exist)");
+            return Err(Failure::new(ErrorKind::InvalidParameter, message));
         }
         Ok(LogOptions {
             follow: self.follow,
@@ -97,6 +96,9 @@ pub struct berth_log_line {
 /// exceptions) into libberth.
 #[allow(non_camel_case_types)]
 pub type berth_log_callback = Option<unsafe extern "C" fn(userdata: *mut c_void, line: *const berth_log_line) -> c_int>;
+
+/// A log callback that is not NULL.
+type LineFn = unsafe extern "C" fn(*mut c_void, *const berth_log_line) -> c_int;
 
 /// A raised flag that a poll sees: what `berth_logs_cancel()` raises.
 struct Cancel {
@@ -164,19 +166,21 @@ fn io_failure(what: &str, e: Errno) -> Failure {
 
 impl berth_logs {
     fn new(inner: Arc<Inner>, name: &str, o: &berth_logs_options) -> Res<Self> {
-        Ok(berth_logs { inner, name: name.to_string(), options: o.engine()?, timestamps: o.timestamps, cancel: Cancel::new()? })
+        let options = o.engine()?;
+        Ok(berth_logs { inner, name: name.to_string(), options, timestamps: o.timestamps, cancel: Cancel::new()? })
     }
 
     /// Ask berthd for the records, hand each line to `cb`, and return
     /// berthd's answer (or how the read was ended here).
-    fn read(&self, cb: unsafe extern "C" fn(*mut c_void, *const berth_log_line) -> c_int, userdata: *mut c_void) -> Res {
+    fn read(&self, cb: LineFn, userdata: *mut c_void) -> Res {
         if self.cancel.is_raised() {
             return Err(cancelled());
         }
         let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| io_failure("pipe", e))?;
         // Only this end is ours alone; berthd gets its own copy of the other.
         let fl = fcntl(r.as_raw_fd(), FcntlArg::F_GETFL).map_err(|e| io_failure("fcntl", e))?;
-        fcntl(r.as_raw_fd(), FcntlArg::F_SETFL(OFlag::from_bits_truncate(fl) | OFlag::O_NONBLOCK)).map_err(|e| io_failure("fcntl", e))?;
+        let fl = OFlag::from_bits_truncate(fl) | OFlag::O_NONBLOCK;
+        fcntl(r.as_raw_fd(), FcntlArg::F_SETFL(fl)).map_err(|e| io_failure("fcntl", e))?;
         // berthd writes into the pipe while this thread reads it; the write
         // end closes when the call has been answered, which ends the reading.
         let mut call = Call(Some(self.inner.rt.spawn({
@@ -207,7 +211,7 @@ impl berth_logs {
     }
 
     /// Read the pipe until berthd closes it, the callback stops, or a cancel.
-    fn pump(&self, r: &OwnedFd, cb: unsafe extern "C" fn(*mut c_void, *const berth_log_line) -> c_int, userdata: *mut c_void) -> Res<End> {
+    fn pump(&self, r: &OwnedFd, cb: LineFn, userdata: *mut c_void) -> Res<End> {
         let mut decoder = FrameDecoder::new();
         let mut buf = vec![0u8; 256 * 1024];
         let mut text = Vec::new();
@@ -232,9 +236,12 @@ impl berth_logs {
                 Flow::Break(())
             }
         };
-        let bad = |e: model::log_frame::FrameError| Failure::new(ErrorKind::Bus, format!("berthd's log records are not what this library reads: {e}"));
+        let bad = |e: model::log_frame::FrameError| {
+            Failure::new(ErrorKind::Bus, format!("berthd's log records are not what this library reads: {e}"))
+        };
         loop {
-            let mut fds = [PollFd::new(r.as_fd(), PollFlags::POLLIN), PollFd::new(self.cancel.fd.as_fd(), PollFlags::POLLIN)];
+            let mut fds =
+                [PollFd::new(r.as_fd(), PollFlags::POLLIN), PollFd::new(self.cancel.fd.as_fd(), PollFlags::POLLIN)];
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) => {}
                 Err(Errno::EINTR) => continue,
@@ -274,7 +281,7 @@ fn options_arg(options: *const berth_logs_options) -> berth_logs_options {
     unsafe { options.as_ref() }.copied().unwrap_or_default()
 }
 
-fn callback_arg(callback: berth_log_callback) -> Res<unsafe extern "C" fn(*mut c_void, *const berth_log_line) -> c_int> {
+fn callback_arg(callback: berth_log_callback) -> Res<LineFn> {
     callback.ok_or_else(|| Failure::new(ErrorKind::NullParameter, "callback is NULL"))
 }
 
