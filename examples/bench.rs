@@ -6,6 +6,10 @@
 //! so that a slow moment of a shared machine falls on all of them alike, and
 //! every ratio is taken between runs made side by side.
 
+#[path = "../tests/image_fixture/mod.rs"]
+#[allow(dead_code)]
+mod fixture;
+
 use anyhow::{bail, Context, Result};
 use berth::client::{Client, ContainerProxy};
 use berth::model::{LogOptions, OptionValue};
@@ -31,6 +35,10 @@ struct Setup {
     defined: usize,
     log_lines: usize,
     noise_lines: usize,
+    /// BENCH_ONLY: the sections to run (comma-separated); None: all.
+    only: Option<Vec<String>>,
+    /// BENCH_IMAGE_ROUNDS: imports of the big image, each side.
+    image_rounds: usize,
 }
 
 fn var(k: &str) -> Option<String> {
@@ -55,7 +63,14 @@ impl Setup {
             defined: count("BENCH_DEFINED", 1000)?,
             log_lines: count("BENCH_LOG_LINES", 900_000)?,
             noise_lines: count("BENCH_NOISE_LINES", 100_000)?,
+            only: var("BENCH_ONLY").map(|v| v.split(',').map(|x| x.trim().to_string()).collect()),
+            image_rounds: count("BENCH_IMAGE_ROUNDS", 3)?,
         })
+    }
+
+    /// Whether BENCH_ONLY lets section `name` run.
+    fn runs(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|o| o.iter().any(|x| x == name))
     }
 }
 
@@ -130,12 +145,75 @@ async fn timed<S: AsRef<str>>(argv: &[S]) -> Result<f64> {
     Ok(ms(t.elapsed()))
 }
 
+/// A container without network (lo only), as the floor and podman
+/// (`--network none`) run theirs; the network section adds its own.
 fn spec(rootfs: &str, command: &[&str], notify: bool) -> BTreeMap<String, OptionValue> {
     BTreeMap::from([
         ("Rootfs".into(), OptionValue::Str(rootfs.into())),
         ("Command".into(), OptionValue::StrList(command.iter().map(|s| s.to_string()).collect())),
         ("Notify".into(), OptionValue::Bool(notify)),
+        ("Network".into(), OptionValue::Str("none".into())),
     ])
+}
+
+/// A bridged container's start against a `Network=none` one, interleaved;
+/// where the bridged start's extra time goes: inside the unit (the monitor's
+/// network setup: netns, netavark setup, hosts files), and what one iptables
+/// call costs here (netavark 1.4 runs iptables once per rule).
+async fn network_latency(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
+    let (mut none, mut bridged, mut setup, mut ports, mut none_unit) = (vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..=s.runs {
+        for k in 0..3 {
+            let name = format!("bench-net-{i}-{k}");
+            let mut o = spec(&s.rootfs, &SLEEP, false);
+            match (i + k) % 3 {
+                0 => {}
+                1 => {
+                    o.remove("Network");
+                }
+                _ => {
+                    o.remove("Network");
+                    o.insert("Ports".into(), OptionValue::StrList(vec!["80".into()]));
+                }
+            }
+            c.create(&name, &o).await?;
+            let p = berth_start(c, &name).await?;
+            if i > 0 {
+                match (i + k) % 3 {
+                    0 => none.push(p.total),
+                    1 => bridged.push(p.total),
+                    _ => ports.push(p.total),
+                }
+            }
+            if i > 0 {
+                // The unit's own phase (start until active) holds the
+                // monitor's network setup.
+                match (i + k) % 3 {
+                    0 => none_unit.push(p.unit),
+                    1 => setup.push(p.unit),
+                    _ => {}
+                }
+            }
+            c.remove(&name, true, Some(0)).await?;
+            settle().await;
+        }
+    }
+    let mut iptables = Vec::new();
+    for _ in 0..s.runs {
+        iptables.push(timed(&["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"]).await?);
+    }
+    head(&format!("network: start latency, ms, a bridged container against Network=none ({} runs each)", s.runs));
+    row("Network=none", &none);
+    row("bridge (the default network berth)", &bridged);
+    row("bridge with a published port (-p 80)", &ports);
+    row("  the unit starting, Network=none", &none_unit);
+    row("  the unit starting, bridge (network setup)", &setup);
+    row("  one iptables call (iptables -t nat -S)", &iptables);
+    row("ratio bridge / none", &ratios(&bridged, &none));
+    row("ratio bridge -p 80 / none", &ratios(&ports, &none));
+    let r = stats(&ratios(&bridged, &none)).med;
+    t.check("network: bridged start within 1.5x of none", format!("{r:.2}x"), r <= 1.5);
+    Ok(())
 }
 
 /// The floor runs the very config.json that berth writes, so that both
@@ -630,6 +708,14 @@ async fn defined(c: &Client, s: &Setup, idle_rss: f64, t: &mut Targets) -> Resul
         }
     }
     let rss = berthd_rss_mb().await?;
+    // berthd's start with this many containers: loading the records and
+    // reconciling them with systemd all happen before it says READY=1,
+    // which is when `systemctl restart` returns.
+    let mut restarts = vec![];
+    for _ in 0..5 {
+        restarts.push(timed(&["systemctl", "restart", "berthd.service"]).await?);
+    }
+    let c = &Client::system().await?;
     let t0 = Instant::now();
     for n in &names {
         c.remove(n, false, None).await?;
@@ -651,12 +737,79 @@ async fn defined(c: &Client, s: &Setup, idle_rss: f64, t: &mut Targets) -> Resul
             stats(&watched).med
         );
     }
+    row(&format!("berthd start-up with {} containers, ms", s.defined), &restarts);
     println!("  {:<44} {:>9.0}", format!("CreateContainer x {}, ms", s.defined), created);
     println!("  {:<44} {:>9.0}", format!("RemoveContainer x {}, ms", s.defined), removed);
     println!("  berthd VmRSS, MB: idle, no containers {idle_rss:.1}; with {} defined {rss:.1}; all removed again {after:.1}", s.defined);
     let med = stats(&list).med;
     t.check(&format!("ListContainers, {} defined: median < 5 ms", s.defined), format!("{med:.2} ms"), med < 5.0);
     t.check(&format!("berthd RSS, {} defined: < 30 MB", s.defined), format!("{rss:.1} MB"), rss < 30.0);
+    let start = stats(&restarts).med;
+    t.check(&format!("start-up reconcile, {} containers: < 1 s", s.defined), format!("{start:.0} ms"), start < 1000.0);
+    Ok(())
+}
+
+/// No client can stall the others or keep berthd's memory: ListContainers
+/// while a logs reader never drains its pipe, and berthd's memory after
+/// clients that left 1,000 Wait calls behind.
+async fn isolation(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
+    let chatty = "bench-chatty";
+    c.create(chatty, &spec(&s.rootfs, &["/bin/sh", "-c", "seq 1 200000; exec /bin/sleep 1000"], false)).await?;
+    c.start(chatty, false).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rd, wr) = nix::unistd::pipe()?;
+    let stalled = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            use std::os::fd::AsFd;
+            c.logs(chatty, wr.as_fd(), &berth::model::LogOptions::default()).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let other = Client::system().await?;
+    let mut list = vec![];
+    for _ in 0..200 {
+        let t0 = Instant::now();
+        other.list().await?;
+        list.push(ms(t0.elapsed()));
+    }
+    drop(rd);
+    let _ = stalled.await;
+    c.remove(chatty, true, Some(0)).await?;
+
+    let waited = "bench-waited";
+    c.create(waited, &spec(&s.rootfs, &SLEEP, false)).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = berthd_rss_mb().await?;
+    let mut clients = vec![];
+    let mut calls = vec![];
+    for _ in 0..16 {
+        let cl = Client::system().await?;
+        for _ in 0..63 {
+            let cl = cl.clone();
+            calls.push(tokio::spawn(async move { cl.wait(waited, &[], None).await }));
+        }
+        clients.push(cl);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let busy = berthd_rss_mb().await?;
+    for call in &calls {
+        call.abort();
+    }
+    drop(clients);
+    drop(calls);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = berthd_rss_mb().await?;
+    c.remove(waited, false, None).await?;
+
+    println!("
+isolation: one client stalls a logs stream; 16 clients leave 1008 Wait calls behind");
+    println!("  {:<44} {:>9} {:>9} {:>9}", "", "median", "p99", "max");
+    let st = stats(&list);
+    println!("  {:<44} {:>9.2} {:>9.2} {:>9.2}", "ListContainers meanwhile, ms", st.med, st.p99, st.max);
+    println!("  berthd VmRSS, MB: before the waits {idle:.1}; with 1008 waits {busy:.1}; after their clients left {after:.1}");
+    t.check("ListContainers p99, a logs reader stalled: < 10 ms", format!("{:.2} ms", st.p99), st.p99 < 10.0);
+    t.check("RSS after waiting clients left: within 1 MB", format!("{:+.2} MB", after - idle), after - idle <= 1.0);
     Ok(())
 }
 
@@ -1194,6 +1347,107 @@ async fn logs(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     Ok(())
 }
 
+/// Import a file over D-Bus (its descriptor passed to ImportImage).
+async fn import_file(c: &Client, path: &Path, name: Option<&str>) -> Result<Vec<String>> {
+    use std::os::fd::AsFd;
+    let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    Ok(c.import_image(f.as_fd(), name).await?)
+}
+
+/// Images: import and unpack of a big multi-layer image against `umoci
+/// unpack`; the start of a container from an image against one from a
+/// directory; create of a container from an image.
+async fn images(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
+    let dir = s.scratch.join("images");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    // 5 layers of 400 files of 64 KiB: 128 MB unpacked, half of it noise.
+    let image = fixture::bulky_image(5, 400, 64 << 10).named("latest");
+    let files = fixture::oci_files(std::slice::from_ref(&image));
+    let layout = dir.join("layout");
+    fixture::write_dir(&layout, &files);
+    let archive = dir.join("bulky.tar");
+    std::fs::write(&archive, fixture::tar_of(&files))?;
+    let mb = std::fs::metadata(&archive)?.len() as f64 / 1e6;
+    let (mut ours, mut theirs) = (vec![], vec![]);
+    for round in 0..s.image_rounds {
+        for k in 0..2 {
+            if (round + k) % 2 == 0 {
+                let t0 = Instant::now();
+                let ids = import_file(c, &archive, Some("bench-bulky")).await?;
+                ours.push(ms(t0.elapsed()));
+                c.remove_image(&ids[0], true).await?;
+            } else {
+                let bundle = dir.join("bundle");
+                let _ = std::fs::remove_dir_all(&bundle);
+                let layout_ref = format!("{}:latest", layout.display());
+                theirs.push(timed(&["umoci", "unpack", "--image", &layout_ref, &bundle.to_string_lossy()]).await?);
+                let _ = std::fs::remove_dir_all(&bundle);
+            }
+            settle().await;
+        }
+    }
+    head(&format!("image import, ms: a 5-layer image, 128 MB unpacked ({mb:.0} MB oci-archive, {} rounds)", s.image_rounds));
+    row("berth ImportImage (verify, unpack, sync)", &ours);
+    row("umoci unpack (of the same image's layout)", &theirs);
+    row("ratio berth / umoci", &ratios(&ours, &theirs));
+    let r = stats(&ratios(&ours, &theirs)).med;
+    t.check("image import: within 1.5x of umoci unpack", format!("{r:.2}x"), r <= 1.5);
+
+    // The benchmark's busybox tree as an image.
+    let tarball = dir.join("rootfs.tar");
+    run(&["tar", "-C", &s.rootfs, "--numeric-owner", "-cf", &tarball.to_string_lossy(), "."]).await?;
+    let image_id = import_file(c, &tarball, Some("bench-busybox")).await?.remove(0);
+    let image_spec = |command: &[&str]| {
+        BTreeMap::from([
+            ("Image".to_string(), OptionValue::Str(image_id.clone())),
+            ("Command".into(), OptionValue::StrList(command.iter().map(|s| s.to_string()).collect())),
+        ])
+    };
+    let (mut from_image, mut from_dir, mut creates) = (vec![], vec![], vec![]);
+    for i in 0..=s.runs {
+        for k in 0..2 {
+            let name = format!("bench-img-{i}-{k}");
+            let image = (i + k) % 2 == 0;
+            let t0 = Instant::now();
+            if image {
+                c.create(&name, &image_spec(&SLEEP)).await?;
+            } else {
+                c.create(&name, &spec(&s.rootfs, &SLEEP, false)).await?;
+            }
+            let created = ms(t0.elapsed());
+            let p = berth_start(c, &name).await?;
+            if i > 0 {
+                if image {
+                    creates.push(created);
+                    from_image.push(p);
+                } else {
+                    from_dir.push(p);
+                }
+            }
+            c.remove(&name, true, Some(0)).await?;
+            settle().await;
+        }
+    }
+    let (image_phases, dir_phases) = (from_image, from_dir);
+    let (from_image, from_dir) = (totals(&image_phases), totals(&dir_phases));
+    head(&format!("containers from an image, ms ({} runs each)", s.runs));
+    row("CreateContainer, from an image", &creates);
+    row("StartContainer, from an image (overlay mount)", &from_image);
+    row("StartContainer, from a directory", &from_dir);
+    row("ratio image / directory", &ratios(&from_image, &from_dir));
+    breakdown_head();
+    breakdown("from an image", &image_phases);
+    breakdown("from a directory", &dir_phases);
+    let r = stats(&ratios(&from_image, &from_dir)).med;
+    t.check("start: image within 1.2x of a directory", format!("{r:.2}x"), r <= 1.2);
+    let m = stats(&creates).med;
+    t.check("create from an image: < 5 ms", format!("{m:.2} ms"), m < 5.0);
+    c.remove_image(&image_id, true).await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let s = Setup::from_env()?;
@@ -1201,26 +1455,33 @@ async fn main() -> Result<()> {
     let idle_rss = berthd_rss_mb().await?;
     println!("berth {} (berthd runtime {})", c.manager().version().await?, c.manager().runtime().await?);
     let mut t = Targets::default();
-    // BENCH_ONLY=logs (a comma-separated list of sections) runs only those.
-    let only = var("BENCH_ONLY");
-    let wants = |section: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == section));
-    if wants("start") {
+    if s.runs("start") {
         start_latency(&c, &s, &mut t).await?;
     }
-    if wants("notify") {
+    if s.runs("notify") {
         notify_latency(&c, &s).await?;
     }
-    if wants("churn") {
+    if s.runs("churn") {
         churn(&c, &s, &mut t).await?;
     }
-    if wants("parallel") {
+    if s.runs("parallel") {
         parallel(&c, &s, &mut t).await?;
     }
-    if wants("defined") {
+    if s.runs("defined") {
         defined(&c, &s, idle_rss, &mut t).await?;
     }
-    if wants("logs") {
+    let c = Client::system().await?;
+    if s.runs("isolation") {
+        isolation(&c, &s, &mut t).await?;
+    }
+    if s.runs("logs") {
         logs(&c, &s, &mut t).await?;
+    }
+    if s.runs("network") {
+        network_latency(&c, &s, &mut t).await?;
+    }
+    if s.runs("images") {
+        images(&c, &s, &mut t).await?;
     }
     println!("\ntargets");
     for (what, measured, pass) in &t.0 {

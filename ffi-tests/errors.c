@@ -225,7 +225,7 @@ static void bad_spec_values(void)
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Command", berth_spec_set_command(s, empty, 1));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Env", berth_spec_add_env(s, "NOEQUALS"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "WorkingDir", berth_spec_set_working_dir(s, "tmp"));
-    MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "User", berth_spec_set_user(s, "root"));
+    MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "User", berth_spec_set_user(s, "no body"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Hostname", berth_spec_set_hostname(s, "a_b"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "StopTimeout", berth_spec_set_stop_timeout(s, 10000000));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "StartTimeout", berth_spec_set_start_timeout(s, 0));
@@ -233,7 +233,10 @@ static void bad_spec_values(void)
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Dependencies", berth_spec_add_dependency(s, "-bad"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Labels", berth_spec_set_label(s, "", "v"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Volumes", berth_spec_add_volume(s, "/only-one"));
-    MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Network", berth_spec_set_network(s, "bridge"));
+    MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Network", berth_spec_set_network(s, "none,host"));
+    MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Volumes", berth_spec_add_volume(s, "-bad-name:/data"));
+    MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Volumes", berth_spec_add_volume(s, "/a:/b:bogus"));
+    MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Image", berth_spec_set_image(s, "has space"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Runtime", berth_spec_set_runtime(s, "kata"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "MemoryMax", berth_spec_set_memory_max(s, 0));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "TasksMax", berth_spec_set_tasks_max(s, 0));

@@ -169,6 +169,48 @@ enum berth_result
    */
   BERTH_RESULT_LIMIT_EXCEEDED = 14,
   /**
+   * No image of that name, tag or id.
+   */
+  BERTH_RESULT_NO_SUCH_IMAGE = 15,
+  /**
+   * The image is used by a container; remove that first, or force.
+   */
+  BERTH_RESULT_IMAGE_IN_USE = 16,
+  /**
+   * No volume of that name.
+   */
+  BERTH_RESULT_NO_SUCH_VOLUME = 17,
+  /**
+   * The volume is used by a container; remove that first, or force.
+   */
+  BERTH_RESULT_VOLUME_IN_USE = 18,
+  /**
+   * A volume of that name exists already.
+   */
+  BERTH_RESULT_VOLUME_EXISTS = 19,
+  /**
+   * No network of that name.
+   */
+  BERTH_RESULT_NO_SUCH_NETWORK = 20,
+  /**
+   * A network that containers use cannot be removed.
+   */
+  BERTH_RESULT_NETWORK_IN_USE = 21,
+  /**
+   * Another container publishes that host port already.
+   */
+  BERTH_RESULT_PORT_IN_USE = 22,
+  /**
+   * A network of that name exists already.
+   */
+  BERTH_RESULT_NETWORK_EXISTS = 23,
+  /**
+   * An image archive that cannot be imported (malformed, truncated,
+   * wrong digests, entries that would land outside the image); nothing
+   * of it was kept.
+   */
+  BERTH_RESULT_INVALID_IMAGE = 24,
+  /**
    * A pointer parameter was NULL.
    */
   BERTH_RESULT_NULL_PARAMETER = 100,
@@ -276,6 +318,18 @@ enum berth_event_kind
   BERTH_EVENT_KIND_SYNC,
   BERTH_EVENT_KIND_CLEANUP,
   BERTH_EVENT_KIND_REMOVE,
+  /**
+   * Its root file system was mounted for the caller (Mount).
+   */
+  BERTH_EVENT_KIND_MOUNT,
+  /**
+   * A Mount was released (Unmount).
+   */
+  BERTH_EVENT_KIND_UNMOUNT,
+  /**
+   * Its root file system was exported as tar.
+   */
+  BERTH_EVENT_KIND_EXPORT,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -437,6 +491,13 @@ typedef struct berth_log_line {
  */
 typedef int (*berth_log_callback)(void *userdata, const struct berth_log_line *line);
 
+/**
+ * Called with each piece of an export, in order, on the thread that called
+ * `berth_client_export_to()`: `len` bytes at `data`, valid only during the
+ * call.
+ */
+typedef void (*berth_export_callback)(void *userdata, const char *data, size_t len);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -536,14 +597,29 @@ berth_result berth_spec_set_u32(struct berth_spec *spec, const char *key, uint32
 berth_result berth_spec_set_u64(struct berth_spec *spec, const char *key, uint64_t value);
 
 /**
- * Rootfs: the container's root file system, an absolute directory path.
- * Required.
+ * Image: the image to run, by name, name:tag or id (see
+ * `berth_client_image_import()`); exactly one of Image and Rootfs.
+ */
+berth_result berth_spec_set_image(struct berth_spec *spec, const char *image);
+
+/**
+ * Entrypoint: `argc` strings that replace the image's Entrypoint; with
+ * `argc` 0 (`argv` may then be NULL) the image's Entrypoint is cleared.
+ */
+berth_result berth_spec_set_entrypoint(struct berth_spec *spec,
+                                       const char *const *argv,
+                                       size_t argc);
+
+/**
+ * Rootfs: the container's root file system, an absolute directory path;
+ * exactly one of Image and Rootfs.
  */
 berth_result berth_spec_set_rootfs(struct berth_spec *spec, const char *path);
 
 /**
- * Command: the argv of the container's init, `argc` strings (at least one).
- * Required.
+ * Command: the argv of the container's init, `argc` strings (at least one);
+ * with an Image, the arguments after its Entrypoint (replacing its Cmd).
+ * Required without an Image.
  */
 berth_result berth_spec_set_command(struct berth_spec *spec, const char *const *argv, size_t argc);
 
@@ -558,7 +634,8 @@ berth_result berth_spec_add_env(struct berth_spec *spec, const char *entry);
 berth_result berth_spec_set_working_dir(struct berth_spec *spec, const char *path);
 
 /**
- * User: `uid[:gid]`, numbers.
+ * User: `user[:group]`, names (looked up in the container's own
+ * /etc/passwd and /etc/group) or numbers.
  */
 berth_result berth_spec_set_user(struct berth_spec *spec, const char *user);
 
@@ -605,7 +682,9 @@ berth_result berth_spec_add_dependency(struct berth_spec *spec, const char *name
 berth_result berth_spec_set_label(struct berth_spec *spec, const char *key, const char *value);
 
 /**
- * Volumes: add one bind mount, `SRC:DST[:ro]` with absolute paths.
+ * Volumes: add one bind mount `SRC:DST[:OPTS]` (absolute paths), named
+ * volume `NAME:DST[:OPTS]` (made on first use, filled from the image) or
+ * anonymous volume `DST`; OPTS: ro, rw, z, Z.
  */
 berth_result berth_spec_add_volume(struct berth_spec *spec, const char *volume);
 
@@ -615,9 +694,41 @@ berth_result berth_spec_add_volume(struct berth_spec *spec, const char *volume);
 berth_result berth_spec_set_read_only(struct berth_spec *spec, bool read_only);
 
 /**
- * Network: "none" (default: an own namespace with only lo) or "host".
+ * Network: "bridge" (default: the network berth), "none" (an own
+ * namespace with only lo), "host", or network names "a,b".
  */
 berth_result berth_spec_set_network(struct berth_spec *spec, const char *network);
+
+/**
+ * Ports: publish one port or range, podman's -p forms ("8080:80",
+ * "127.0.0.1:5353:53/udp", "9000-9001:90-91"); a bridge network only.
+ */
+berth_result berth_spec_add_port(struct berth_spec *spec, const char *port);
+
+/**
+ * IP: a static address on the container's one network.
+ */
+berth_result berth_spec_set_ip(struct berth_spec *spec, const char *ip);
+
+/**
+ * NetworkAliases: add a DNS name of the container on its networks.
+ */
+berth_result berth_spec_add_network_alias(struct berth_spec *spec, const char *alias);
+
+/**
+ * DNS: add a DNS server address.
+ */
+berth_result berth_spec_add_dns(struct berth_spec *spec, const char *server);
+
+/**
+ * DNSSearch: add a DNS search domain ("." for none).
+ */
+berth_result berth_spec_add_dns_search(struct berth_spec *spec, const char *domain);
+
+/**
+ * Hosts: add an /etc/hosts line "NAME[;NAME...]:IP" (IP may be host-gateway).
+ */
+berth_result berth_spec_add_host(struct berth_spec *spec, const char *entry);
 
 /**
  * Runtime: "crun" (default), "runc", or an absolute path to an OCI runtime.
@@ -876,6 +987,181 @@ void berth_logs_cancel(const struct berth_logs *logs);
  * Free a handle once no `berth_logs_read()` on it runs; NULL is ignored.
  */
 void berth_logs_free(struct berth_logs *logs);
+
+/**
+ * ImportImage from the file at `path`: an oci-archive, a docker-archive
+ * (every image it holds) or a root file system tarball, gzip, zstd or
+ * uncompressed, as podman save, docker save, skopeo and umoci write them.
+ * `name` (NULL: none) names a root file system tarball's image (needed
+ * there) or adds a name to an archive's single image. On success `*ids` is
+ * a JSON array of the ids of the images imported; free it with
+ * `berth_string_free()`. A damaged or hostile archive is
+ * BERTH_RESULT_INVALID_IMAGE and leaves nothing behind.
+ */
+berth_result berth_client_image_import(const struct berth_client *client,
+                                       const char *path,
+                                       const char *name,
+                                       char **ids);
+
+/**
+ * As `berth_client_image_import()`, reading the archive from `fd` (a
+ * pipe, socket or file, read to its end; it stays open, the caller's).
+ */
+berth_result berth_client_image_import_fd(const struct berth_client *client,
+                                          int fd,
+                                          const char *name,
+                                          char **ids);
+
+/**
+ * Every image as a JSON array (Id, Names, Digest, Size, Layers,
+ * Containers, ...), newest import first; free it with `berth_string_free()`.
+ */
+berth_result berth_client_image_list(const struct berth_client *client, char **json);
+
+/**
+ * One image (by name, name:tag, id or unique id prefix) and its Config
+ * (Entrypoint, Cmd, Env, WorkingDir, User, ...) as JSON.
+ */
+berth_result berth_client_image_inspect(const struct berth_client *client,
+                                        const char *reference,
+                                        char **json);
+
+/**
+ * Give the image `reference` finds the name `name` (a name without a
+ * registry is `localhost/NAME`, without a tag `:latest`).
+ */
+berth_result berth_client_image_tag(const struct berth_client *client,
+                                    const char *reference,
+                                    const char *name);
+
+/**
+ * Take the name `name` from the image `reference` finds.
+ */
+berth_result berth_client_image_untag(const struct berth_client *client,
+                                      const char *reference,
+                                      const char *name);
+
+/**
+ * Remove an image (by one of several names: only that name goes).
+ * BERTH_RESULT_IMAGE_IN_USE while containers are made from it, unless
+ * `force`, which removes them first.
+ */
+berth_result berth_client_image_remove(const struct berth_client *client,
+                                       const char *reference,
+                                       bool force);
+
+/**
+ * Make an empty named volume (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`); a container
+ * naming a volume that does not exist makes it too, filled from its image.
+ */
+berth_result berth_client_volume_create(const struct berth_client *client, const char *name);
+
+/**
+ * Every volume as a JSON array (Name, Mountpoint, Created, Labels,
+ * Anonymous, Containers).
+ */
+berth_result berth_client_volume_list(const struct berth_client *client, char **json);
+
+/**
+ * One volume as JSON.
+ */
+berth_result berth_client_volume_inspect(const struct berth_client *client,
+                                         const char *name,
+                                         char **json);
+
+/**
+ * Remove a volume and its content; BERTH_RESULT_VOLUME_IN_USE while a
+ * container uses it, unless `force`.
+ */
+berth_result berth_client_volume_remove(const struct berth_client *client,
+                                        const char *name,
+                                        bool force);
+
+/**
+ * CreateNetwork: a bridge network `name`. `subnet` (CIDR) and `gateway`
+ * may be NULL (chosen: the first free /24 from 10.89.0.0, its first
+ * address); `internal`: no route out; `dns`: containers resolve each
+ * other by name; `labels`: `n_labels` "KEY=VALUE" strings (NULL when 0).
+ * On success `*json` is the network's description (free it with
+ * `berth_string_free()`). BERTH_RESULT_NETWORK_EXISTS when the name is taken.
+ */
+berth_result berth_client_network_create(const struct berth_client *client,
+                                         const char *name,
+                                         const char *subnet,
+                                         const char *gateway,
+                                         bool internal,
+                                         bool dns,
+                                         const char *const *labels,
+                                         size_t n_labels,
+                                         char **json);
+
+/**
+ * ListNetworks: every network's description, a JSON array, in `*json`.
+ */
+berth_result berth_client_network_list(const struct berth_client *client, char **json);
+
+/**
+ * InspectNetwork: a network (by name or id) as JSON (Name, Id,
+ * Interface, Subnets, Internal, DNSEnabled, Labels, Containers, ...).
+ */
+berth_result berth_client_network_inspect(const struct berth_client *client,
+                                          const char *name,
+                                          char **json);
+
+/**
+ * RemoveNetwork: BERTH_RESULT_NETWORK_IN_USE while a container names it,
+ * BERTH_RESULT_NO_SUCH_NETWORK for an unknown one.
+ */
+berth_result berth_client_network_remove(const struct berth_client *client, const char *name);
+
+/**
+ * ReloadNetwork: set running container `name`'s network up again with the
+ * same addresses and ports (after a firewall reload dropped its rules).
+ */
+berth_result berth_client_network_reload(const struct berth_client *client, const char *name);
+
+/**
+ * ReloadNetworks: every running bridged container's network; `*names`
+ * gets the names reloaded, one per line.
+ */
+berth_result berth_client_network_reload_all(const struct berth_client *client, char **names);
+
+/**
+ * The container's published ports as `podman port` prints them, one per
+ * line (`80/tcp -> 0.0.0.0:8080`); empty unless it runs.
+ */
+berth_result berth_client_ports(const struct berth_client *client, const char *name, char **lines);
+
+/**
+ * MountContainer: mount the container's root file system and count the
+ * mount (it holds the root until `berth_client_unmount()`); `*path` is its
+ * path on the host, to free with `berth_string_free()`.
+ */
+berth_result berth_client_mount(const struct berth_client *client, const char *name, char **path);
+
+/**
+ * UnmountContainer: release one mount, or with `force` every one; the root
+ * is unmounted when nothing holds it. BERTH_RESULT_INVALID_STATE for a
+ * running container that holds no mount (its root stays while it runs).
+ */
+berth_result berth_client_unmount(const struct berth_client *client, const char *name, bool force);
+
+/**
+ * ExportContainer: write the container's root file system, stopped or
+ * running, as a tar archive into `fd` (a file, pipe or socket open for
+ * writing; it stays open, the caller's). Returns when the archive is
+ * written.
+ */
+berth_result berth_client_export(const struct berth_client *client, const char *name, int fd);
+
+/**
+ * As `berth_client_export()`, handing the archive to `callback` piece by
+ * piece instead.
+ */
+berth_result berth_client_export_to(const struct berth_client *client,
+                                    const char *name,
+                                    berth_export_callback callback,
+                                    void *userdata);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -128,12 +128,24 @@ async fn unprivileged_users_read_only() {
     assert!(o.status.success());
     let o = as_user(&["introspect", "org.berth.Berth1", &path]);
     assert!(o.status.success());
-    let denied: [&[&str]; 5] = [
+    for read in [&["ListImages"][..], &["ListVolumes"]] {
+        let mut a = vec!["call", "--", "org.berth.Berth1", "/org/berth/Berth1", "org.berth.Berth1.Manager"];
+        a.extend_from_slice(read);
+        let o = as_user(&a);
+        assert!(o.status.success(), "{read:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let denied: [&[&str]; 11] = [
         &["CreateContainer", "sa{sv}", "intruder", "2", "Rootfs", "s", &f.rootfs, "Command", "as", "1", "true"],
         &["StartContainer", "sb", &name, "false"],
         &["StopContainer", "su", &name, "0"],
         &["KillContainer", "si", &name, "9"],
         &["RemoveContainer", "sbu", &name, "true", "0"],
+        &["MountContainer", "s", &name],
+        &["UnmountContainer", "sb", &name, "true"],
+        &["TagImage", "ss", "x", "y"],
+        &["RemoveImage", "sb", "x", "true"],
+        &["CreateVolume", "sa{sv}", "intruder", "0"],
+        &["RemoveVolume", "sb", "x", "true"],
     ];
     for args in denied {
         let mut a = vec!["call", "--", "org.berth.Berth1", "/org/berth/Berth1", "org.berth.Berth1.Manager"];

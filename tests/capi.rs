@@ -128,12 +128,19 @@ fn valgrind(bin: &Path, args: &[&str]) -> String {
 /// Build one program against include/ and the fresh libberth, and run it
 /// under valgrind with the fixture's busybox root file system.
 fn ffi_test(file: &str) -> String {
+    ffi_test_with(file, &[])
+}
+
+/// As `ffi_test`, with more arguments after the root file system.
+fn ffi_test_with(file: &str, more: &[&str]) -> String {
     let f = installed();
     let dir = tempfile::tempdir_in("/var/tmp").unwrap();
     let lib = fresh_lib_dir();
     let how = [format!("-I{ROOT}/include"), format!("-L{}", lib.display()), "-lberth".into()];
     let bin = build(file, dir.path(), &how);
-    valgrind(&bin, &[&f.rootfs])
+    let mut args = vec![f.rootfs.as_str()];
+    args.extend_from_slice(more);
+    valgrind(&bin, &args)
 }
 
 #[test]
@@ -170,6 +177,25 @@ fn watch_freed_from_its_callback_at_exit() {
     for run in 1..=20 {
         eprintln!("watch_exit under valgrind, run {run} of 20");
         assert!(valgrind(&bin, &[&f.rootfs]).contains("watch_exit: ok"), "run {run}");
+    }
+}
+
+#[test]
+fn c_network() {
+    assert!(ffi_test("network.c").contains("network: ok"));
+}
+
+#[test]
+fn c_images_volumes_mount_export() {
+    let f = installed();
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let tarball = dir.path().join("rootfs.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&tarball).unwrap());
+    b.follow_symlinks(false);
+    b.append_dir_all(".", &f.rootfs).unwrap();
+    b.into_inner().unwrap();
+    for runtime in ["crun", "runc"] {
+        assert!(ffi_test_with("images.c", &[tarball.to_str().unwrap(), runtime]).contains("images: ok"), "{runtime}");
     }
 }
 

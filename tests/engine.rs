@@ -347,6 +347,41 @@ async fn restart_policy_through_systemd(rt: &'static str) {
     e.engine.remove(&n, false, None).await.unwrap();
 }
 
+/// A lost connection to PID 1 fails the job waiting on it at once; the
+/// engine reconnects, and the next start works.
+async fn lost_systemd_connection(rt: &'static str) {
+    let e = env(rt).await;
+    let n = e
+        .create("lostbus", SERVE, &[("Notify", OptionValue::Bool(true)), ("StartTimeout", OptionValue::U32(60))])
+        .await;
+    let starter = {
+        let (engine, n) = (e.engine.clone(), n.clone());
+        tokio::spawn(async move { engine.start(&n, false).await })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let t0 = Instant::now();
+    e.sd.connection().close().await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(10), starter).await.expect("the waiting start failed at once").unwrap();
+    assert_eq!(err_name(r), "Systemd");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    // Reconnected: systemd answers again and a start works.
+    let mut ok = false;
+    for _ in 0..50 {
+        if e.sd.status("berth-none.service").await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "no reconnection to systemd");
+    let _ = e.engine.stop(&n, Some(0)).await;
+    let m = e.create("afterlost", "exit 4", &[]).await;
+    e.engine.start(&m, false).await.unwrap();
+    assert_eq!(e.engine.wait(&m, &[], Some(Duration::from_secs(20))).await.unwrap().exit_code, Some(4));
+    e.engine.remove(&n, true, Some(0)).await.unwrap();
+    e.engine.remove(&m, false, None).await.unwrap();
+}
+
 macro_rules! both {
     ($($f:ident),*) => {
         mod crun { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $f() { super::$f("crun").await } )* }
@@ -366,5 +401,6 @@ both!(
     verbs_in_every_state,
     wait_is_prompt,
     start_failure_is_explained,
-    restart_policy_through_systemd
+    restart_policy_through_systemd,
+    lost_systemd_connection
 );

@@ -219,11 +219,14 @@ fn xattrs_of_raw(p: &Path, name: &str) -> Option<Vec<u8>> {
 }
 
 fn podman(root: &Path, args: &[&str]) -> String {
+    // podman refuses a runroot longer than 50 characters, which a deep
+    // checkout directory exceeds: keep it short and per test process.
+    let runroot = format!("/run/bp-{}", std::process::id());
     let base = [
         "--root",
         &root.join("storage").display().to_string(),
         "--runroot",
-        &root.join("run").display().to_string(),
+        &runroot,
         "--storage-driver",
         "vfs",
         "--events-backend",

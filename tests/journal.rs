@@ -247,7 +247,7 @@ fn a_follow_with_until_returns_at_until() {
     let late = done.saturating_sub(until);
     // Typically a few ms; the bound allows for a CI machine busy with the
     // other tests' 100,000-line floods (journald then lags).
-    assert!(done >= until && late < 3_000_000, "returned {late} us after until");
+    assert!(done >= until && late < 10_000_000, "returned {late} us after until");
     let _ = at;
 }
 

@@ -65,8 +65,8 @@ fn install_section_becomes_links() {
 fn errors_name_file_and_line() {
     let dir = fixtures().join("errors");
     let cases = [
-        ("unknown-key", "4: unknown key PublishPort= in [Container] (supported: Rootfs, Exec, Environment, WorkingDir, HostName, Notify, StopSignal, StopTimeout, Label, Volume, ReadOnly, Network, Runtime, EnvironmentFile, User, Group, ContainerName)"),
-        ("image", "2: Image= is not supported yet, use Rootfs="),
+        ("unknown-key", "4: unknown key ShmSize= in [Container] (supported: Image, Rootfs, Exec, Entrypoint, Environment, WorkingDir, HostName, Notify, StopSignal, StopTimeout, Label, Annotation, Volume, ReadOnly, Network, PublishPort, IP, NetworkAlias, DNS, DNSSearch, AddHost, Runtime, EnvironmentFile, User, Group, ContainerName)"),
+        ("image-and-rootfs", "3: Rootfs: give either Image= or Rootfs=, not both"),
         ("bad-signal", "5: StopSignal: unknown signal \"SIGNOPE\""),
         ("bad-bool", "4: ReadOnly: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)"),
         ("missing-exec", "2: [Container] has no Exec="),

@@ -43,13 +43,15 @@ fn case(runtime: &str, script: &str, notify: bool, start_timeout: Duration) -> C
         stop_timeout: 5,
         notify,
         notify_socket: dir.path().join("notify.sock"),
+        // The bundle has a network namespace of its own with lo only.
+        network: None,
     };
     let mut exec_start = vec![monitor.clone()];
     exec_start.extend(args.to_args());
     let config = UnitConfig {
         description: format!("test container {name}"),
         exec_start,
-        exec_stop_post: vec![monitor, "record-exit".into(), format!("--exit-file={}", exit_file.display())],
+        exec_stop_post: vec![vec![monitor, "record-exit".into(), format!("--exit-file={}", exit_file.display())]],
         kill_signal: STOP_REQUEST_SIGNAL,
         timeout_start_usec: start_timeout.as_micros() as u64,
         timeout_stop_usec: 30_000_000,

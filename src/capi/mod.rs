@@ -26,7 +26,12 @@ mod events;
 
 mod logs;
 
+mod images;
+mod network;
+mod root;
+
 pub use client::berth_client;
+pub use root::berth_export_callback;
 pub use events::{berth_event, berth_event_callback, berth_event_watch, BERTH_EVENT_KIND_UNKNOWN};
 pub use list::{berth_container_info, berth_container_list};
 pub use logs::{berth_log_callback, berth_log_line, berth_logs, berth_logs_options, BERTH_LOGS_STDERR, BERTH_LOGS_STDOUT};

@@ -153,15 +153,33 @@ pub extern "C" fn berth_spec_set_u64(spec: *mut berth_spec, key: *const c_char, 
     with_spec(spec, |s| s.set(string(key, "key")?, OptionValue::U64(value)))
 }
 
-/// Rootfs: the container's root file system, an absolute directory path.
-/// Required.
+/// Image: the image to run, by name, name:tag or id (see
+/// `berth_client_image_import()`); exactly one of Image and Rootfs.
+#[no_mangle]
+pub extern "C" fn berth_spec_set_image(spec: *mut berth_spec, image: *const c_char) -> ErrorKind {
+    set_str(spec, "Image", image)
+}
+
+/// Entrypoint: `argc` strings that replace the image's Entrypoint; with
+/// `argc` 0 (`argv` may then be NULL) the image's Entrypoint is cleared.
+#[no_mangle]
+pub extern "C" fn berth_spec_set_entrypoint(spec: *mut berth_spec, argv: *const *const c_char, argc: usize) -> ErrorKind {
+    with_spec(spec, |s| {
+        let argv = if argc == 0 { Vec::new() } else { strings(argv, argc, "argv")? };
+        s.set("Entrypoint", OptionValue::StrList(argv))
+    })
+}
+
+/// Rootfs: the container's root file system, an absolute directory path;
+/// exactly one of Image and Rootfs.
 #[no_mangle]
 pub extern "C" fn berth_spec_set_rootfs(spec: *mut berth_spec, path: *const c_char) -> ErrorKind {
     set_str(spec, "Rootfs", path)
 }
 
-/// Command: the argv of the container's init, `argc` strings (at least one).
-/// Required.
+/// Command: the argv of the container's init, `argc` strings (at least one);
+/// with an Image, the arguments after its Entrypoint (replacing its Cmd).
+/// Required without an Image.
 #[no_mangle]
 pub extern "C" fn berth_spec_set_command(spec: *mut berth_spec, argv: *const *const c_char, argc: usize) -> ErrorKind {
     with_spec(spec, |s| {
@@ -182,7 +200,8 @@ pub extern "C" fn berth_spec_set_working_dir(spec: *mut berth_spec, path: *const
     set_str(spec, "WorkingDir", path)
 }
 
-/// User: `uid[:gid]`, numbers.
+/// User: `user[:group]`, names (looked up in the container's own
+/// /etc/passwd and /etc/group) or numbers.
 #[no_mangle]
 pub extern "C" fn berth_spec_set_user(spec: *mut berth_spec, user: *const c_char) -> ErrorKind {
     set_str(spec, "User", user)
@@ -246,7 +265,9 @@ pub extern "C" fn berth_spec_set_label(spec: *mut berth_spec, key: *const c_char
     })
 }
 
-/// Volumes: add one bind mount, `SRC:DST[:ro]` with absolute paths.
+/// Volumes: add one bind mount `SRC:DST[:OPTS]` (absolute paths), named
+/// volume `NAME:DST[:OPTS]` (made on first use, filled from the image) or
+/// anonymous volume `DST`; OPTS: ro, rw, z, Z.
 #[no_mangle]
 pub extern "C" fn berth_spec_add_volume(spec: *mut berth_spec, volume: *const c_char) -> ErrorKind {
     add_str(spec, "Volumes", volume)
@@ -258,10 +279,48 @@ pub extern "C" fn berth_spec_set_read_only(spec: *mut berth_spec, read_only: boo
     with_spec(spec, |s| s.set("ReadOnly", OptionValue::Bool(read_only)))
 }
 
-/// Network: "none" (default: an own namespace with only lo) or "host".
+/// Network: "bridge" (default: the network berth), "none" (an own
+/// namespace with only lo), "host", or network names "a,b".
 #[no_mangle]
 pub extern "C" fn berth_spec_set_network(spec: *mut berth_spec, network: *const c_char) -> ErrorKind {
     set_str(spec, "Network", network)
+}
+
+/// Ports: publish one port or range, podman's -p forms ("8080:80",
+/// "127.0.0.1:5353:53/udp", "9000-9001:90-91"); a bridge network only.
+#[no_mangle]
+pub extern "C" fn berth_spec_add_port(spec: *mut berth_spec, port: *const c_char) -> ErrorKind {
+    add_str(spec, "Ports", port)
+}
+
+/// IP: a static address on the container's one network.
+#[no_mangle]
+pub extern "C" fn berth_spec_set_ip(spec: *mut berth_spec, ip: *const c_char) -> ErrorKind {
+    set_str(spec, "IP", ip)
+}
+
+/// NetworkAliases: add a DNS name of the container on its networks.
+#[no_mangle]
+pub extern "C" fn berth_spec_add_network_alias(spec: *mut berth_spec, alias: *const c_char) -> ErrorKind {
+    add_str(spec, "NetworkAliases", alias)
+}
+
+/// DNS: add a DNS server address.
+#[no_mangle]
+pub extern "C" fn berth_spec_add_dns(spec: *mut berth_spec, server: *const c_char) -> ErrorKind {
+    add_str(spec, "DNS", server)
+}
+
+/// DNSSearch: add a DNS search domain ("." for none).
+#[no_mangle]
+pub extern "C" fn berth_spec_add_dns_search(spec: *mut berth_spec, domain: *const c_char) -> ErrorKind {
+    add_str(spec, "DNSSearch", domain)
+}
+
+/// Hosts: add an /etc/hosts line "NAME[;NAME...]:IP" (IP may be host-gateway).
+#[no_mangle]
+pub extern "C" fn berth_spec_add_host(spec: *mut berth_spec, entry: *const c_char) -> ErrorKind {
+    add_str(spec, "Hosts", entry)
 }
 
 /// Runtime: "crun" (default), "runc", or an absolute path to an OCI runtime.
@@ -304,11 +363,13 @@ mod tests {
     }
 
     #[test]
-    fn every_option_key_has_a_setter() {
+    fn the_named_setters_work() {
         let sp = berth_spec_new();
         let argv = [c("/bin/sh"), c("-c"), c("exit 3")];
         let argv: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
         let ok = [
+            berth_spec_set_image(sp, c("web").as_ptr()),
+            berth_spec_set_entrypoint(sp, std::ptr::null(), 0),
             berth_spec_set_rootfs(sp, c("/r").as_ptr()),
             berth_spec_set_command(sp, argv.as_ptr(), argv.len()),
             berth_spec_add_env(sp, c("A=1").as_ptr()),
@@ -325,7 +386,13 @@ mod tests {
             berth_spec_set_label(sp, c("a").as_ptr(), c("b").as_ptr()),
             berth_spec_add_volume(sp, c("/a:/b:ro").as_ptr()),
             berth_spec_set_read_only(sp, true),
-            berth_spec_set_network(sp, c("host").as_ptr()),
+            berth_spec_set_network(sp, c("a").as_ptr()),
+            berth_spec_add_port(sp, c("8080:80").as_ptr()),
+            berth_spec_set_ip(sp, c("10.89.0.9").as_ptr()),
+            berth_spec_add_network_alias(sp, c("web").as_ptr()),
+            berth_spec_add_dns(sp, c("1.1.1.1").as_ptr()),
+            berth_spec_add_dns_search(sp, c("example.org").as_ptr()),
+            berth_spec_add_host(sp, c("db:10.0.0.9").as_ptr()),
             berth_spec_set_runtime(sp, c("runc").as_ptr()),
             berth_spec_set_memory_max(sp, 1 << 20),
             berth_spec_set_tasks_max(sp, 10),
@@ -334,12 +401,31 @@ mod tests {
         ];
         assert!(ok.iter().all(|r| *r == ErrorKind::Ok), "{ok:?}");
         let s = unsafe { &*sp };
-        let keys: Vec<&str> = s.options.keys().map(|k| k.as_str()).collect();
-        let mut all: Vec<&str> = OPTIONS.iter().map(|d| d.key).collect();
-        all.sort();
-        assert_eq!(keys, all);
         assert_eq!(s.options["Env"], OptionValue::StrList(vec!["A=1".into(), "B=2".into()]));
-        ContainerSpec::from_options(&s.options).unwrap();
+        assert_eq!(s.options["Entrypoint"], OptionValue::StrList(vec![]));
+        assert_eq!(ContainerSpec::from_options(&s.options).unwrap_err().key(), Some("Image"), "Image and Rootfs");
+        let mut o = s.options.clone();
+        o.remove("Image");
+        ContainerSpec::from_options(&o).unwrap();
+        berth_spec_free(sp);
+    }
+
+    #[test]
+    fn every_option_key_is_known_to_the_generic_setters() {
+        // A value of the wrong type is refused naming the key: the key
+        // itself is known, whatever the table grows to.
+        let sp = berth_spec_new();
+        for d in OPTIONS.iter() {
+            let key = c(d.key);
+            let r = if d.sig == crate::model::Sig::Bool {
+                berth_spec_set_u32(sp, key.as_ptr(), 1)
+            } else {
+                berth_spec_set_bool(sp, key.as_ptr(), true)
+            };
+            assert_eq!(r, ErrorKind::InvalidArgument, "{}", d.key);
+            let msg = super::super::ffi::last_error();
+            assert!(msg.contains(d.key) && msg.contains("wrong type"), "{}: {msg}", d.key);
+        }
         berth_spec_free(sp);
     }
 

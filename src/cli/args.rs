@@ -1,6 +1,7 @@
 //! berthctl's arguments: podman's verbs and flags where they exist.
 
 use super::flags::{ResourceFlags, SpecFlags};
+use super::images::{ImageCommand, ImageListArgs, VolumeCommand};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -169,6 +170,45 @@ pub enum Command {
         stderr: bool,
         name: String,
     },
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// List a container's published ports, as podman port.
+    Port {
+        name: String,
+        /// Only this container port, PORT[/PROTO].
+        port: Option<String>,
+    },
+    /// Images: import, ls, inspect, tag, untag, rm.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// List images (image ls).
+    Images(ImageListArgs),
+    /// Named volumes: create, ls, inspect, rm.
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// Mount containers' root file systems; prints their paths on the host.
+    Mount {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Release mounts made by mount (the root is unmounted when nothing
+    /// holds it, never while the container runs).
+    #[command(alias = "umount")]
+    Unmount {
+        /// Release every mount of each container.
+        #[arg(short = 'f', long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Write a container's file system as a tar archive.
+    Export {
+        /// The file to write (default: standard output).
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+        name: String,
+    },
     /// Print container events: the history from the journal, then with
     /// --follow the live ones.
     Events {
@@ -183,5 +223,57 @@ pub enum Command {
         /// container=NAME
         #[arg(long)]
         filter: Vec<String>,
+    },
+}
+
+/// `berthctl network ...`: podman's network verbs.
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a bridge network.
+    Create {
+        /// CIDR, e.g. 10.90.0.0/24 (default: the first free /24 from 10.89.0.0).
+        #[arg(long)]
+        subnet: Option<String>,
+        /// The gateway's address (default: the subnet's first).
+        #[arg(long)]
+        gateway: Option<String>,
+        /// No route out of the network.
+        #[arg(long)]
+        internal: bool,
+        /// No name resolution between the network's containers.
+        #[arg(long)]
+        disable_dns: bool,
+        #[arg(short = 'l', long = "label")]
+        labels: Vec<String>,
+        name: String,
+    },
+    /// List networks.
+    #[command(alias = "list")]
+    Ls {
+        /// Print names only.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// `json` or `table` (default).
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Show networks as JSON.
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove networks no container uses.
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Set running containers' networks up again (after a firewall reload).
+    Reload {
+        /// Every running container.
+        #[arg(short = 'a', long, conflicts_with = "names")]
+        all: bool,
+        #[arg(required_unless_present = "all")]
+        names: Vec<String>,
     },
 }

@@ -114,6 +114,7 @@ fn convert(d: &OptionDef, form: Form, values: &[String]) -> Result<OptionValue> 
             values.iter().map(|p| p.split_once('=').unwrap_or((p, ""))).map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         ),
         (Form::Size, _) => OptionValue::U64(parse_size(last, d.key)?),
+        (Form::Argv, _) => OptionValue::StrList(crate::model::parse_argv(last, d.key)?),
         (Form::Cpus, _) => {
             let c: f64 = last.parse().map_err(|_| Error::invalid(d.key, format!("--cpus {last:?} is not a number")))?;
             if !(c > 0.0 && c <= 1024.0) {

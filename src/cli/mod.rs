@@ -2,12 +2,16 @@
 
 mod args;
 mod flags;
+mod images;
 
-pub use args::{Cli, Command, CreateArgs};
+pub use args::{Cli, Command, CreateArgs, NetworkCommand};
+pub use images::{ImageCommand, ImageListArgs, VolumeCommand};
 pub use flags::{parse_size, ResourceFlags, SpecFlags};
 
 use crate::client::Client;
-use crate::model::{parse_signal, ContainerInfo, Error, EventOptions, LogOptions, OptionValue, Result, State};
+use crate::model::{
+    parse_signal, ContainerInfo, Error, EventOptions, LogOptions, NetworkCreateOptions, OptionValue, Result, State,
+};
 use std::collections::BTreeMap;
 
 /// The exit status for an error (podman's: 125).
@@ -16,24 +20,25 @@ pub fn exit_status(e: &Error) -> i32 {
 }
 
 /// The CreateContainer name and options of `create`/`run` arguments: the
-/// first positional argument is the root file system (with --rootfs), the
-/// rest the command.
+/// first positional argument is the image (with --rootfs, a root file
+/// system directory), the rest the command.
 pub fn create_options(a: &CreateArgs) -> Result<(String, BTreeMap<String, OptionValue>)> {
     let mut o = a.options.to_options()?;
     let (first, command) = a.args.split_first().ok_or_else(|| Error::invalid("IMAGE", "an image or, with --rootfs, a directory is required"))?;
-    if !a.rootfs {
-        return Err(Error::NotImplemented { what: format!("running image {first:?} (give --rootfs DIR for a root file system directory)") });
+    if a.rootfs {
+        // Relative paths are the caller's, as podman resolves them.
+        let abs = std::path::absolute(first).map_err(|e| Error::invalid("Rootfs", e.to_string()))?;
+        o.insert("Rootfs".into(), OptionValue::Str(abs.to_string_lossy().into_owned()));
+    } else {
+        o.insert("Image".into(), OptionValue::Str(first.clone()));
     }
-    // Relative paths are the caller's, as podman resolves them.
-    let abs = std::path::absolute(first).map_err(|e| Error::invalid("Rootfs", e.to_string()))?;
-    o.insert("Rootfs".into(), OptionValue::Str(abs.to_string_lossy().into_owned()));
     if !command.is_empty() {
         o.insert("Command".into(), OptionValue::StrList(command.to_vec()));
     }
     Ok((a.name.clone().unwrap_or_default(), o))
 }
 
-fn human_age(usec: u64) -> String {
+pub(crate) fn human_age(usec: u64) -> String {
     if usec == 0 {
         return "-".into();
     }
@@ -73,20 +78,21 @@ async fn ps(c: &Client, all: bool, quiet: bool, format: &str) -> Result<()> {
         "table" => {}
         f => return Err(Error::invalid("format", format!("{f:?} is not table or json"))),
     }
-    let rows: Vec<[String; 5]> = infos
+    let rows: Vec<[String; 6]> = infos
         .iter()
         .map(|i| {
-            [crate::model::short_id(&i.id).to_string(), i.spec.command.join(" "), human_age(i.created), status(i), i.name.clone()]
+            let image = i.image_name.clone().unwrap_or_else(|| i.spec.rootfs.display().to_string());
+            [crate::model::short_id(&i.id).to_string(), image, i.spec.command.join(" "), human_age(i.created), status(i), i.name.clone()]
         })
         .collect();
-    let head = ["CONTAINER ID", "COMMAND", "CREATED", "STATUS", "NAMES"];
+    let head = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"];
     let mut w = head.map(str::len);
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
             w[i] = w[i].max(c.len().min(40));
         }
     }
-    let line = |cols: [&str; 5]| {
+    let line = |cols: [&str; 6]| {
         let mut s = String::new();
         for (i, c) in cols.iter().enumerate() {
             let c: String = c.chars().take(40).collect();
@@ -100,7 +106,7 @@ async fn ps(c: &Client, all: bool, quiet: bool, format: &str) -> Result<()> {
     };
     line(head);
     for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]);
     }
     Ok(())
 }
@@ -108,7 +114,7 @@ async fn ps(c: &Client, all: bool, quiet: bool, format: &str) -> Result<()> {
 /// Run a verb on each name in turn, printing each name done and each
 /// error (once: the exit status comes back instead of the error, which is
 /// printed already); the status is the first failure's.
-async fn each<F, Fut>(names: &[String], f: F) -> Result<i32>
+pub(crate) async fn each<F, Fut>(names: &[String], f: F) -> Result<i32>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
@@ -188,6 +194,70 @@ async fn events(c: &Client, o: &EventOptions) -> Result<()> {
     drop(wr);
     let _ = printer.join();
     r
+}
+
+/// `berthctl network ...`.
+async fn network(c: &Client, cmd: NetworkCommand) -> Result<i32> {
+    match cmd {
+        NetworkCommand::Create { subnet, gateway, internal, disable_dns, labels, name } => {
+            let mut o = NetworkCreateOptions { subnet, gateway, internal, dns: !disable_dns, ..Default::default() };
+            for l in labels {
+                let (k, v) = l.split_once('=').unwrap_or((&l, ""));
+                o.labels.insert(k.to_string(), v.to_string());
+            }
+            println!("{}", c.create_network(&name, &o).await?.name);
+            Ok(0)
+        }
+        NetworkCommand::Ls { quiet, format } => {
+            let all = c.list_networks().await?;
+            if quiet {
+                all.iter().for_each(|n| println!("{}", n.name));
+                return Ok(0);
+            }
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&all).expect("descriptions serialize")),
+                "table" => {
+                    let w = all.iter().map(|n| n.name.len()).max().unwrap_or(0).max(4);
+                    println!("{:<12}  {:<w$}  {:<6}  {:<18}  DNS", "NETWORK ID", "NAME", "DRIVER", "SUBNETS");
+                    for n in &all {
+                        let subnets: Vec<&str> = n.subnets.iter().map(|s| s.subnet.as_str()).collect();
+                        let flags = if n.internal { "internal" } else { "" };
+                        println!(
+                            "{:<12}  {:<w$}  {:<6}  {:<18}  {}{}",
+                            &n.id[..12.min(n.id.len())],
+                            n.name,
+                            n.driver,
+                            subnets.join(","),
+                            if n.dns_enabled { "on" } else { "off" },
+                            if flags.is_empty() { String::new() } else { format!(" ({flags})") }
+                        );
+                    }
+                }
+                f => return Err(Error::invalid("format", format!("{f:?} is not table or json"))),
+            }
+            Ok(0)
+        }
+        NetworkCommand::Inspect { names } => {
+            let mut out = Vec::new();
+            for n in &names {
+                out.push(c.inspect_network(n).await?);
+            }
+            println!("{}", serde_json::to_string_pretty(&out).expect("descriptions serialize"));
+            Ok(0)
+        }
+        NetworkCommand::Rm { names } => {
+            each(&names, |n| { let c = c.clone(); async move { c.remove_network(&n).await } }).await
+        }
+        NetworkCommand::Reload { all, names } => {
+            if all {
+                for n in c.reload_networks().await? {
+                    println!("{n}");
+                }
+                return Ok(0);
+            }
+            each(&names, |n| { let c = c.clone(); async move { c.reload_network(&n).await } }).await
+        }
+    }
 }
 
 /// Run one berthctl command; returns the process exit status.
@@ -279,6 +349,28 @@ pub async fn run(cli: Cli) -> Result<i32> {
             c.logs(&name, out.as_fd(), &o).await?;
             Ok(0)
         }
+        Command::Network(n) => network(&c, n).await,
+        Command::Port { name, port } => {
+            let lines = c.ports(&name).await?;
+            let wanted = port.map(|p| if p.contains('/') { p } else { format!("{p}/tcp") });
+            for l in lines {
+                match &wanted {
+                    Some(w) => {
+                        if let Some(host) = l.strip_prefix(&format!("{w} -> ")) {
+                            println!("{host}");
+                        }
+                    }
+                    None => println!("{l}"),
+                }
+            }
+            Ok(0)
+        }
+        Command::Image(cmd) => images::image(&c, cmd).await,
+        Command::Images(a) => images::images(&c, a).await,
+        Command::Volume(cmd) => images::volume(&c, cmd).await,
+        Command::Mount { names } => images::mount(&c, &names).await,
+        Command::Unmount { force, names } => images::unmount(&c, force, &names).await,
+        Command::Export { output, name } => images::export(&c, output.as_deref(), &name).await,
         Command::Events { follow, since, until, filter } => {
             let mut o = EventOptions { follow, ..Default::default() };
             for f in filter {
@@ -313,5 +405,59 @@ mod tests {
         let (name, o) = create_options(&create).unwrap();
         assert_eq!(name, "");
         assert_eq!(o["Command"], OptionValue::StrList(vec!["/bin/echo".into(), "-n".into(), "hi".into()]));
+        let cli = Cli::try_parse_from(["berthctl", "run", "--rm", "-u", "web", "--entrypoint", "", "busybox:1", "id", "-u"]).unwrap();
+        let Command::Run { rm: true, create, .. } = cli.command else { panic!() };
+        let (_, o) = create_options(&create).unwrap();
+        assert_eq!(o["Image"], OptionValue::Str("busybox:1".into()));
+        assert_eq!(o["Entrypoint"], OptionValue::StrList(vec![]));
+        assert_eq!(o["Command"], OptionValue::StrList(vec!["id".into(), "-u".into()]));
+        crate::model::ContainerSpec::from_options(&o).unwrap();
+        let cli = Cli::try_parse_from(["berthctl", "create", "web"]).unwrap();
+        let Command::Create(a) = cli.command else { panic!() };
+        assert!(!create_options(&a).unwrap().1.contains_key("Command"), "the image's command");
+    }
+
+    #[test]
+    fn image_volume_and_mount_commands() {
+        for args in [
+            &["image", "import", "-", "web"][..],
+            &["image", "load", "x.tar"],
+            &["image", "ls", "--format", "json"],
+            &["images", "-q"],
+            &["image", "tag", "web", "web:2", "other"],
+            &["image", "rm", "-f", "web"],
+            &["volume", "create", "-l", "a=b", "data"],
+            &["volume", "rm", "-f", "data"],
+            &["mount", "c1", "c2"],
+            &["umount", "-f", "c1"],
+            &["export", "-o", "/tmp/x.tar", "c1"],
+        ] {
+            let mut v = vec!["berthctl"];
+            v.extend_from_slice(args);
+            Cli::try_parse_from(&v).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn network_flags_are_podmans() {
+        let cli = Cli::try_parse_from([
+            "berthctl", "run", "-p", "8080:80", "--publish", "127.0.0.1:5353:53/udp", "--network", "a,b", "--ip", "10.89.0.9",
+            "--network-alias", "web", "--dns", "1.1.1.1", "--dns-search", "example.org", "--add-host", "db:10.0.0.9",
+            "--rootfs", "/r", "sh",
+        ])
+        .unwrap();
+        let Command::Run { create, .. } = cli.command else { panic!() };
+        let (_, o) = create_options(&create).unwrap();
+        assert_eq!(o["Ports"], OptionValue::StrList(vec!["8080:80".into(), "127.0.0.1:5353:53/udp".into()]));
+        assert_eq!(o["Network"], OptionValue::Str("a,b".into()));
+        assert_eq!(o["IP"], OptionValue::Str("10.89.0.9".into()));
+        assert_eq!(o["NetworkAliases"], OptionValue::StrList(vec!["web".into()]));
+        assert_eq!(o["DNS"], OptionValue::StrList(vec!["1.1.1.1".into()]));
+        assert_eq!(o["DNSSearch"], OptionValue::StrList(vec!["example.org".into()]));
+        assert_eq!(o["Hosts"], OptionValue::StrList(vec!["db:10.0.0.9".into()]));
+        let cli = Cli::try_parse_from(["berthctl", "network", "create", "--subnet", "10.90.0.0/24", "--internal", "n"]).unwrap();
+        assert!(matches!(cli.command, Command::Network(NetworkCommand::Create { internal: true, .. })));
+        assert!(Cli::try_parse_from(["berthctl", "network", "reload"]).is_err(), "a name or --all");
+        assert!(Cli::try_parse_from(["berthctl", "network", "reload", "--all"]).is_ok());
     }
 }

@@ -5,7 +5,10 @@ mod proxy;
 
 pub use proxy::{ContainerProxy, ManagerProxy};
 
-use crate::model::{ContainerInfo, Error, ErrorKind, EventOptions, LogOptions, OptionValue, Result, State};
+use crate::model::{
+    ContainerInfo, Error, ErrorKind, EventOptions, ImageDetails, ImageInfo, LogOptions, NetworkCreateOptions, NetworkInfo,
+    OptionValue, Result, State, VolumeInfo,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
@@ -54,22 +57,18 @@ pub fn from_bus(e: zbus::Error) -> Error {
     }
 }
 
-/// For reads on a container's object: an object that is gone (the
-/// container was removed between GetContainer and the read) means no such
-/// container, as GetContainer itself would now answer.
-fn from_object(name: &str) -> impl FnOnce(zbus::Error) -> Error + '_ {
-    const UNKNOWN_OBJECT: &str = "org.freedesktop.DBus.Error.UnknownObject";
-    move |e| {
-        let gone = match &e {
-            zbus::Error::FDO(f) => matches!(**f, zbus::fdo::Error::UnknownObject(_)),
-            zbus::Error::MethodError(n, ..) => n.as_str() == UNKNOWN_OBJECT,
-            _ => false,
-        };
-        if gone {
-            Error::NoSuchContainer { name: name.to_string() }
-        } else {
-            from_bus(e)
-        }
+/// A property read of a container object that was removed between finding
+/// its path and reading it: the container is gone, not the bus.
+fn gone_or(name: &str, e: zbus::Error) -> Error {
+    let unknown = match &e {
+        zbus::Error::FDO(f) => matches!(**f, zbus::fdo::Error::UnknownObject(_) | zbus::fdo::Error::UnknownInterface(_)),
+        zbus::Error::MethodError(n, _, _) => n.as_str().ends_with(".UnknownObject") || n.as_str().ends_with(".UnknownInterface"),
+        _ => false,
+    };
+    if unknown {
+        Error::NoSuchContainer { name: name.to_string() }
+    } else {
+        from_bus(e)
     }
 }
 
@@ -194,11 +193,11 @@ impl Client {
         self.container_at(path).await?.id().await.map_err(from_bus)
     }
     pub async fn state(&self, name: &str) -> Result<State> {
-        parse_state(&self.container(name).await?.state().await.map_err(from_object(name))?)
+        parse_state(&self.container(name).await?.state().await.map_err(|e| gone_or(name, e))?)
     }
     /// The last run's exit code; -1 until the container has exited once.
     pub async fn exit_code(&self, name: &str) -> Result<i32> {
-        self.container(name).await?.exit_code().await.map_err(from_object(name))
+        self.container(name).await?.exit_code().await.map_err(|e| gone_or(name, e))
     }
     pub async fn init(&self, name: &str, recursive: bool) -> Result<()> {
         self.manager.init_container(name, recursive).await.map_err(from_bus)
@@ -234,6 +233,42 @@ impl Client {
         self.manager.remove_container(name, force, timeout(t)).await.map_err(from_bus)
     }
 
+    /// Set a running container's network up again, same addresses and ports.
+    pub async fn reload_network(&self, name: &str) -> Result<()> {
+        self.manager.reload_network(name).await.map_err(from_bus)
+    }
+    /// ReloadNetwork of every running bridged container; the names reloaded.
+    pub async fn reload_networks(&self) -> Result<Vec<String>> {
+        self.manager.reload_networks().await.map_err(from_bus)
+    }
+    pub async fn create_network(&self, name: &str, o: &NetworkCreateOptions) -> Result<NetworkInfo> {
+        parse_json("network", &self.create_network_json(name, o).await?)
+    }
+    /// CreateNetwork's answer as berthd sends it (JSON).
+    pub async fn create_network_json(&self, name: &str, o: &NetworkCreateOptions) -> Result<String> {
+        self.manager.create_network(name, variants(&o.to_options())).await.map_err(from_bus)
+    }
+    pub async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
+        parse_json("network list", &self.list_networks_json().await?)
+    }
+    pub async fn list_networks_json(&self) -> Result<String> {
+        self.manager.list_networks().await.map_err(from_bus)
+    }
+    pub async fn inspect_network(&self, name: &str) -> Result<NetworkInfo> {
+        parse_json("network", &self.inspect_network_json(name).await?)
+    }
+    pub async fn inspect_network_json(&self, name: &str) -> Result<String> {
+        self.manager.inspect_network(name).await.map_err(from_bus)
+    }
+    pub async fn remove_network(&self, name: &str) -> Result<()> {
+        self.manager.remove_network(name).await.map_err(from_bus)
+    }
+    /// The container's published ports as `podman port` prints them
+    /// (`80/tcp -> 0.0.0.0:8080`); none unless it runs.
+    pub async fn ports(&self, name: &str) -> Result<Vec<String>> {
+        Ok(crate::model::network::port_lines(&self.info(name).await?.ports))
+    }
+
     /// Stream the container's output into `fd` (see the Logs method).
     pub async fn logs(&self, name: &str, fd: BorrowedFd<'_>, o: &LogOptions) -> Result<()> {
         self.manager.logs_container(name, zbus::Fd::from(fd), variants(&o.to_options())).await.map_err(from_bus)
@@ -243,6 +278,74 @@ impl Client {
     /// method).
     pub async fn events(&self, fd: BorrowedFd<'_>, o: &EventOptions) -> Result<()> {
         self.manager.events(zbus::Fd::from(fd), variants(&o.to_options())).await.map_err(from_bus)
+    }
+
+    /// Mount the container's root file system; its path on the host.
+    pub async fn mount(&self, name: &str) -> Result<String> {
+        self.manager.mount_container(name).await.map_err(from_bus)
+    }
+    /// Release one mount (or with `force` every one).
+    pub async fn unmount(&self, name: &str, force: bool) -> Result<()> {
+        self.manager.unmount_container(name, force).await.map_err(from_bus)
+    }
+    /// Write the container's root file system into `fd` as tar.
+    pub async fn export(&self, name: &str, fd: BorrowedFd<'_>) -> Result<()> {
+        self.manager.export_container(name, zbus::Fd::from(fd)).await.map_err(from_bus)
+    }
+
+    /// Import the image archive `fd` holds (read to its end); `name` names
+    /// a root file system tarball's image. Returns the images' ids.
+    pub async fn import_image(&self, fd: BorrowedFd<'_>, name: Option<&str>) -> Result<Vec<String>> {
+        let mut o = BTreeMap::new();
+        if let Some(n) = name {
+            o.insert("Name".to_string(), OptionValue::Str(n.to_string()));
+        }
+        self.manager.import_image(zbus::Fd::from(fd), variants(&o)).await.map_err(from_bus)
+    }
+    /// Every image as berthd sends the list (JSON).
+    pub async fn list_images_json(&self) -> Result<String> {
+        self.manager.list_images().await.map_err(from_bus)
+    }
+    pub async fn list_images(&self) -> Result<Vec<ImageInfo>> {
+        parse_json("image list", &self.list_images_json().await?)
+    }
+    pub async fn inspect_image_json(&self, reference: &str) -> Result<String> {
+        self.manager.inspect_image(reference).await.map_err(from_bus)
+    }
+    pub async fn inspect_image(&self, reference: &str) -> Result<ImageDetails> {
+        parse_json("image inspect", &self.inspect_image_json(reference).await?)
+    }
+    pub async fn tag_image(&self, reference: &str, name: &str) -> Result<()> {
+        self.manager.tag_image(reference, name).await.map_err(from_bus)
+    }
+    pub async fn untag_image(&self, reference: &str, name: &str) -> Result<()> {
+        self.manager.untag_image(reference, name).await.map_err(from_bus)
+    }
+    pub async fn remove_image(&self, reference: &str, force: bool) -> Result<()> {
+        self.manager.remove_image(reference, force).await.map_err(from_bus)
+    }
+
+    pub async fn create_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<()> {
+        let mut o = BTreeMap::new();
+        if !labels.is_empty() {
+            o.insert("Labels".to_string(), OptionValue::StrMap(labels.clone()));
+        }
+        self.manager.create_volume(name, variants(&o)).await.map_err(from_bus)
+    }
+    pub async fn list_volumes_json(&self) -> Result<String> {
+        self.manager.list_volumes().await.map_err(from_bus)
+    }
+    pub async fn list_volumes(&self) -> Result<Vec<VolumeInfo>> {
+        parse_json("volume list", &self.list_volumes_json().await?)
+    }
+    pub async fn inspect_volume_json(&self, name: &str) -> Result<String> {
+        self.manager.inspect_volume(name).await.map_err(from_bus)
+    }
+    pub async fn inspect_volume(&self, name: &str) -> Result<VolumeInfo> {
+        parse_json("volume inspect", &self.inspect_volume_json(name).await?)
+    }
+    pub async fn remove_volume(&self, name: &str, force: bool) -> Result<()> {
+        self.manager.remove_volume(name, force).await.map_err(from_bus)
     }
 
     /// Wait for one of `conditions` (empty: stopped or exited); returns the
@@ -269,9 +372,9 @@ mod tests {
 
     #[test]
     fn a_vanished_object_is_no_such_container() {
-        let e = from_object("web")(zbus::Error::FDO(Box::new(zbus::fdo::Error::UnknownObject("Unknown object '/x'".into()))));
+        let e = gone_or("web", zbus::Error::FDO(Box::new(zbus::fdo::Error::UnknownObject("Unknown object '/x'".into()))));
         assert_eq!((e.kind(), e.to_string().as_str()), (ErrorKind::NoSuchContainer, "no such container: web"));
-        let e = from_object("web")(zbus::Error::FDO(Box::new(zbus::fdo::Error::AccessDenied("m".into()))));
+        let e = gone_or("web", zbus::Error::FDO(Box::new(zbus::fdo::Error::AccessDenied("m".into()))));
         assert_eq!(e.kind(), ErrorKind::AccessDenied);
     }
 

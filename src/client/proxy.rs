@@ -28,6 +28,25 @@ pub trait Manager {
     fn logs_container(&self, name: &str, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
     fn list_container_info(&self) -> zbus::Result<String>;
     fn events(&self, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
+    fn reload_network(&self, name: &str) -> zbus::Result<()>;
+    fn reload_networks(&self) -> zbus::Result<Vec<String>>;
+    fn create_network(&self, name: &str, options: HashMap<String, OwnedVariant>) -> zbus::Result<String>;
+    fn list_networks(&self) -> zbus::Result<String>;
+    fn inspect_network(&self, name: &str) -> zbus::Result<String>;
+    fn remove_network(&self, name: &str) -> zbus::Result<()>;
+    fn mount_container(&self, name: &str) -> zbus::Result<String>;
+    fn unmount_container(&self, name: &str, force: bool) -> zbus::Result<()>;
+    fn export_container(&self, name: &str, fd: zbus::Fd<'_>) -> zbus::Result<()>;
+    fn import_image(&self, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<Vec<String>>;
+    fn list_images(&self) -> zbus::Result<String>;
+    fn inspect_image(&self, reference: &str) -> zbus::Result<String>;
+    fn tag_image(&self, reference: &str, name: &str) -> zbus::Result<()>;
+    fn untag_image(&self, reference: &str, name: &str) -> zbus::Result<()>;
+    fn remove_image(&self, reference: &str, force: bool) -> zbus::Result<()>;
+    fn create_volume(&self, name: &str, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
+    fn list_volumes(&self) -> zbus::Result<String>;
+    fn inspect_volume(&self, name: &str) -> zbus::Result<String>;
+    fn remove_volume(&self, name: &str, force: bool) -> zbus::Result<()>;
 
     #[zbus(signal)]
     fn event(&self, name: String, id: String, event: String, usec: u64) -> zbus::Result<()>;

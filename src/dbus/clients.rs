@@ -1,4 +1,4 @@
-//! The callers of long calls (Wait, Logs, Events): how many each user has
+//! The callers of long calls (Wait, Logs, Events, ImportImage, Export): how many each user has
 //! outstanding, with a limit, and when a caller's connection goes away, so
 //! that its calls end and their memory is given back. No client can make
 //! berthd hold more than its share, nor keep anything after it left.
@@ -16,7 +16,7 @@ use zbus::Connection;
 pub enum Slot {
     /// A Wait.
     Wait,
-    /// A Logs or Events stream.
+    /// A Logs or Events stream, an image import or a container export.
     Stream,
 }
 
@@ -24,7 +24,7 @@ impl Slot {
     fn what(self) -> &'static str {
         match self {
             Slot::Wait => "waits",
-            Slot::Stream => "log and event streams",
+            Slot::Stream => "streams (logs, events, imports, exports)",
         }
     }
 
@@ -48,7 +48,7 @@ struct Table {
 }
 
 pub struct Clients {
-    conn: Connection,
+    dbus: zbus::fdo::DBusProxy<'static>,
     table: Mutex<Table>,
 }
 
@@ -94,9 +94,10 @@ fn trim_memory() {
 impl Clients {
     /// Follow callers' departures on `conn`'s bus.
     pub async fn new(conn: &Connection) -> zbus::Result<Arc<Self>> {
-        let clients = Arc::new(Clients { conn: conn.clone(), table: Mutex::default() });
-        let dbus = zbus::fdo::DBusProxy::new(conn).await?;
+        // One proxy for the callers' uids, without a property cache.
+        let dbus = zbus::fdo::DBusProxy::builder(conn).cache_properties(zbus::proxy::CacheProperties::No).build().await?;
         let mut left = dbus.receive_name_owner_changed().await?;
+        let clients = Arc::new(Clients { dbus, table: Mutex::default() });
         let weak = Arc::downgrade(&clients);
         tokio::spawn(async move {
             while let Some(sig) = left.next().await {
@@ -121,9 +122,8 @@ impl Clients {
         if let Some((uid, gone)) = self.table.lock().unwrap().callers.get(&sender) {
             return Ok((sender, *uid, gone.subscribe()));
         }
-        let dbus = zbus::fdo::DBusProxy::new(&self.conn).await.map_err(|e| Error::internal(format!("D-Bus: {e}")))?;
         let name = zbus::names::BusName::try_from(sender.as_str()).map_err(|e| Error::internal(e.to_string()))?;
-        let uid = dbus.get_connection_unix_user(name).await.map_err(|e| Error::internal(format!("who is calling: {e}")))?;
+        let uid = self.dbus.get_connection_unix_user(name).await.map_err(|e| Error::internal(format!("who is calling: {e}")))?;
         let mut t = self.table.lock().unwrap();
         let (_, gone) = t.callers.entry(sender.clone()).or_insert_with(|| (uid, watch::channel(false).0));
         Ok((sender, uid, gone.subscribe()))

@@ -96,6 +96,26 @@ impl ContainerObject {
         let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
         Ok(unless_gone(ticket, self.engine.logs(&self.name, &o, std::fs::File::from(fd))).await?)
     }
+    /// Set the container's network up again with the same addresses and
+    /// ports (after a firewall reload dropped its rules).
+    async fn reload_network(&self) -> Result<()> {
+        self.engine.reload_network(&self.name).await?;
+        Ok(())
+    }
+    /// Mount its root file system and count the mount; returns its path.
+    async fn mount(&self) -> Result<String> {
+        Ok(self.engine.mount(&self.name).await?.to_string_lossy().into_owned())
+    }
+    /// Release one mount, or with `force` every one.
+    async fn unmount(&self, force: bool) -> Result<()> {
+        Ok(self.engine.unmount(&self.name, force).await?)
+    }
+    /// Write its root file system into `fd` as a tar archive.
+    async fn export(&self, fd: zbus::OwnedFd, #[zbus(header)] header: Header<'_>) -> Result<()> {
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.export(&self.name, std::fs::File::from(fd))).await?)
+    }
     /// The container as JSON, like `podman inspect`.
     async fn inspect(&self, #[zbus(header)] header: Header<'_>) -> Result<String> {
         let rec = self.engine.inspect(&self.name)?;
@@ -150,6 +170,17 @@ impl ContainerObject {
     #[zbus(property(emits_changed_signal = "const"))]
     fn rootfs(&self) -> zbus::fdo::Result<String> {
         Ok(self.rec()?.spec.rootfs.to_string_lossy().into_owned())
+    }
+    /// The image it is made from, as named at create ("" for a Rootfs
+    /// container).
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn image(&self) -> zbus::fdo::Result<String> {
+        Ok(self.rec()?.spec.image.unwrap_or_default())
+    }
+    /// That image's id ("" for a Rootfs container).
+    #[zbus(property(emits_changed_signal = "const"), name = "ImageID")]
+    fn image_id(&self) -> zbus::fdo::Result<String> {
+        Ok(self.rec()?.image_id.unwrap_or_default())
     }
     /// `container` when the container sends READY=1 itself, else `started`.
     #[zbus(property(emits_changed_signal = "const"))]

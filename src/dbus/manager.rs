@@ -158,6 +158,114 @@ impl Manager {
         let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
         Ok(unless_gone(ticket, self.engine.events(&o, std::fs::File::from(fd))).await?)
     }
+    /// Mount the container's root file system and count the mount (it
+    /// holds the root until UnmountContainer releases it); returns its path
+    /// on the host.
+    async fn mount_container(&self, name: String) -> Result<String> {
+        Ok(self.engine.mount(&name).await?.to_string_lossy().into_owned())
+    }
+    /// Release one mount, or with `force` every one; the root is unmounted
+    /// when nothing holds it, never while the container runs.
+    async fn unmount_container(&self, name: String, force: bool) -> Result<()> {
+        Ok(self.engine.unmount(&name, force).await?)
+    }
+    /// Write the container's root file system into `fd` as a tar archive,
+    /// stopped or running.
+    async fn export_container(&self, name: String, fd: zbus::OwnedFd, #[zbus(header)] header: Header<'_>) -> Result<()> {
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.export(&name, std::fs::File::from(fd))).await?)
+    }
+    /// Import the image archive read from `fd` to its end (an oci-archive,
+    /// docker-archive, OCI layout as tar, or root file system tarball;
+    /// gzip, zstd or uncompressed). Options: Name s (needed for a root file
+    /// system tarball). Returns the ids of the images imported.
+    async fn import_image(
+        &self,
+        fd: zbus::OwnedFd,
+        options: HashMap<String, OwnedVariant>,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<Vec<String>> {
+        let name = super::options::import_options(options)?;
+        let fd: std::os::fd::OwnedFd = fd.into();
+        let ticket = self.objects.clients.enter(&header, Slot::Stream).await?;
+        Ok(unless_gone(ticket, self.engine.import_image_fd(std::fs::File::from(fd), name)).await?)
+    }
+    /// Every image (a JSON array), newest import first.
+    async fn list_images(&self) -> Result<String> {
+        Ok(serde_json::to_string(&self.engine.list_images().await?).expect("image descriptions serialize"))
+    }
+    /// One image and its config as JSON, by name, name:tag, id or id prefix.
+    async fn inspect_image(&self, reference: String) -> Result<String> {
+        Ok(serde_json::to_string_pretty(&self.engine.inspect_image(&reference).await?).expect("image descriptions serialize"))
+    }
+    /// Give an image one more name (a name another image had moves).
+    async fn tag_image(&self, reference: String, name: String) -> Result<()> {
+        self.engine.tag_image(&reference, &name).await?;
+        Ok(())
+    }
+    async fn untag_image(&self, reference: String, name: String) -> Result<()> {
+        Ok(self.engine.untag_image(&reference, &name).await?)
+    }
+    /// Remove an image (by one of several names: only that name); refused
+    /// while containers are made from it, unless `force`, which removes
+    /// them first.
+    async fn remove_image(&self, reference: String, force: bool) -> Result<()> {
+        self.engine.remove_image(&reference, force).await?;
+        Ok(())
+    }
+    /// Make an empty named volume. Options: Labels a{ss}.
+    async fn create_volume(&self, name: String, options: HashMap<String, OwnedVariant>) -> Result<()> {
+        let labels = super::options::volume_options(options)?;
+        self.engine.create_volume(&name, labels).await?;
+        Ok(())
+    }
+    /// Every volume (a JSON array), by name.
+    async fn list_volumes(&self) -> Result<String> {
+        Ok(serde_json::to_string(&self.engine.list_volumes().await?).expect("volume descriptions serialize"))
+    }
+    async fn inspect_volume(&self, name: String) -> Result<String> {
+        Ok(serde_json::to_string_pretty(&self.engine.inspect_volume(&name).await?).expect("volume descriptions serialize"))
+    }
+    /// Remove a volume and its content; refused while a container uses it,
+    /// unless `force`.
+    async fn remove_volume(&self, name: String, force: bool) -> Result<()> {
+        Ok(self.engine.remove_volume(&name, force).await?)
+    }
+
+    /// Set a running container's network up again with the same addresses
+    /// and ports (after a firewall reload dropped its rules).
+    async fn reload_network(&self, name: String) -> Result<()> {
+        self.engine.reload_network(&name).await?;
+        Ok(())
+    }
+    /// ReloadNetwork of every running container with a bridge network;
+    /// the names reloaded.
+    async fn reload_networks(&self) -> Result<Vec<String>> {
+        Ok(self.engine.reload_networks().await?)
+    }
+    /// A bridge network (options: Subnet s, Gateway s, Internal b, DNS b,
+    /// Labels a{ss}); its description as JSON.
+    async fn create_network(&self, name: String, options: HashMap<String, OwnedVariant>) -> Result<String> {
+        let o = super::options::network_create_options(options)?;
+        let n = self.engine.create_network(&name, &o).await?;
+        Ok(serde_json::to_string_pretty(&n).expect("network descriptions serialize"))
+    }
+    /// Every network's description (a JSON array).
+    async fn list_networks(&self) -> Result<String> {
+        let all = self.engine.list_networks().await?;
+        Ok(serde_json::to_string(&all).expect("network descriptions serialize"))
+    }
+    /// A network (by name or id) as JSON.
+    async fn inspect_network(&self, name: String) -> Result<String> {
+        let n = self.engine.inspect_network(&name).await?;
+        Ok(serde_json::to_string_pretty(&n).expect("network descriptions serialize"))
+    }
+    /// Remove a network no container names (NetworkInUse otherwise).
+    async fn remove_network(&self, name: String) -> Result<()> {
+        self.engine.remove_network(&name).await?;
+        Ok(())
+    }
 
     #[zbus(signal)]
     pub async fn container_new(emitter: &SignalEmitter<'_>, name: &str, path: OwnedObjectPath) -> zbus::Result<()>;

@@ -1,7 +1,7 @@
 //! `a{sv}` options to berth's option values, with the key named in every
 //! error.
 
-use crate::model::{option, Error, EventOptions, LogOptions, OptionValue, Result, Sig};
+use crate::model::{option, Error, EventOptions, LogOptions, NetworkCreateOptions, OptionValue, Result, Sig};
 use std::collections::{BTreeMap, HashMap};
 use zbus::OwnedVariant;
 
@@ -64,6 +64,38 @@ pub fn log_options(options: HashMap<String, OwnedVariant>) -> Result<LogOptions>
     LogOptions::from_options(&plain(options)?)
 }
 
+/// CreateNetwork options: Subnet s, Gateway s, Internal b, DNS b, Labels a{ss}.
+pub fn network_create_options(options: HashMap<String, OwnedVariant>) -> Result<NetworkCreateOptions> {
+    NetworkCreateOptions::from_options(&plain(options)?)
+}
+
+/// ImportImage options: Name s (the name of a root file system
+/// tarball's image, or one more name of an archive's single image).
+pub fn import_options(options: HashMap<String, OwnedVariant>) -> Result<Option<String>> {
+    let mut name = None;
+    for (k, v) in plain(options)? {
+        match (k.as_str(), v) {
+            ("Name", OptionValue::Str(n)) => name = Some(n),
+            ("Name", v) => return Err(Error::invalid(&k, format!("wrong type: expected 's', got '{}'", v.signature()))),
+            _ => return Err(Error::invalid(&k, "unknown option (known: Name)")),
+        }
+    }
+    Ok(name)
+}
+
+/// CreateVolume options: Labels a{ss}.
+pub fn volume_options(options: HashMap<String, OwnedVariant>) -> Result<BTreeMap<String, String>> {
+    let mut labels = BTreeMap::new();
+    for (k, v) in plain(options)? {
+        match (k.as_str(), v) {
+            ("Labels", OptionValue::StrMap(m)) => labels = m,
+            ("Labels", v) => return Err(Error::invalid(&k, format!("wrong type: expected 'a{{ss}}', got '{}'", v.signature()))),
+            _ => return Err(Error::invalid(&k, "unknown option (known: Labels)")),
+        }
+    }
+    Ok(labels)
+}
+
 /// Events options: Follow b, Since t, Until t, Container s.
 pub fn event_options(options: HashMap<String, OwnedVariant>) -> Result<EventOptions> {
     EventOptions::from_options(&plain(options)?)
@@ -92,6 +124,17 @@ mod tests {
         assert_eq!(o["StopTimeout"], OptionValue::U32(5));
         assert_eq!(o["MemoryMax"], OptionValue::U64(7));
         assert!(matches!(&o["Labels"], OptionValue::StrMap(l) if l["a"] == "b"));
+    }
+
+    #[test]
+    fn image_and_volume_options() {
+        assert_eq!(import_options([("Name".to_string(), ov("web".to_string()))].into()).unwrap().as_deref(), Some("web"));
+        assert_eq!(import_options(HashMap::new()).unwrap(), None);
+        assert_eq!(import_options([("Name".to_string(), ov(1u32))].into()).unwrap_err().key(), Some("Name"));
+        assert_eq!(import_options([("Tag".to_string(), ov("x".to_string()))].into()).unwrap_err().key(), Some("Tag"));
+        let labels: HashMap<String, String> = [("a".to_string(), "b".to_string())].into();
+        assert_eq!(volume_options([("Labels".to_string(), ov(labels))].into()).unwrap()["a"], "b");
+        assert_eq!(volume_options([("Driver".to_string(), ov("local".to_string()))].into()).unwrap_err().key(), Some("Driver"));
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //! container's exit is written to its exit file as the monitor writes it.
 //! It outlives the engines a test opens, as systemd outlives berthd.
 
+use super::roots::Mounts;
 use super::units::{KillWhom, Units};
 use crate::model::{now_usec, Error, Resources, Result};
 use crate::store::ExitRecord;
 use crate::systemd::{JobResult, UnitConfig, UnitEvent, UnitStatus};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use tokio::sync::broadcast;
 
@@ -43,6 +44,7 @@ fn exit_file_of(config: &UnitConfig) -> PathBuf {
     config
         .exec_stop_post
         .iter()
+        .flatten()
         .find_map(|a| a.strip_prefix("--exit-file="))
         .map(PathBuf::from)
         .expect("the unit records its exit")
@@ -156,9 +158,10 @@ impl Units for FakeUnits {
             let Some(u) = w.units.get(unit) else {
                 return Err(Error::systemd(format!("org.freedesktop.systemd1.NoSuchUnit: Unit {unit} not loaded.")));
             };
-            // A frozen container acts on SIGKILL only.
+            // The monitor's kill request is a SIGKILL of the container; a
+            // frozen container acts on SIGKILL only.
+            let signal = if signal == crate::runtime::KILL_REQUEST_SIGNAL && whom == KillWhom::Main { 9 } else { signal };
             let dies = signal == 9 || (matches!(signal, 2 | 15) && !u.frozen);
-            assert!(signal != 9 || whom == KillWhom::All, "SIGKILL must reach every process");
             if dies {
                 w.end(unit, 128 + signal, true);
             }
@@ -221,5 +224,36 @@ impl Units for FakeUnits {
 
     fn watch(&self) -> broadcast::Receiver<UnitEvent> {
         self.events.subscribe()
+    }
+}
+
+/// Mounts as the engine's unit tests see them: a set of mount points (the
+/// directory is made, nothing is mounted on it). Like the kernel's mount
+/// table, it outlives the engines a test opens.
+#[derive(Default)]
+pub(crate) struct FakeMounts {
+    mounted: Mutex<HashSet<PathBuf>>,
+}
+
+impl FakeMounts {
+    pub fn mounted(&self) -> Vec<PathBuf> {
+        self.mounted.lock().unwrap().iter().cloned().collect()
+    }
+}
+
+impl Mounts for FakeMounts {
+    fn mount(&self, layer: &crate::image::ContainerLayer, lowers: &[PathBuf], target: &Path) -> Result<()> {
+        assert!(!lowers.is_empty() && lowers.iter().all(|l| l.is_dir()), "the image's layers exist: {lowers:?}");
+        assert!(layer.upper().is_dir(), "the container's layer exists");
+        std::fs::create_dir_all(target).map_err(Error::io_at("create", target))?;
+        self.mounted.lock().unwrap().insert(target.to_path_buf());
+        Ok(())
+    }
+    fn unmount(&self, target: &Path) -> Result<()> {
+        self.mounted.lock().unwrap().remove(target);
+        Ok(())
+    }
+    fn is_mounted(&self, target: &Path) -> Result<bool> {
+        Ok(self.mounted.lock().unwrap().contains(target))
     }
 }

@@ -31,10 +31,12 @@ fn read_options(o: &LogOptions, stop: Option<Stop>) -> ReadOptions {
     ReadOptions {
         since: o.since,
         until: o.until,
-        tail: o.tail,
+        // More lines than a journal can hold are all of them.
+        tail: o.tail.filter(|n| *n <= i32::MAX as u64),
         streams: if o.stdout == o.stderr { Streams::BOTH } else { Streams { stdout: o.stdout, stderr: o.stderr } },
         after_cursor: None,
         follow: stop.map(Follow::until_stopped),
+        container_output_only: true,
     }
 }
 

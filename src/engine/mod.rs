@@ -11,15 +11,20 @@
 mod crash;
 #[cfg(test)]
 mod fake;
+mod images;
 pub mod journal;
 pub mod logs;
+mod network;
 pub(crate) mod reconcile;
+mod roots;
 #[cfg(test)]
 mod tests;
 mod units;
 mod verbs;
+mod volumes;
 
 pub use reconcile::{phase, reconcile, UnitPhase};
+pub use roots::{Mounts, Overlay};
 pub use units::{restart_setting, unit_config, KillWhom, Units};
 pub use verbs::{should_restart, DEFAULT_WAIT};
 
@@ -27,6 +32,7 @@ use crate::model::{
     ContainerInfo, ContainerName, ContainerSpec, Error, Event, EventKind, EventOptions, LogOptions, OptionValue, Result,
     State, StateInfo,
 };
+use crate::image::{ImageStore, VolumeStore};
 use crate::store::{Record, Store};
 use crate::systemd::UnitEvent;
 use std::collections::{BTreeMap, HashSet};
@@ -44,6 +50,8 @@ pub struct Config {
     pub monitor: PathBuf,
     /// Where berth-generator records file-defined containers (None: none).
     pub defined_dir: Option<PathBuf>,
+    /// How containers' roots are mounted ([`Overlay`] outside of tests).
+    pub mounts: Arc<dyn Mounts>,
     #[cfg(test)]
     pub(crate) crash: Option<Arc<crash::CrashPlan>>,
 }
@@ -55,6 +63,7 @@ impl Config {
             run_root: run_root.into(),
             monitor: monitor.into(),
             defined_dir: None,
+            mounts: Arc::new(Overlay),
             #[cfg(test)]
             crash: None,
         }
@@ -98,6 +107,11 @@ impl Container {
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
+    pub(crate) networks: crate::network::Networks,
+    pub(crate) images: ImageStore,
+    pub(crate) volumes: VolumeStore,
+    /// Images containers were started from, by id (see roots::pinned).
+    pub(crate) image_cache: StdMutex<std::collections::HashMap<String, Arc<roots::Pinned>>>,
     pub(crate) units: Arc<dyn Units>,
     pub(crate) config: Config,
     registry: RwLock<BTreeMap<String, Arc<Container>>>,
@@ -121,12 +135,32 @@ impl Engine {
     /// systemd's unit changes.
     pub async fn open(config: Config, units: Arc<dyn Units>) -> Result<Engine> {
         let (state_root, run_root) = (config.state_root.clone(), config.run_root.clone());
-        let store = blocking(move || Store::open(state_root, run_root)).await?;
+        let (store, images, volumes) = blocking(move || -> Result<_> {
+            let store = Store::open(state_root, run_root)?;
+            let layout = store.state_layout();
+            let images = ImageStore::open(layout.images_dir())?;
+            let volumes = VolumeStore::open(layout.volumes_dir())?;
+            Ok((store, images, volumes))
+        })
+        .await?;
+        let (dir, run) = (store.networks_dir(), store.layout().network_dir());
+        let networks = blocking(move || crate::network::Networks::open(dir, run))
+            .await
+            .map_err(|e| Error::Network { action: "open the network store", message: e.to_string() })?;
         let (events, _) = broadcast::channel(4096);
         let watch = units.watch();
-        let engine = Engine {
-            inner: Arc::new(Inner { store: store.clone(), units, config, registry: RwLock::default(), events }),
+        let inner = Inner {
+            store: store.clone(),
+            images,
+            volumes,
+            image_cache: StdMutex::default(),
+            networks,
+            units,
+            config,
+            registry: RwLock::default(),
+            events,
         };
+        let engine = Engine { inner: Arc::new(inner) };
         let records = blocking(move || store.load_all()).await?;
         {
             let mut reg = engine.inner.registry.write().unwrap();
@@ -136,6 +170,7 @@ impl Engine {
         }
         engine.sync_defined().await?;
         engine.reconcile_all().await?;
+        engine.sweep_roots().await?;
         engine.follow(watch);
         Ok(engine)
     }
@@ -172,6 +207,10 @@ impl Engine {
         for c in self.containers() {
             let rec = c.record();
             if rec.source.is_some() && !defined.contains_key(rec.name.as_str()) {
+                // Its layer goes with it, unless the unit still runs on it.
+                if rec.spec.image.is_some() && !self.root_mounted(&rec.id).await? {
+                    self.delete_layer(&rec).await?;
+                }
                 let (store, name) = (self.inner.store.clone(), rec.name.clone());
                 blocking(move || store.delete(&name)).await?;
                 self.unregister(rec.name.as_str());
@@ -188,9 +227,11 @@ impl Engine {
                         tracing::warn!("{} defines {name}, which berth already has; ignored", d.source.display());
                         continue;
                     }
-                    if rec.spec != d.spec || rec.source.as_ref() != Some(&d.source) {
-                        rec.spec = d.spec;
-                        rec.source = Some(d.source);
+                    let before = rec.clone();
+                    rec.spec = d.spec;
+                    rec.source = Some(d.source);
+                    self.learn_image(&mut rec).await;
+                    if rec != before {
                         self.commit(&c, rec.clone()).await?;
                         self.emit(&rec, EventKind::Update);
                     }
@@ -199,6 +240,7 @@ impl Engine {
                     let mut rec = Record::new(d.name, d.id, d.spec);
                     rec.unit = Some(d.unit);
                     rec.source = Some(d.source);
+                    self.learn_image(&mut rec).await;
                     self.save(&rec).await?;
                     self.inner.registry.write().unwrap().insert(name, Container::new(rec.clone()));
                     self.emit(&rec, EventKind::Create);
@@ -365,13 +407,16 @@ impl Engine {
     pub async fn create(&self, name: &str, options: &BTreeMap<String, OptionValue>) -> Result<Record> {
         let name = if name.is_empty() { self.free_name() } else { ContainerName::new(name)? };
         let spec = ContainerSpec::from_options(options)?;
+        let mut spec = self.check_network(spec).await?;
         for d in &spec.dependencies {
             if *d == name {
                 return Err(Error::invalid("Dependencies", "a container cannot depend on itself"));
             }
             self.get(d.as_str()).map_err(|_| Error::invalid("Dependencies", format!("no such container: {d}")))?;
         }
-        let rec = Record::new(name.clone(), crate::model::new_id(), spec);
+        let image_id = self.adopt_image(&mut spec, options).await?;
+        let mut rec = Record::new(name.clone(), crate::model::new_id(), spec);
+        rec.image_id = image_id;
         let c = Container::new(rec.clone());
         {
             let mut reg = self.inner.registry.write().unwrap();
@@ -436,6 +481,7 @@ impl Engine {
 
     /// The container's description, as InspectContainer sends it.
     pub fn info(&self, rec: &Record) -> ContainerInfo {
+        let (networks, ports) = self.network_status(rec);
         ContainerInfo {
             id: rec.id.clone(),
             name: rec.name.to_string(),
@@ -454,7 +500,12 @@ impl Engine {
             unit: rec.unit_name(),
             source: rec.source.clone(),
             should_restart: should_restart(rec),
+            image: rec.image_id.clone(),
+            image_name: rec.spec.image.clone(),
+            mount_count: rec.mounts,
             spec: rec.spec.clone(),
+            networks,
+            ports,
         }
     }
 

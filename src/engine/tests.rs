@@ -6,26 +6,57 @@
 //! tasks runs on, as none of a killed berthd's does.
 
 use super::crash::CrashPlan;
-use super::fake::FakeUnits;
+use super::fake::{FakeMounts, FakeUnits};
 use super::{Config, Engine};
+use crate::image::{ImageStore, ImportOptions, VolumeStore};
 use crate::model::{OptionValue, State};
 use crate::store::ExitRecord;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 struct World {
     dir: tempfile::TempDir,
     fake: Arc<FakeUnits>,
+    mounts: Arc<FakeMounts>,
+    /// The container is made from an image (else from a directory).
+    image: bool,
+}
+
+/// A one-layer image `tiny` with a file, made with the tar crate.
+fn tiny_image(state: &Path) {
+    let store = ImageStore::open(state.join("images")).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in [("etc/", None), ("etc/motd", Some(&b"tiny\n"[..])), ("data/", None), ("data/seed", Some(b"seed"))] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(if data.is_some() { 0o644 } else { 0o755 });
+        h.set_entry_type(if data.is_some() { tar::EntryType::Regular } else { tar::EntryType::Directory });
+        h.set_size(data.map_or(0, |d| d.len() as u64));
+        h.set_mtime(1_600_000_000);
+        h.set_uid(0);
+        h.set_gid(0);
+        b.append_data(&mut h, path, data.unwrap_or_default()).unwrap();
+    }
+    let tar = state.join("tiny.tar");
+    std::fs::write(&tar, b.into_inner().unwrap()).unwrap();
+    store.import_path(&tar, &ImportOptions { name: Some("tiny".into()) }).unwrap();
 }
 
 impl World {
     fn new() -> Self {
+        Self::with(false)
+    }
+
+    fn with(image: bool) -> Self {
         // On tmpfs where there is one: fsyncs are free there, and these
         // tests are about order, not disks.
         let dir = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).unwrap();
         std::fs::create_dir_all(dir.path().join("rootfs")).unwrap();
-        World { dir, fake: Arc::new(FakeUnits::new()) }
+        if image {
+            tiny_image(&dir.path().join("state"));
+        }
+        World { dir, fake: Arc::new(FakeUnits::new()), mounts: Arc::new(FakeMounts::default()), image }
     }
 
     /// A berthd: its runtime and its engine.
@@ -34,16 +65,30 @@ impl World {
         let d = self.dir.path();
         let mut config = Config::new(d.join("state"), d.join("run"), "/usr/bin/berth-monitor");
         config.crash = crash;
+        config.mounts = self.mounts.clone();
         let e = rt.block_on(Engine::open(config, self.fake.clone())).unwrap();
         (rt, e)
     }
 
     fn options(&self) -> BTreeMap<String, OptionValue> {
-        [
-            ("Rootfs".to_string(), OptionValue::Str(self.dir.path().join("rootfs").to_string_lossy().into_owned())),
-            ("Command".to_string(), OptionValue::StrList(vec!["/bin/sleep".into(), "100".into()])),
-        ]
-        .into()
+        let command = ("Command".to_string(), OptionValue::StrList(vec!["/bin/sleep".into(), "100".into()]));
+        if self.image {
+            let volumes = OptionValue::StrList(vec!["named:/data".into(), "/anon".into()]);
+            return [("Image".to_string(), OptionValue::Str("tiny".into())), command, ("Volumes".to_string(), volumes)].into();
+        }
+        [("Rootfs".to_string(), OptionValue::Str(self.dir.path().join("rootfs").to_string_lossy().into_owned())), command].into()
+    }
+
+    fn root_mount(&self, id: &str) -> PathBuf {
+        self.dir.path().join("run/roots").join(id)
+    }
+
+    fn layer(&self, id: &str) -> PathBuf {
+        self.dir.path().join("state/layers").join(id)
+    }
+
+    fn volumes(&self) -> Vec<String> {
+        VolumeStore::open(self.dir.path().join("state/volumes")).unwrap().list().unwrap().into_iter().map(|v| v.name).collect()
     }
 }
 
@@ -56,6 +101,8 @@ enum Pre {
     Running,
     Paused,
     Exited,
+    /// Exited, and its root mounted once by Mount.
+    Mounted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,6 +118,9 @@ enum Call {
     Cleanup,
     Remove,
     ForceRemove,
+    Mount,
+    Unmount,
+    Export,
 }
 
 async fn setup(e: &Engine, w: &World, pre: Pre) {
@@ -83,9 +133,12 @@ async fn setup(e: &Engine, w: &World, pre: Pre) {
         Pre::Paused => {
             e.pause(NAME).await.unwrap();
         }
-        Pre::Exited => {
+        Pre::Exited | Pre::Mounted => {
             w.fake.exit(UNIT, 3);
             e.sync(NAME).await.unwrap();
+            if pre == Pre::Mounted {
+                e.mount(NAME).await.unwrap();
+            }
         }
         _ => {}
     }
@@ -107,6 +160,9 @@ async fn call(e: Engine, c: Call) -> crate::model::Result<()> {
         Call::Cleanup => e.cleanup(NAME).await.map(drop),
         Call::Remove => e.remove(NAME, false, None).await,
         Call::ForceRemove => e.remove(NAME, true, Some(0)).await,
+        Call::Mount => e.mount(NAME).await.map(drop),
+        Call::Unmount => e.unmount(NAME, false).await,
+        Call::Export => e.export(NAME, std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap()).await,
     }
 }
 
@@ -127,9 +183,24 @@ const CASES: [(Pre, Call); 14] = [
     (Pre::Paused, Call::ForceRemove),
 ];
 
+/// The verbs whose steps differ for a container made from an image.
+const IMAGE_CASES: [(Pre, Call); 11] = [
+    (Pre::Configured, Call::Init),
+    (Pre::Configured, Call::Start),
+    (Pre::Exited, Call::Start),
+    (Pre::Running, Call::Restart),
+    (Pre::Exited, Call::Cleanup),
+    (Pre::Exited, Call::Remove),
+    (Pre::Running, Call::ForceRemove),
+    (Pre::Exited, Call::Mount),
+    (Pre::Mounted, Call::Unmount),
+    (Pre::Configured, Call::Export),
+    (Pre::Mounted, Call::Remove),
+];
+
 /// The crash points a verb passes when nothing stops it.
-fn points_of(pre: Pre, c: Call) -> Vec<&'static str> {
-    let w = World::new();
+fn points_of(image: bool, pre: Pre, c: Call) -> Vec<&'static str> {
+    let w = World::with(image);
     let plan = Arc::new(CrashPlan::default());
     let (rt, e) = w.start(Some(plan.clone()));
     rt.block_on(setup(&e, &w, pre));
@@ -151,6 +222,15 @@ fn crash_in(rt: tokio::runtime::Runtime, e: Engine, plan: &CrashPlan, c: Call, w
 fn check_consistent(w: &World, e: &Engine, what: &str) {
     let rec = e.inspect(NAME).unwrap_or_else(|err| panic!("{what}: the container is lost: {err}"));
     assert_ne!(rec.state, State::Removing, "{what}: stuck in removing");
+    if w.image {
+        let mounted = w.mounts.mounted().contains(&w.root_mount(&rec.id));
+        if matches!(rec.state, State::Created | State::Running | State::Paused) {
+            assert!(mounted, "{what}: {} but its root is not mounted", rec.state);
+        }
+        if rec.state == State::Configured && rec.mounts == 0 {
+            assert!(!mounted, "{what}: configured, yet its root is mounted");
+        }
+    }
     match w.fake.unit(UNIT) {
         Some(u) => {
             let want = if u.frozen { State::Paused } else { State::Running };
@@ -167,18 +247,19 @@ fn check_consistent(w: &World, e: &Engine, what: &str) {
     }
 }
 
-#[test]
-fn every_verb_survives_a_crash_at_every_step() {
+/// Stop each case at each crash point it passes; the number tested.
+fn crash_every_step(image: bool, cases: &[(Pre, Call)]) -> usize {
     let mut total = 0;
-    for (pre, c) in CASES {
-        let points = points_of(pre, c);
+    for &(pre, c) in cases {
+        let points = points_of(image, pre, c);
         assert!(!points.is_empty(), "{c:?} from {pre:?} passes no crash point");
         for point in points {
-            let what = format!("{c:?} from {pre:?}, killed at {point:?}");
-            let w = World::new();
+            let what = format!("{c:?} from {pre:?}{}, killed at {point:?}", if image { " (image)" } else { "" });
+            let w = World::with(image);
             let plan = Arc::new(CrashPlan::default());
             let (rt, e) = w.start(Some(plan.clone()));
             rt.block_on(setup(&e, &w, pre));
+            let id = e.inspect(NAME).unwrap().id;
             plan.arm(point);
             crash_in(rt, e, &plan, c, &what);
             let (rt, e) = w.start(None);
@@ -189,6 +270,11 @@ fn every_verb_survives_a_crash_at_every_step() {
                 let run = w.dir.path().join("run");
                 assert_eq!(std::fs::read_dir(run.join("bundles")).unwrap().count(), 0, "{what}: bundle left");
                 assert_eq!(std::fs::read_dir(run.join("exits")).unwrap().count(), 0, "{what}: exit file left");
+                if image {
+                    assert!(w.mounts.mounted().is_empty(), "{what}: mounts left: {:?}", w.mounts.mounted());
+                    assert!(!w.layer(&id).exists(), "{what}: its layer left");
+                    assert_eq!(w.volumes(), ["named"], "{what}: the anonymous volume goes, the named one stays");
+                }
                 // The name can be used again.
                 rt.block_on(e.create(NAME, &w.options())).unwrap();
             } else {
@@ -198,10 +284,67 @@ fn every_verb_survives_a_crash_at_every_step() {
             // nothing is left.
             rt.block_on(e.remove(NAME, true, Some(0))).unwrap_or_else(|err| panic!("{what}: rm -f: {err}"));
             assert!(w.fake.units().is_empty(), "{what}: units left: {:?}", w.fake.units());
+            assert!(w.mounts.mounted().is_empty(), "{what}: mounts left: {:?}", w.mounts.mounted());
+            assert_eq!(std::fs::read_dir(w.dir.path().join("state/layers")).map_or(0, |d| d.count()), 0, "{what}: layers left");
             total += 1;
         }
     }
+    total
+}
+
+#[test]
+fn every_verb_survives_a_crash_at_every_step() {
+    let total = crash_every_step(false, &CASES);
     assert!(total >= 30, "only {total} crash points were tested");
+}
+
+#[test]
+fn every_verb_of_an_image_container_survives_a_crash_at_every_step() {
+    let total = crash_every_step(true, &IMAGE_CASES);
+    assert!(total >= 30, "only {total} crash points were tested");
+}
+
+#[test]
+fn an_image_container_keeps_its_changes_until_removed() {
+    let w = World::with(true);
+    let (rt, e) = w.start(None);
+    let rec = rt.block_on(e.create(NAME, &w.options())).unwrap();
+    assert_eq!(rec.image_id.as_ref().map(|i| i.len()), Some(64));
+    assert!(!w.layer(&rec.id).exists(), "create copies nothing and makes no layer");
+    rt.block_on(e.start(NAME, false)).unwrap();
+    let upper = w.layer(&rec.id).join("upper");
+    std::fs::write(upper.join("changed"), b"x").unwrap();
+    rt.block_on(e.stop(NAME, Some(1))).unwrap();
+    rt.block_on(e.start(NAME, false)).unwrap();
+    assert!(upper.join("changed").exists(), "changes survive stop and start");
+    // The bundle runs the overlay, with the volumes bound in.
+    let config = std::fs::read_to_string(e.store().bundle_dir(&rec.id).join("config.json")).unwrap();
+    assert!(config.contains(&format!("\"path\":\"{}\"", w.root_mount(&rec.id).display())), "{config}");
+    assert!(config.contains("/state/volumes/named/_data"), "{config}");
+    // Mount counts; Unmount of a running container's root is refused.
+    let path = rt.block_on(e.mount(NAME)).unwrap();
+    assert_eq!(path, w.root_mount(&rec.id));
+    rt.block_on(e.unmount(NAME, false)).unwrap();
+    assert_eq!(rt.block_on(e.unmount(NAME, false)).unwrap_err().name(), "InvalidState");
+    assert!(w.mounts.mounted().contains(&path), "still mounted while it runs");
+    rt.block_on(e.stop(NAME, Some(1))).unwrap();
+    rt.block_on(e.mount(NAME)).unwrap();
+    rt.block_on(e.mount(NAME)).unwrap();
+    rt.block_on(e.cleanup(NAME)).unwrap();
+    assert!(w.mounts.mounted().contains(&path), "Mount holds it through cleanup");
+    assert_eq!(e.inspect(NAME).unwrap().mounts, 2);
+    rt.block_on(e.unmount(NAME, true)).unwrap();
+    assert!(w.mounts.mounted().is_empty(), "a forced unmount releases every mount");
+    // The image is in use; removed with the container, the layer goes.
+    let err = rt.block_on(e.remove_image("tiny", false)).unwrap_err();
+    assert_eq!(err.name(), "ImageInUse", "{err}");
+    assert!(err.to_string().contains(NAME), "{err}");
+    rt.block_on(e.remove(NAME, false, None)).unwrap();
+    assert!(!w.layer(&rec.id).exists());
+    rt.block_on(e.remove_image("tiny", false)).unwrap();
+    let err = rt.block_on(e.create(NAME, &w.options())).unwrap_err();
+    assert_eq!(err.name(), "NoSuchImage", "{err}");
+    assert!(e.inspect(NAME).is_err(), "nothing was created");
 }
 
 #[test]

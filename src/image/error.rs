@@ -154,3 +154,72 @@ impl Error {
         move |source| Error::MalformedJson { what, source }
     }
 }
+
+/// The text of an error and of every cause under it.
+fn with_causes(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// How berth's API reports an image module error: a missing image or
+/// volume by its own kind, an archive that cannot be imported as
+/// InvalidImage, a bad name or user as InvalidArgument naming the key.
+impl From<Error> for crate::model::Error {
+    fn from(e: Error) -> Self {
+        use crate::model::Error as M;
+        let invalid = |key: &str, e: &Error| M::invalid(key, e.to_string());
+        match e {
+            Error::Io { op, path, source } => M::Io { action: op, path, source: std::sync::Arc::new(source) },
+            Error::CorruptRecord { ref path, ref source } => {
+                M::Corrupt { what: "image store file", path: path.clone(), message: source.to_string() }
+            }
+            Error::ImageNotFound { reference } => M::NoSuchImage { reference },
+            Error::ImageInUse { id } => M::ImageInUse { image: id, containers: Vec::new() },
+            Error::VolumeNotFound { name } => M::NoSuchVolume { name },
+            Error::VolumeInUse { name } => M::VolumeInUse { name, containers: Vec::new() },
+            Error::VolumeExists { name } => M::VolumeExists { name },
+            Error::InvalidReference { .. } | Error::AmbiguousReference { .. } | Error::ImageHasSeveralNames { .. } => {
+                invalid("Image", &e)
+            }
+            Error::RootfsNeedsName | Error::NameForSeveralImages { .. } | Error::NameNotOnImage { .. } => invalid("Name", &e),
+            Error::InvalidVolumeName { .. } => invalid("Name", &e),
+            Error::InvalidUser { .. } | Error::UnknownUser { .. } | Error::UnknownGroup { .. } => invalid("User", &e),
+            Error::NoSpace { .. }
+            | Error::TooManyLayers { .. }
+            | Error::NoLayers
+            | Error::TargetBusy { .. }
+            | Error::Mount { .. }
+            | Error::NotAContainerLayer { .. } => M::internal(with_causes(&e)),
+            Error::UnknownFormat { .. }
+            | Error::NoImage
+            | Error::Truncated { .. }
+            | Error::MalformedArchive { .. }
+            | Error::MalformedJson { .. }
+            | Error::MalformedMetadata { .. }
+            | Error::MissingBlob { .. }
+            | Error::MissingFile { .. }
+            | Error::DigestMismatch { .. }
+            | Error::SizeMismatch { .. }
+            | Error::DiffIdMismatch { .. }
+            | Error::LayerCountMismatch { .. }
+            | Error::InvalidDigest { .. }
+            | Error::UnsupportedMediaType { .. }
+            | Error::PathEscapes { .. }
+            | Error::PathThroughSymlink { .. }
+            | Error::HardLinkEscapes { .. }
+            | Error::HardLinkTargetMissing { .. }
+            | Error::UnsupportedEntryType { .. }
+            | Error::Entry { .. }
+            | Error::InvalidExposedPort { .. } => M::InvalidImage { message: with_causes(&e) },
+        }
+    }
+}

@@ -51,7 +51,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod export;
-mod fsat;
+pub(crate) mod fsat;
 pub mod import;
 mod lock;
 pub mod overlay;

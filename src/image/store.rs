@@ -120,6 +120,13 @@ impl ImageStore {
         Ok(s)
     }
 
+    /// Open an existing store only to read it (berth-monitor does, for
+    /// file-defined containers, beside a berthd that may be writing):
+    /// nothing is created or cleared. A missing store holds no image.
+    pub fn open_read_only(root: impl Into<PathBuf>) -> Self {
+        ImageStore { root: root.into() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -151,6 +158,11 @@ impl ImageStore {
     }
     pub(crate) fn blob_path(&self, d: &Digest) -> PathBuf {
         self.blobs_dir().join(d.hex())
+    }
+
+    /// Whether the image of full id `id` exists (one stat: its record).
+    pub fn has_image(&self, id: &str) -> bool {
+        is_hex64(id) && self.record_path(id).exists()
     }
 
     /// The directory holding a layer, unpacked, by its diffID.

@@ -118,6 +118,10 @@ pub struct ReadOptions {
     pub after_cursor: Option<String>,
     /// Keep reading new entries as they come.
     pub follow: Option<Follow>,
+    /// Only what the container wrote (the entries berth-monitor forwards
+    /// through journald's native socket), not the monitor's own messages,
+    /// which its unit's output stream carries.
+    pub container_output_only: bool,
 }
 
 impl ReadOptions {

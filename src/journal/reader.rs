@@ -119,6 +119,9 @@ impl LogReader {
         if let Some(p) = options.streams.priority_match() {
             matches.push(p);
         }
+        if options.container_output_only {
+            matches.push(b"_TRANSPORT=journal");
+        }
         let q = Query {
             matches: &matches,
             since: options.since,

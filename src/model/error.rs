@@ -46,6 +46,28 @@ pub enum ErrorKind {
     /// A client has too many calls of one kind outstanding (waits, log or
     /// event streams); the message names the limit.
     LimitExceeded = 14,
+    /// No image of that name, tag or id.
+    NoSuchImage = 15,
+    /// The image is used by a container; remove that first, or force.
+    ImageInUse = 16,
+    /// No volume of that name.
+    NoSuchVolume = 17,
+    /// The volume is used by a container; remove that first, or force.
+    VolumeInUse = 18,
+    /// A volume of that name exists already.
+    VolumeExists = 19,
+    /// No network of that name.
+    NoSuchNetwork = 20,
+    /// A network that containers use cannot be removed.
+    NetworkInUse = 21,
+    /// Another container publishes that host port already.
+    PortInUse = 22,
+    /// A network of that name exists already.
+    NetworkExists = 23,
+    /// An image archive that cannot be imported (malformed, truncated,
+    /// wrong digests, entries that would land outside the image); nothing
+    /// of it was kept.
+    InvalidImage = 24,
     /// A pointer parameter was NULL.
     NullParameter = 100,
     /// libberth hit a bug (a Rust panic, caught at the boundary).
@@ -68,7 +90,7 @@ pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const fn all() -> [ErrorKind; 20] {
+    pub const fn all() -> [ErrorKind; 30] {
         [
         ErrorKind::Ok,
         ErrorKind::NoSuchContainer,
@@ -85,6 +107,16 @@ impl ErrorKind {
         ErrorKind::Systemd,
         ErrorKind::Internal,
         ErrorKind::LimitExceeded,
+        ErrorKind::NoSuchImage,
+        ErrorKind::ImageInUse,
+        ErrorKind::NoSuchVolume,
+        ErrorKind::VolumeInUse,
+        ErrorKind::VolumeExists,
+        ErrorKind::NoSuchNetwork,
+        ErrorKind::NetworkInUse,
+        ErrorKind::PortInUse,
+        ErrorKind::NetworkExists,
+        ErrorKind::InvalidImage,
         ErrorKind::NullParameter,
         ErrorKind::Panic,
         ErrorKind::AccessDenied,
@@ -113,6 +145,16 @@ impl ErrorKind {
             Systemd => "Systemd",
             Internal => "Internal",
             LimitExceeded => "LimitExceeded",
+            NoSuchNetwork => "NoSuchNetwork",
+            NetworkInUse => "NetworkInUse",
+            PortInUse => "PortInUse",
+            NetworkExists => "NetworkExists",
+            NoSuchImage => "NoSuchImage",
+            ImageInUse => "ImageInUse",
+            NoSuchVolume => "NoSuchVolume",
+            VolumeInUse => "VolumeInUse",
+            VolumeExists => "VolumeExists",
+            InvalidImage => "InvalidImage",
             NullParameter => "NullParameter",
             Panic => "Panic",
             AccessDenied => "AccessDenied",
@@ -205,6 +247,30 @@ pub enum Error {
     Corrupt { what: &'static str, path: PathBuf, message: String },
     #[error("too many {what} outstanding for this client (at most {limit})")]
     LimitExceeded { what: &'static str, limit: usize },
+    #[error("no such network: {name}")]
+    NoSuchNetwork { name: String },
+    #[error("a network named {name} already exists")]
+    NetworkExists { name: String },
+    #[error("network {name} is in use by container(s) {}", containers.join(", "))]
+    NetworkInUse { name: String, containers: Vec<String> },
+    #[error("invalid argument Ports: host port {mapping} is already published by container {container}")]
+    PortInUse { mapping: String, container: String },
+    #[error("cannot {action}: {message}")]
+    Network { action: &'static str, message: String },
+    #[error("container {name} is {state}: its root file system stays mounted while it runs")]
+    RootInUse { name: String, state: State },
+    #[error("no such image: {reference}")]
+    NoSuchImage { reference: String },
+    #[error("image {image} is in use by {}; remove {} first, or force", containers.join(", "), if containers.len() == 1 { "it" } else { "them" })]
+    ImageInUse { image: String, containers: Vec<String> },
+    #[error("no such volume: {name}")]
+    NoSuchVolume { name: String },
+    #[error("volume {name} is in use by {}; remove {} first, or force", containers.join(", "), if containers.len() == 1 { "it" } else { "them" })]
+    VolumeInUse { name: String, containers: Vec<String> },
+    #[error("a volume named {name} already exists")]
+    VolumeExists { name: String },
+    #[error("cannot import the image: {message}")]
+    InvalidImage { message: String },
     #[error("access denied: {message}")]
     AccessDenied { message: String },
     #[error("{message}")]
@@ -252,7 +318,7 @@ impl Error {
         match self {
             NoSuchContainer { .. } => ErrorKind::NoSuchContainer,
             ContainerExists { .. } => ErrorKind::ContainerExists,
-            InvalidState { .. } | HasDependents { .. } | FileDefined { .. } => ErrorKind::InvalidState,
+            InvalidState { .. } | HasDependents { .. } | FileDefined { .. } | RootInUse { .. } => ErrorKind::InvalidState,
             AlreadyStopped { .. } => ErrorKind::AlreadyStopped,
             Removed { .. } => ErrorKind::Removed,
             InvalidArgument { .. } => ErrorKind::InvalidArgument,
@@ -264,6 +330,17 @@ impl Error {
             Systemd { .. } => ErrorKind::Systemd,
             Internal { .. } | Io { .. } | Corrupt { .. } => ErrorKind::Internal,
             LimitExceeded { .. } => ErrorKind::LimitExceeded,
+            NoSuchNetwork { .. } => ErrorKind::NoSuchNetwork,
+            NetworkExists { .. } => ErrorKind::NetworkExists,
+            NetworkInUse { .. } => ErrorKind::NetworkInUse,
+            PortInUse { .. } => ErrorKind::PortInUse,
+            Network { .. } => ErrorKind::Internal,
+            NoSuchImage { .. } => ErrorKind::NoSuchImage,
+            ImageInUse { .. } => ErrorKind::ImageInUse,
+            NoSuchVolume { .. } => ErrorKind::NoSuchVolume,
+            VolumeInUse { .. } => ErrorKind::VolumeInUse,
+            VolumeExists { .. } => ErrorKind::VolumeExists,
+            InvalidImage { .. } => ErrorKind::InvalidImage,
             AccessDenied { .. } => ErrorKind::AccessDenied,
             Bus { .. } => ErrorKind::Bus,
             Remote { kind, .. } => *kind,
@@ -279,6 +356,7 @@ impl Error {
     pub fn key(&self) -> Option<&str> {
         match self {
             Error::InvalidArgument { key, .. } => Some(key),
+            Error::PortInUse { .. } => Some("Ports"),
             _ => None,
         }
     }
@@ -303,6 +381,8 @@ mod tests {
             ("Ok", 0), ("NoSuchContainer", 1), ("ContainerExists", 2), ("InvalidState", 3), ("AlreadyStopped", 4),
             ("Removed", 5), ("InvalidArgument", 6), ("DependencyNotRunning", 7), ("Canceled", 8), ("Timeout", 9),
             ("NotImplemented", 10), ("Runtime", 11), ("Systemd", 12), ("Internal", 13), ("LimitExceeded", 14),
+            ("NoSuchImage", 15), ("ImageInUse", 16), ("NoSuchVolume", 17), ("VolumeInUse", 18), ("VolumeExists", 19),
+            ("NoSuchNetwork", 20), ("NetworkInUse", 21), ("PortInUse", 22), ("NetworkExists", 23), ("InvalidImage", 24),
             ("NullParameter", 100), ("Panic", 101), ("AccessDenied", 102), ("Bus", 103), ("InvalidParameter", 104),
         ];
         let have: Vec<(&str, u32)> = ErrorKind::all().iter().map(|k| (k.name(), k.code())).collect();

@@ -23,6 +23,12 @@ pub enum EventKind {
     Sync,
     Cleanup,
     Remove,
+    /// Its root file system was mounted for the caller (Mount).
+    Mount,
+    /// A Mount was released (Unmount).
+    Unmount,
+    /// Its root file system was exported as tar.
+    Export,
 }
 
 impl EventKind {
@@ -42,6 +48,9 @@ impl EventKind {
             EventKind::Sync => "sync",
             EventKind::Cleanup => "cleanup",
             EventKind::Remove => "remove",
+            EventKind::Mount => "mount",
+            EventKind::Unmount => "unmount",
+            EventKind::Export => "export",
         }
     }
 }
@@ -64,7 +73,7 @@ impl Event {
 }
 
 impl EventKind {
-    pub const fn all() -> [EventKind; 14] {
+    pub const fn all() -> [EventKind; 17] {
         [
         EventKind::Create,
         EventKind::Init,
@@ -80,6 +89,9 @@ impl EventKind {
         EventKind::Sync,
         EventKind::Cleanup,
         EventKind::Remove,
+        EventKind::Mount,
+        EventKind::Unmount,
+        EventKind::Export,
     ]
     }
 

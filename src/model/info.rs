@@ -2,7 +2,8 @@
 //! serialises (InspectContainer, ListContainerInfo) and every client reads
 //! back, shaped like podman's inspect where it can be.
 
-use super::{ContainerSpec, State, Usec, OPTIONS};
+use super::{AttachmentInfo, ContainerSpec, PortMapping, State, Usec, OPTIONS};
+use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -20,7 +21,23 @@ pub struct ContainerInfo {
     pub source: Option<PathBuf>,
     /// Whether podman's restart policy would restart it now.
     pub should_restart: bool,
+    /// The id of the image it is made from (None for a Rootfs container).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// The image as it was named at create.
+    #[serde(default)]
+    pub image_name: Option<String>,
+    /// Mounts of its root file system asked for by Mount and not yet
+    /// released by Unmount.
+    #[serde(default)]
+    pub mount_count: u32,
     pub spec: ContainerSpec,
+    /// While it runs: network name -> its address, gateway, MAC, interface.
+    #[serde(default)]
+    pub networks: BTreeMap<String, AttachmentInfo>,
+    /// While it runs: the ports it publishes.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,11 +3,14 @@
 
 mod error;
 mod event;
+mod image;
 mod info;
 pub mod log_frame;
 mod logs;
 mod name;
+pub mod network;
 pub mod options;
+pub mod ports;
 mod signal;
 mod spec;
 mod state;
@@ -15,13 +18,18 @@ mod time;
 
 pub use error::{Error, ErrorKind, Result, ACCESS_DENIED, ERROR_PREFIX};
 pub use event::{Event, EventKind, EventOptions};
+pub use image::{ImageConfigInfo, ImageDetails, ImageInfo, VolumeInfo};
 pub use info::{ContainerInfo, StateInfo};
 pub use log_frame::LogStream;
 pub use logs::{LogFormat, LogOptions};
+pub use network::{AttachmentInfo, NetworkCreateOptions, NetworkInfo, SubnetInfo, DEFAULT_NETWORK};
+pub use ports::PortMapping;
 pub use name::{generated_name, new_id, short_id, validate_id, ContainerName, NAME_MAX};
 pub use signal::{check_signal, parse_signal, signal_name};
-pub use options::{option, validate_option, Flag, Form, OptionDef, OptionValue, Sig, OPTIONS};
-pub use spec::{ContainerSpec, FileDefined, Network, Resources, RestartPolicy, RuntimeKind, Volume, STOP_TIMEOUT_MAX};
+pub use options::{option, parse_argv, validate_option, Flag, Form, OptionDef, OptionValue, Sig, OPTIONS};
+pub use spec::{
+    check_volume_name, ContainerSpec, FileDefined, Network, Resources, RestartPolicy, RuntimeKind, Volume, STOP_TIMEOUT_MAX,
+};
 pub use state::{State, Verb};
 pub use time::{now_usec, rfc3339};
 

@@ -6,9 +6,11 @@
 //! entry here plus its effect.
 
 use super::spec::{
-    check_abs_path, check_hostname, no_nul, parse_user, ContainerSpec, Network, RestartPolicy, RuntimeKind, Volume,
-    STOP_TIMEOUT_MAX,
+    check_abs_path, check_hostname, no_nul, parse_user_value, ContainerSpec, Network, RestartPolicy, RuntimeKind, UserValue,
+    Volume, STOP_TIMEOUT_MAX,
 };
+use super::network::{check_name as check_network_name, parse_host_entry};
+use super::ports::parse_ports;
 use super::{check_signal, parse_signal, ContainerName, Error, Result};
 use std::collections::BTreeMap;
 
@@ -89,6 +91,21 @@ pub enum Form {
     Size,
     /// CPUs as a decimal (`--cpus 1.5`), stored as percent of one CPU.
     Cpus,
+    /// A program and its arguments as podman's `--entrypoint` takes them: a
+    /// JSON array of strings, or one program; empty for none.
+    Argv,
+}
+
+/// Read a [`Form::Argv`] value.
+pub fn parse_argv(s: &str, key: &str) -> Result<Vec<String>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    if s.starts_with('[') {
+        return serde_json::from_str(s).map_err(|e| Error::invalid(key, format!("{s:?} is not a JSON array of strings: {e}")));
+    }
+    Ok(vec![s.to_string()])
 }
 
 /// A berthctl flag of `create` and `run` (podman's name where it has one).
@@ -122,11 +139,29 @@ const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Fla
 }
 
 /// Every option key, in the order documentation lists them.
-pub static OPTIONS: [OptionDef; 21] = [
+pub static OPTIONS: [OptionDef; 30] = [
+    OptionDef {
+        key: "Image",
+        sig: Sig::Str,
+        doc: "image to run: a name, name:tag or id; exactly one of Image and Rootfs",
+        // berthctl's IMAGE argument.
+        flag: None,
+        quadlet: Some(("Image", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let i = v.text("Image")?;
+            if i.is_empty() || i.len() > 4096 || i.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(Error::invalid("Image", format!("{i:?} is not an image name or id")));
+            }
+            s.image = Some(i.into());
+            Ok(())
+        },
+    },
     OptionDef {
         key: "Rootfs",
         sig: Sig::Str,
-        doc: "root file system directory (absolute path); required",
+        doc: "root file system directory (absolute path); exactly one of Image and Rootfs",
         // berthctl's --rootfs is podman's: a switch that makes the IMAGE
         // argument a directory.
         flag: None,
@@ -143,7 +178,7 @@ pub static OPTIONS: [OptionDef; 21] = [
     OptionDef {
         key: "Command",
         sig: Sig::StrList,
-        doc: "argv of the container's init; required",
+        doc: "argv of the container's init (with an image: its arguments, replacing the image's Cmd); required without Image",
         flag: None,
         quadlet: Some(("Exec", Form::Words)),
         resource: false,
@@ -155,6 +190,28 @@ pub static OPTIONS: [OptionDef; 21] = [
             }
             c.iter().try_for_each(|a| no_nul("Command", a))?;
             s.command = c.to_vec();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Entrypoint",
+        sig: Sig::StrList,
+        doc: "replaces the image's Entrypoint; an empty list clears it",
+        flag: flag("entrypoint", None, Form::Argv),
+        quadlet: Some(("Entrypoint", Form::Argv)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let mut e = v.list("Entrypoint")?.to_vec();
+            e.iter().try_for_each(|a| no_nul("Entrypoint", a))?;
+            // podman's `--entrypoint ''` clears it as an empty list does.
+            if e.len() == 1 && e[0].is_empty() {
+                e.clear();
+            }
+            if e.first().is_some_and(|p| p.is_empty()) {
+                return Err(Error::invalid("Entrypoint", "must name a program to run"));
+            }
+            s.entrypoint = Some(e);
             Ok(())
         },
     },
@@ -202,13 +259,16 @@ pub static OPTIONS: [OptionDef; 21] = [
     OptionDef {
         key: "User",
         sig: Sig::Str,
-        doc: "uid[:gid] to run as",
+        doc: "user[:group] to run as, names (from the container's /etc/passwd and /etc/group) or numbers",
         flag: flag("user", Some('u'), Form::Text),
         quadlet: None, // User= and Group= combine; the quadlet mapping joins them
         resource: false,
         redact: None,
         apply: |s, v| {
-            s.user = Some(parse_user(v.text("User")?)?);
+            match parse_user_value(v.text("User")?)? {
+                UserValue::Ids(u, g) => (s.user, s.user_name) = (Some((u, g)), None),
+                UserValue::Name(n) => (s.user, s.user_name) = (None, Some(n)),
+            }
             Ok(())
         },
     },
@@ -335,9 +395,22 @@ pub static OPTIONS: [OptionDef; 21] = [
         },
     },
     OptionDef {
+        key: "Annotations",
+        sig: Sig::StrMap,
+        doc: "OCI annotations of the container's config.json, KEY=VALUE",
+        flag: flag("annotation", None, Form::Pair),
+        quadlet: Some(("Annotation", Form::Pair)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.annotations = v.map("Annotations")?.clone();
+            Ok(())
+        },
+    },
+    OptionDef {
         key: "Volumes",
         sig: Sig::StrList,
-        doc: "bind mounts SRC:DST[:ro]",
+        doc: "bind mounts SRC:DST[:OPTS], named volumes NAME:DST[:OPTS] (made on first use) and anonymous volumes DST; OPTS: ro, rw, z, Z",
         flag: flag("volume", Some('v'), Form::Item),
         quadlet: Some(("Volume", Form::Item)),
         resource: false,
@@ -363,17 +436,108 @@ pub static OPTIONS: [OptionDef; 21] = [
     OptionDef {
         key: "Network",
         sig: Sig::Str,
-        doc: "none (default: an own namespace with lo only) or host",
+        doc: "bridge (default: the network berth), none (lo only), host, or network names a,b",
         flag: flag("network", None, Form::Text),
         quadlet: Some(("Network", Form::Text)),
         resource: false,
         redact: None,
         apply: |s, v| {
-            s.network = match v.text("Network")? {
-                "none" | "" => Network::None,
-                "host" => Network::Host,
-                n => return Err(Error::invalid("Network", format!("{n:?} is not none or host"))),
-            };
+            s.network = Network::parse(v.text("Network")?)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Ports",
+        sig: Sig::StrList,
+        doc: "published ports, podman's -p forms: [[IP:][HOSTPORT]:]PORT[-END][/PROTO]",
+        flag: flag("publish", Some('p'), Form::Item),
+        quadlet: Some(("PublishPort", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.ports = parse_ports(v.list("Ports")?).map_err(|e| Error::invalid("Ports", e.to_string()))?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "IP",
+        sig: Sig::Str,
+        doc: "a static address on the container's one network",
+        flag: flag("ip", None, Form::Text),
+        quadlet: Some(("IP", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let ip = v.text("IP")?;
+            s.ip = Some(ip.parse().map_err(|_| Error::invalid("IP", format!("{ip:?} is not an IP address")))?);
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "NetworkAliases",
+        sig: Sig::StrList,
+        doc: "more DNS names of the container on its networks",
+        flag: flag("network-alias", None, Form::Item),
+        quadlet: Some(("NetworkAlias", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let aliases = v.list("NetworkAliases")?;
+            aliases.iter().try_for_each(|a| check_network_name(a, "NetworkAliases"))?;
+            s.network_aliases = aliases.to_vec();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "DNS",
+        sig: Sig::StrList,
+        doc: "DNS server addresses",
+        flag: flag("dns", None, Form::Item),
+        quadlet: Some(("DNS", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.dns = v
+                .list("DNS")?
+                .iter()
+                .map(|a| a.parse().map_err(|_| Error::invalid("DNS", format!("{a:?} is not an IP address"))))
+                .collect::<Result<_>>()?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "DNSSearch",
+        sig: Sig::StrList,
+        doc: "DNS search domains (. for none)",
+        flag: flag("dns-search", None, Form::Item),
+        quadlet: Some(("DNSSearch", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let domains = v.list("DNSSearch")?;
+            for d in domains {
+                if d.is_empty() || d.bytes().any(|b| b.is_ascii_whitespace() || b == b'#' || b == 0) {
+                    return Err(Error::invalid("DNSSearch", format!("{d:?} is not a domain")));
+                }
+            }
+            s.dns_search = domains.to_vec();
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Hosts",
+        sig: Sig::StrList,
+        doc: "extra /etc/hosts lines NAME[;NAME...]:IP (IP may be host-gateway)",
+        flag: flag("add-host", None, Form::Item),
+        quadlet: Some(("AddHost", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let hosts = v.list("Hosts")?;
+            for h in hosts {
+                parse_host_entry(h).map_err(|m| Error::invalid("Hosts", format!("{h:?}: {m}")))?;
+            }
+            s.hosts = hosts.to_vec();
             Ok(())
         },
     },
@@ -568,7 +732,7 @@ mod tests {
         let e = validate_option("StopSignal", &OptionValue::U32(2)).unwrap_err();
         assert_eq!(e.to_string(), "invalid argument StopSignal: wrong type: expected 's', got 'u'");
         let e = validate_option("Bogus", &OptionValue::Bool(true)).unwrap_err();
-        assert!(e.to_string().contains("unknown option (known: Rootfs, Command,"), "{e}");
+        assert!(e.to_string().contains("unknown option (known: Image, Rootfs, Command, Entrypoint,"), "{e}");
     }
 
     #[test]
@@ -580,9 +744,21 @@ mod tests {
     }
 
     #[test]
+    fn argv_values() {
+        assert_eq!(parse_argv("", "E").unwrap(), Vec::<String>::new());
+        assert_eq!(parse_argv("/bin/sh", "E").unwrap(), ["/bin/sh"]);
+        assert_eq!(parse_argv(r#"["/bin/sh", "-c"]"#, "E").unwrap(), ["/bin/sh", "-c"]);
+        assert_eq!(parse_argv("[1]", "E").unwrap_err().key(), Some("E"));
+        let mut s = ContainerSpec::default();
+        option("Entrypoint").unwrap().set(&mut s, &OptionValue::StrList(vec![String::new()])).unwrap();
+        assert_eq!(s.entrypoint, Some(vec![]), "podman's --entrypoint '' clears");
+    }
+
+    #[test]
     fn quadlet_keys_find_their_option() {
         assert_eq!(quadlet_option("Exec").unwrap().0.key, "Command");
         assert_eq!(quadlet_option("HostName").unwrap().0.key, "Hostname");
+        assert_eq!(quadlet_option("Image").unwrap().0.key, "Image");
         assert!(quadlet_option("Bogus").is_none());
     }
 }

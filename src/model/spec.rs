@@ -1,4 +1,7 @@
 use super::options::{option, OptionValue, OPTIONS};
+pub use super::network::Network;
+use super::ports::PortMapping;
+use std::net::IpAddr;
 use super::{ContainerName, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -6,14 +9,6 @@ use std::path::{Path, PathBuf};
 
 /// Longest stop timeout accepted, in seconds (one day).
 pub const STOP_TIMEOUT_MAX: u32 = 86_400;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Network {
-    /// Own network namespace with only `lo`.
-    None,
-    Host,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -96,39 +91,89 @@ impl RestartPolicy {
     }
 }
 
+/// One entry of the Volumes option: a host directory bound in, a named
+/// volume (made on first use), or an anonymous volume (made for this
+/// container and removed with it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Volume {
+    /// The host directory of a bind mount; empty for a named or anonymous
+    /// volume.
     pub source: PathBuf,
     pub destination: PathBuf,
     pub read_only: bool,
+    /// The volume's name: as given for a named volume; for an anonymous
+    /// one, what berthd named it at create (None before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// Made for this container alone and removed with it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub anonymous: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Volume {
-    /// `SRC:DST[:ro|rw]`, both paths absolute.
+    /// `SRC:DST[:OPTS]` (a bind mount, both paths absolute), `NAME:DST[:OPTS]`
+    /// (a named volume) or `DST` (an anonymous volume). OPTS is a comma list
+    /// of `ro`, `rw`, `z` and `Z` (the SELinux relabel requests, which have
+    /// nothing to do without SELinux).
     pub fn parse(s: &str) -> Result<Self> {
         let bad = |m: &str| Err(Error::invalid("Volumes", format!("{s:?}: {m}")));
         let parts: Vec<&str> = s.split(':').collect();
-        let (src, dst, ro) = match parts.as_slice() {
-            [src, dst] => (*src, *dst, false),
-            [src, dst, "ro"] => (*src, *dst, true),
-            [src, dst, "rw"] => (*src, *dst, false),
-            [_, _, opt] => return bad(&format!("unknown option {opt:?} (ro or rw)")),
-            _ => return bad("expected SRC:DST[:ro]"),
+        let (src, dst, opts) = match parts.as_slice() {
+            [dst] => ("", *dst, ""),
+            [src, dst] => (*src, *dst, ""),
+            [src, dst, opts] => (*src, *dst, *opts),
+            _ => return bad("expected SRC:DST[:OPTIONS], NAME:DST[:OPTIONS] or DST"),
         };
-        for p in [src, dst] {
-            check_abs_path(p, "Volumes")?;
+        let mut read_only = false;
+        for o in opts.split(',').filter(|_| !opts.is_empty()) {
+            match o {
+                "ro" => read_only = true,
+                "rw" => read_only = false,
+                "z" | "Z" => {}
+                _ => return bad(&format!("unknown option {o:?} (ro, rw, z or Z)")),
+            }
         }
-        Ok(Volume { source: src.into(), destination: dst.into(), read_only: ro })
+        check_abs_path(dst, "Volumes")?;
+        if dst == "/" {
+            return bad("a volume cannot be mounted on /");
+        }
+        let mut v = Volume { source: PathBuf::new(), destination: dst.into(), read_only, volume: None, anonymous: false };
+        if parts.len() == 1 {
+            v.anonymous = true;
+        } else if src.starts_with('/') {
+            check_abs_path(src, "Volumes")?;
+            v.source = src.into();
+        } else {
+            check_volume_name(src).map_err(|m| Error::invalid("Volumes", format!("{s:?}: {m}")))?;
+            v.volume = Some(src.to_string());
+        }
+        Ok(v)
+    }
+
+    /// A named or anonymous volume, not a bind mount.
+    pub fn is_volume(&self) -> bool {
+        self.volume.is_some() || self.anonymous
     }
 
     pub fn to_string(&self) -> String {
-        format!(
-            "{}:{}{}",
-            self.source.display(),
-            self.destination.display(),
-            if self.read_only { ":ro" } else { "" }
-        )
+        let ro = if self.read_only { ":ro" } else { "" };
+        match (&self.volume, self.anonymous) {
+            (_, true) => format!("{}{ro}", self.destination.display()),
+            (Some(n), false) => format!("{n}:{}{ro}", self.destination.display()),
+            (None, false) => format!("{}:{}{ro}", self.source.display(), self.destination.display()),
+        }
     }
+}
+
+/// A volume name follows the container name rule: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`,
+/// at most 128 bytes.
+pub fn check_volume_name(name: &str) -> std::result::Result<(), String> {
+    ContainerName::check(name, "Volumes")
+        .map_err(|e| e.message_without_key().replacen("a container name", "a volume name", 1))
 }
 
 /// Resource limits, applied live through systemd.
@@ -162,13 +207,27 @@ impl Resources {
 /// Everything a container is created with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerSpec {
+    /// The root file system directory; empty for a container from an image.
     pub rootfs: PathBuf,
+    /// The image, as given (a name, name:tag or id); None with a Rootfs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Replaces the image's Entrypoint; `Some` of an empty list clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    /// The init's arguments; for a container from an image, empty means
+    /// the image's Cmd.
     pub command: Vec<String>,
     #[serde(default)]
     pub env: Vec<String>,
     pub working_dir: Option<PathBuf>,
-    /// (uid, gid)
+    /// (uid, gid) of a numeric User.
     pub user: Option<(u32, u32)>,
+    /// A User that names a user or group (`name`, `name:group`, `uid:group`):
+    /// resolved in the container's own /etc/passwd and /etc/group when its
+    /// bundle is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
     pub hostname: Option<String>,
     pub notify: bool,
     pub stop_signal: i32,
@@ -181,10 +240,30 @@ pub struct ContainerSpec {
     pub dependencies: Vec<ContainerName>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// OCI annotations of the container's config.json (podman's --annotation).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub volumes: Vec<Volume>,
     pub read_only: bool,
     pub network: Network,
+    /// Published ports; a host port of 0 is chosen when the container is created.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    /// A static address on its (one) network.
+    #[serde(default)]
+    pub ip: Option<IpAddr>,
+    /// More DNS names on its networks.
+    #[serde(default)]
+    pub network_aliases: Vec<String>,
+    /// DNS servers (upstream of aardvark-dns on DNS networks).
+    #[serde(default)]
+    pub dns: Vec<IpAddr>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    /// Extra /etc/hosts lines, `NAME[;NAME...]:IP` as podman's --add-host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
     pub runtime: RuntimeKind,
     #[serde(default)]
     pub resources: Resources,
@@ -210,6 +289,25 @@ pub(super) fn no_nul(key: &str, s: &str) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// A User value: numeric ids (`uid[:gid]`) or a name to resolve later.
+pub(super) enum UserValue {
+    Ids(u32, u32),
+    Name(String),
+}
+
+pub(super) fn parse_user_value(s: &str) -> Result<UserValue> {
+    if let Ok((u, g)) = parse_user(s) {
+        return Ok(UserValue::Ids(u, g));
+    }
+    let bad = || Error::invalid("User", format!("{s:?} is not user[:group] (names or numbers)"));
+    let (u, g) = s.split_once(':').unwrap_or((s, "x"));
+    let fine = |p: &str| !p.is_empty() && !p.contains(':') && p.chars().all(|c| !c.is_whitespace() && !c.is_control());
+    if !(fine(u) && fine(g)) {
+        return Err(bad());
+    }
+    Ok(UserValue::Name(s.to_string()))
 }
 
 pub(super) fn parse_user(s: &str) -> Result<(u32, u32)> {
@@ -244,10 +342,13 @@ impl Default for ContainerSpec {
     fn default() -> Self {
         ContainerSpec {
             rootfs: PathBuf::new(),
+            image: None,
+            entrypoint: None,
             command: Vec::new(),
             env: Vec::new(),
             working_dir: None,
             user: None,
+            user_name: None,
             hostname: None,
             notify: false,
             stop_signal: 15,
@@ -256,9 +357,16 @@ impl Default for ContainerSpec {
             restart_policy: RestartPolicy::No,
             dependencies: Vec::new(),
             labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
             volumes: Vec::new(),
             read_only: false,
-            network: Network::None,
+            network: Network::default(),
+            ports: Vec::new(),
+            ip: None,
+            network_aliases: Vec::new(),
+            dns: Vec::new(),
+            dns_search: Vec::new(),
+            hosts: Vec::new(),
             runtime: RuntimeKind::Crun,
             resources: Resources::default(),
         }
@@ -278,13 +386,61 @@ impl ContainerSpec {
 
     /// The checks that need more than one key.
     fn finish(self) -> Result<Self> {
-        if self.rootfs.as_os_str().is_empty() {
-            return Err(Error::invalid("Rootfs", "is required"));
+        match (self.image.is_some(), !self.rootfs.as_os_str().is_empty()) {
+            (true, true) => return Err(Error::invalid("Image", "give either Image or Rootfs, not both")),
+            (false, false) => return Err(Error::invalid("Rootfs", "is required (or Image)")),
+            // The image's Entrypoint and Cmd may do; create checks that.
+            (true, false) => {}
+            (false, true) => {
+                if self.command.is_empty() && self.entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
+                    return Err(Error::invalid("Command", "is required"));
+                }
+            }
         }
-        if self.command.is_empty() {
-            return Err(Error::invalid("Command", "is required"));
+        for (i, v) in self.volumes.iter().enumerate() {
+            if self.volumes[..i].iter().any(|w| w.destination == v.destination) {
+                return Err(Error::invalid("Volumes", format!("two volumes at {}", v.destination.display())));
+            }
         }
+        self.check_network_keys()?;
         Ok(self)
+    }
+
+    /// The argv the container's init runs, podman's way: the Entrypoint
+    /// (this spec's, else the image's), then the Command, or the image's
+    /// Cmd when neither Command nor Entrypoint is given here.
+    pub fn argv(&self, image_entrypoint: &[String], image_cmd: &[String]) -> Vec<String> {
+        let mut argv: Vec<String> = self.entrypoint.clone().unwrap_or_else(|| image_entrypoint.to_vec());
+        if !self.command.is_empty() {
+            argv.extend(self.command.iter().cloned());
+        } else if self.entrypoint.is_none() {
+            argv.extend(image_cmd.iter().cloned());
+        }
+        argv
+    }
+}
+
+impl ContainerSpec {
+    /// The network keys need a bridge network, and a static IP one network.
+    fn check_network_keys(&self) -> Result<()> {
+        let given = [
+            ("Ports", !self.ports.is_empty()),
+            ("IP", self.ip.is_some()),
+            ("NetworkAliases", !self.network_aliases.is_empty()),
+            ("DNS", !self.dns.is_empty()),
+            ("DNSSearch", !self.dns_search.is_empty()),
+            ("Hosts", !self.hosts.is_empty()),
+        ];
+        if !self.network.is_bridge() {
+            if let Some((key, _)) = given.iter().find(|(_, set)| *set) {
+                let mode = self.network.to_option();
+                return Err(Error::invalid(*key, format!("needs a bridge network; Network is {mode}")));
+            }
+        }
+        if self.ip.is_some() && self.network.networks().len() > 1 {
+            return Err(Error::invalid("IP", "a static address needs exactly one network"));
+        }
+        Ok(())
     }
 }
 
@@ -335,7 +491,7 @@ mod tests {
         assert_eq!(s.stop_signal, 15);
         assert_eq!(s.stop_timeout, 10);
         assert_eq!(s.restart_policy, RestartPolicy::No);
-        assert_eq!(s.network, Network::None);
+        assert_eq!(s.network, Network::Bridge(vec!["berth".into()]));
         assert_eq!(s.runtime, RuntimeKind::Crun);
         assert!(!s.notify);
     }
@@ -369,7 +525,7 @@ mod tests {
         assert_eq!(s.user, Some((1000, 100)));
         assert_eq!(s.stop_signal, 2);
         assert_eq!(s.restart_policy, RestartPolicy::OnFailure(Some(5)));
-        assert_eq!(s.volumes[0], Volume { source: "/a".into(), destination: "/b".into(), read_only: true });
+        assert_eq!(s.volumes[0], Volume { source: "/a".into(), destination: "/b".into(), read_only: true, volume: None, anonymous: false });
         assert!(!s.volumes[1].read_only);
         assert_eq!(s.labels, labels);
         assert_eq!(s.resources.cpu_quota, Some(150));
@@ -385,7 +541,8 @@ mod tests {
             ("Command", OptionValue::Str("sh".into())),
             ("Env", OptionValue::StrList(vec!["NOEQUALS".into()])),
             ("WorkingDir", OptionValue::Str("tmp".into())),
-            ("User", OptionValue::Str("root".into())),
+            ("User", OptionValue::Str("a b".into())),
+            ("User", OptionValue::Str("web:".into())),
             ("Hostname", OptionValue::Str("a_b".into())),
             ("Notify", OptionValue::Str("yes".into())),
             ("StopSignal", OptionValue::Str("SIGBOGUS".into())),
@@ -395,10 +552,24 @@ mod tests {
             ("RestartPolicy", OptionValue::Str("sometimes".into())),
             ("RestartPolicy", OptionValue::Str("on-failure:0".into())),
             ("Dependencies", OptionValue::StrList(vec!["-bad".into()])),
-            ("Volumes", OptionValue::StrList(vec!["/a".into()])),
-            ("Volumes", OptionValue::StrList(vec!["a:/b".into()])),
+            ("Volumes", OptionValue::StrList(vec!["a".into()])),
+            ("Volumes", OptionValue::StrList(vec!["-a:/b".into()])),
+            ("Volumes", OptionValue::StrList(vec!["a/b:/b".into()])),
             ("Volumes", OptionValue::StrList(vec!["/a:/b:xx".into()])),
-            ("Network", OptionValue::Str("bridge".into())),
+            ("Network", OptionValue::Str("bogus/name".into())),
+            ("Ports", OptionValue::StrList(vec!["70000".into()])),
+            ("Ports", OptionValue::StrList(vec!["0".into()])),
+            ("Ports", OptionValue::StrList(vec!["8080-8081:80".into()])),
+            ("IP", OptionValue::Str("10.89.0.300".into())),
+            ("NetworkAliases", OptionValue::StrList(vec!["a b".into()])),
+            ("DNS", OptionValue::StrList(vec!["dns.example".into()])),
+            ("DNSSearch", OptionValue::StrList(vec!["a b".into()])),
+            ("Hosts", OptionValue::StrList(vec!["nocolon".into()])),
+            ("Volumes", OptionValue::StrList(vec!["/a:/b:ro,".into()])),
+            ("Volumes", OptionValue::StrList(vec!["/a:/b".into(), "v:/b".into()])),
+            ("Volumes", OptionValue::StrList(vec!["/".into()])),
+            ("Image", OptionValue::Str("".into())),
+            ("Entrypoint", OptionValue::Str("sh".into())),
             ("Runtime", OptionValue::Str("kata".into())),
             ("MemoryMax", OptionValue::U64(0)),
             ("CPUWeight", OptionValue::U64(20_000)),
@@ -411,9 +582,85 @@ mod tests {
     }
 
     #[test]
+    fn network_keys_need_a_bridge() {
+        for mode in ["none", "host"] {
+            for (key, v) in [
+                ("Ports", OptionValue::StrList(vec!["8080:80".into()])),
+                ("IP", OptionValue::Str("10.89.0.5".into())),
+                ("NetworkAliases", OptionValue::StrList(vec!["web".into()])),
+                ("DNS", OptionValue::StrList(vec!["1.1.1.1".into()])),
+                ("DNSSearch", OptionValue::StrList(vec!["example.org".into()])),
+                ("Hosts", OptionValue::StrList(vec!["db:10.0.0.9".into()])),
+            ] {
+                let mut o = base();
+                o.push(("Network", OptionValue::Str(mode.into())));
+                o.push((key, v));
+                assert_eq!(err_key(ContainerSpec::from_options(&opts(&o))), key, "{key} with {mode}");
+            }
+        }
+        let mut o = base();
+        o.push(("Network", OptionValue::Str("a,b".into())));
+        o.push(("IP", OptionValue::Str("10.89.0.5".into())));
+        assert_eq!(err_key(ContainerSpec::from_options(&opts(&o))), "IP");
+        let s = with(("Ports", OptionValue::StrList(vec!["127.0.0.1:8080:80/tcp,udp".into(), "9000-9001:90-91".into()])))
+            .unwrap();
+        assert_eq!(s.ports.len(), 3);
+        assert_eq!(s.ports[2].range, 2);
+    }
+
+    #[test]
     fn required_keys() {
         assert_eq!(err_key(ContainerSpec::from_options(&opts(&base()[..1]))), "Command");
         assert_eq!(err_key(ContainerSpec::from_options(&opts(&base()[1..]))), "Rootfs");
+    }
+
+    #[test]
+    fn exactly_one_of_image_and_rootfs() {
+        let image = || ("Image", OptionValue::Str("localhost/web:1".into()));
+        assert_eq!(err_key(with(image())), "Image", "Image and Rootfs");
+        let s = ContainerSpec::from_options(&opts(&[image()])).unwrap();
+        assert_eq!(s.image.as_deref(), Some("localhost/web:1"));
+        assert!(s.command.is_empty(), "the image's Cmd may do");
+        let only_entry = opts(&[base()[0].clone(), ("Entrypoint", OptionValue::StrList(vec!["/bin/sh".into()]))]);
+        assert!(ContainerSpec::from_options(&only_entry).is_ok(), "a Rootfs container may have only an Entrypoint");
+    }
+
+    #[test]
+    fn volumes_named_anonymous_and_bound() {
+        let s = with(("Volumes", OptionValue::StrList(vec!["data:/var/lib/x:ro,Z".into(), "/cache".into(), "/h:/h:z".into()])))
+            .unwrap();
+        let v = &s.volumes;
+        assert_eq!((v[0].volume.as_deref(), v[0].read_only, v[0].is_volume()), (Some("data"), true, true));
+        assert!(v[1].anonymous && v[1].volume.is_none() && v[1].source.as_os_str().is_empty());
+        assert_eq!((v[2].source.as_path(), v[2].is_volume()), (Path::new("/h"), false));
+        assert_eq!(v.iter().map(|x| x.to_string()).collect::<Vec<_>>(), ["data:/var/lib/x:ro", "/cache", "/h:/h"]);
+        let e = with(("Volumes", OptionValue::StrList(vec!["-x:/d".into()]))).unwrap_err();
+        assert!(e.to_string().contains("a volume name must start with a letter or digit"), "{e}");
+    }
+
+    #[test]
+    fn users_by_name_or_number() {
+        let s = with(("User", OptionValue::Str("web:wheel".into()))).unwrap();
+        assert_eq!((s.user, s.user_name.as_deref()), (None, Some("web:wheel")));
+        let s = with(("User", OptionValue::Str("7:8".into()))).unwrap();
+        assert_eq!((s.user, s.user_name), (Some((7, 8)), None));
+        assert_eq!(with(("User", OptionValue::Str("1000:staff".into()))).unwrap().user_name.as_deref(), Some("1000:staff"));
+    }
+
+    #[test]
+    fn argv_splits_as_podman() {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (ep, cmd) = (v(&["/entry"]), v(&["serve", "-v"]));
+        let spec = |entrypoint: Option<&[&str]>, command: &[&str]| ContainerSpec {
+            entrypoint: entrypoint.map(v),
+            command: v(command),
+            ..ContainerSpec::default()
+        };
+        assert_eq!(spec(None, &[]).argv(&ep, &cmd), ["/entry", "serve", "-v"]);
+        assert_eq!(spec(None, &["run"]).argv(&ep, &cmd), ["/entry", "run"], "Command replaces Cmd");
+        assert_eq!(spec(Some(&["/bin/sh"]), &[]).argv(&ep, &cmd), ["/bin/sh"], "an Entrypoint drops the image's Cmd");
+        assert_eq!(spec(Some(&[]), &["/bin/id"]).argv(&ep, &cmd), ["/bin/id"], "an empty Entrypoint clears it");
+        assert!(spec(Some(&[]), &[]).argv(&ep, &cmd).is_empty());
     }
 
     #[test]

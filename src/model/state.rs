@@ -43,6 +43,10 @@ pub enum Verb {
     Cleanup,
     Remove,
     ForceRemove,
+    /// Set a running container's network up again (after a firewall reload).
+    ReloadNetwork,
+    /// Mount, Unmount and Export of the container's root file system.
+    Mount,
 }
 
 use State::*;
@@ -94,8 +98,9 @@ impl State {
                 matches!(self, Created | Running | Stopping | Paused)
             }
             Verb::Kill => matches!(self, Running | Stopping | Paused),
-            Verb::Restart | Verb::Update | Verb::ForceRemove => self != Removing,
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => self != Removing,
             Verb::Pause => self == Running,
+            Verb::ReloadNetwork => matches!(self, Running | Paused),
             Verb::Unpause => self == Paused,
             Verb::Wait | Verb::Sync => true,
             Verb::Cleanup => matches!(self, Configured | Created | Stopped | Stopping | Exited),
@@ -123,7 +128,8 @@ impl Verb {
             Verb::Unpause => "can only unpause paused containers",
             Verb::Cleanup => "cannot clean up a running or paused container",
             Verb::Remove => "cannot remove a running, paused or stopping container without force",
-            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Wait | Verb::Sync => "not allowed",
+            Verb::ReloadNetwork => "can only reload the network of running or paused containers",
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Wait | Verb::Sync => "not allowed",
         }
     }
 }
@@ -155,10 +161,11 @@ mod tests {
             Verb::Start => &[Configured, Created, Stopped, Exited],
             Verb::Stop => &[Created, Running, Stopping, Paused],
             Verb::Kill => &[Running, Stopping, Paused],
-            Verb::Restart | Verb::Update | Verb::ForceRemove => {
+            Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount => {
                 &[Configured, Created, Running, Paused, Stopping, Stopped, Exited]
             }
             Verb::Pause => &[Running],
+            Verb::ReloadNetwork => &[Running, Paused],
             Verb::Unpause => &[Paused],
             Verb::Wait | Verb::Sync => &[Configured, Created, Running, Paused, Stopping, Stopped, Exited, Removing],
             Verb::Cleanup => &[Configured, Created, Stopped, Stopping, Exited],
@@ -171,7 +178,7 @@ mod tests {
         use Verb::*;
         let verbs = [
             Init, Start, Stop, Kill, Restart, Pause, Unpause, Update, Wait, Sync, Cleanup, Remove,
-            ForceRemove,
+            ForceRemove, ReloadNetwork, Mount,
         ];
         for verb in verbs {
             for state in State::all() {

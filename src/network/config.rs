@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The network a container joins when it names none.
-pub const DEFAULT_NETWORK: &str = "berth";
+pub const DEFAULT_NETWORK: &str = crate::model::network::DEFAULT_NETWORK;
 /// The default network's bridge; user networks get `berth1`, `berth2`, ...
 pub const DEFAULT_BRIDGE: &str = "berth0";
 pub const BRIDGE_PREFIX: &str = "berth";

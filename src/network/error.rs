@@ -163,6 +163,20 @@ pub enum NetworkError {
     },
 }
 
+impl From<crate::model::ports::PortError> for NetworkError {
+    fn from(e: crate::model::ports::PortError) -> Self {
+        use crate::model::ports::PortError as P;
+        match e {
+            P::InvalidPortSpec { spec, reason } => NetworkError::InvalidPortSpec { spec, reason },
+            P::PortOutOfRange { spec, port } => NetworkError::PortOutOfRange { spec, port },
+            P::PortRangeMismatch { spec, host, container } => NetworkError::PortRangeMismatch { spec, host, container },
+            P::InvalidProtocol { spec, protocol } => NetworkError::InvalidProtocol { spec, protocol },
+            P::InvalidHostIp { spec, ip } => NetworkError::InvalidHostIp { spec, ip },
+            P::PortConflict { first, second } => NetworkError::PortConflict { first, second },
+        }
+    }
+}
+
 pub type Result<T, E = NetworkError> = std::result::Result<T, E>;
 
 impl NetworkError {

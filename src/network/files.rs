@@ -3,6 +3,7 @@
 
 use super::error::{NetworkError, Result};
 use super::status::ContainerNetworkStatus;
+use crate::model::network::{parse_host_entry, HostAddress};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::net::IpAddr;
@@ -104,18 +105,10 @@ fn line(ip: &str, names: &[String]) -> String {
 
 fn parse_extra_host(entry: &str, host_address: Option<IpAddr>) -> Result<Entry> {
     let bad = |reason| NetworkError::InvalidHostEntry { entry: entry.to_string(), reason };
-    let (names, ip) = entry.split_once(':').ok_or_else(|| bad("the form is NAME:IP"))?;
-    if names.is_empty() {
-        return Err(bad("the host name is empty"));
-    }
-    let names: Vec<String> = names.split(';').map(str::to_string).collect();
-    if names.iter().any(|n| n.is_empty() || n.chars().any(|c| c.is_whitespace() || c == '#')) {
-        return Err(bad("a host name is empty or holds a space or #"));
-    }
+    let (names, ip) = parse_host_entry(entry).map_err(bad)?;
     let ip = match ip {
-        "" => return Err(bad("the IP address is empty")),
-        HOST_GATEWAY => host_address.ok_or_else(|| bad("host-gateway needs a network with a gateway"))?,
-        ip => ip.parse::<IpAddr>().map_err(|_| bad("not an IP address"))?,
+        HostAddress::Ip(ip) => ip,
+        HostAddress::HostGateway => host_address.ok_or_else(|| bad("host-gateway needs a network with a gateway"))?,
     };
     Ok(Entry { ip: ip.to_string(), names })
 }

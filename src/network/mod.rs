@@ -46,6 +46,7 @@ mod netavark;
 mod netns;
 mod networks;
 mod ports;
+mod request;
 mod setup;
 mod status;
 mod subnet;
@@ -59,8 +60,9 @@ pub use files::{
 pub use ipam::Leases;
 pub use netavark::{NetAddress, NetInterface, Netavark, NetavarkOptions, PerNetworkOptions, StatusBlock, StatusBlocks};
 pub use netns::is_netns;
-pub use networks::{check_container_id, Networks};
+pub use networks::{check_container_id, container_files_dir, netns_path, Networks};
 pub use ports::{assign_host_ports, conflicts, find_conflict, parse_port, parse_ports, port_lines, PortMapping};
+pub use request::NetworkRequest;
 pub use setup::{teardown_from_state, Attachment, ContainerNetworkOptions};
 pub use status::{Address, ContainerNetworkStatus, NetworkStatus};
 pub use subnet::{host_subnets, parse_subnet};

@@ -269,7 +269,7 @@ impl Networks {
 
     /// Where a container's network namespace lives.
     pub fn netns_path(&self, container_id: &str) -> PathBuf {
-        netns_dir(&self.run_dir).join(container_id)
+        netns_path(&self.run_dir, container_id)
     }
 
     /// Create the container's network namespace (empty but for `lo`).
@@ -286,7 +286,7 @@ impl Networks {
 
     /// The directory of a container's hosts and resolv.conf files.
     pub fn container_files_dir(&self, container_id: &str) -> PathBuf {
-        self.run_dir.join("files").join(container_id)
+        container_files_dir(&self.run_dir, container_id)
     }
 
     /// Write a container's hosts and resolv.conf (see [`files::hosts_file`]
@@ -299,6 +299,16 @@ impl Networks {
 
 pub(crate) fn netns_dir(run_dir: &Path) -> PathBuf {
     run_dir.join("netns")
+}
+
+/// A container's network namespace under a store's run directory.
+pub fn netns_path(run_dir: &Path, container_id: &str) -> PathBuf {
+    netns_dir(run_dir).join(container_id)
+}
+
+/// A container's hosts and resolv.conf under a store's run directory.
+pub fn container_files_dir(run_dir: &Path, container_id: &str) -> PathBuf {
+    run_dir.join("files").join(container_id)
 }
 
 /// A container id: 64 lowercase hex digits (it names files).

@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// How a container joins its networks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerNetworkOptions {
     pub container_id: String,
     /// Also its name in DNS on DNS-enabled networks.
@@ -40,7 +40,7 @@ pub struct ContainerNetworkOptions {
 }
 
 /// One network of a container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
     pub network: String,
     /// `--ip`: wanted addresses; else it keeps the ones it holds, or gets free ones.
@@ -89,8 +89,19 @@ fn state_path(run_dir: &Path, id: &str) -> PathBuf {
     run_dir.join("containers").join(format!("{id}.json"))
 }
 
-fn run_lock(run_dir: &Path) -> Result<FileLock> {
-    FileLock::exclusive(&run_dir.join("netavark.lock"))
+/// Where the host-wide netavark lock lives.
+const NETAVARK_LOCK_DIR: &str = "/run/lock";
+
+fn run_lock(_run_dir: &Path) -> Result<FileLock> {
+    // One lock for the whole host, whatever the run directory: netavark
+    // edits the host's firewall, and two at once fail (iptables-nft's
+    // CHAIN_DEL "Device or resource busy"), also between two berth stores.
+    std::fs::create_dir_all(NETAVARK_LOCK_DIR).map_err(|source| super::error::NetworkError::Io {
+        action: "create",
+        path: NETAVARK_LOCK_DIR.into(),
+        source,
+    })?;
+    FileLock::exclusive(&Path::new(NETAVARK_LOCK_DIR).join("berth-netavark.lock"))
 }
 
 fn read_state(run_dir: &Path, id: &str) -> Result<Option<ContainerState>> {

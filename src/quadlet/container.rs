@@ -137,9 +137,6 @@ struct Mapper {
 impl Mapper {
     fn entry(&mut self, e: &Entry, unit: &str, dir: &Path) -> Result<(), String> {
         let key = e.key.as_str();
-        if key == "Image" {
-            return Err("Image= is not supported yet, use Rootfs=".into());
-        }
         if !keys().contains(&key) {
             return Err(format!("unknown key {key}= in [Container] (supported: {})", keys().join(", ")));
         }
@@ -171,7 +168,9 @@ impl Mapper {
             }
             "Group" => {
                 let g = one()?;
-                g.parse::<u32>().map_err(|_| format!("{g:?} is not a numeric gid"))?;
+                if g.contains(':') || g.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(format!("{g:?} is not a group name or gid"));
+                }
                 self.group = Some((g, e.line));
             }
             "ContainerName" => {
@@ -199,6 +198,7 @@ impl Mapper {
                         }
                         OptionValue::StrMap(m)
                     }
+                    Form::Argv => OptionValue::StrList(crate::model::parse_argv(&one()?, def.key).map_err(message)?),
                     Form::Size | Form::Cpus => return Err(format!("{key}= has no file form")),
                 };
                 probe(def.key, &value)?;
@@ -237,10 +237,16 @@ impl Mapper {
             opts.insert(opt.to_string(), value);
             origin.insert(opt, (key, line));
         }
-        for (opt, missing) in [("Rootfs", "Rootfs="), ("Command", "Exec=")] {
-            if !opts.contains_key(opt) {
-                return Err(file.error(header, format!("[Container] has no {missing}")));
+        match (opts.contains_key("Image"), opts.contains_key("Rootfs")) {
+            (false, false) => return Err(file.error(header, "[Container] has no Image= or Rootfs=")),
+            (true, true) => {
+                let line = origin.get("Rootfs").map_or(header, |(_, l)| *l);
+                return Err(file.error(line, "Rootfs: give either Image= or Rootfs=, not both"));
             }
+            (false, true) if !opts.contains_key("Command") && !opts.contains_key("Entrypoint") => {
+                return Err(file.error(header, "[Container] has no Exec="));
+            }
+            _ => {}
         }
         match (self.user, self.group) {
             (None, Some((_, line))) => return Err(file.error(line, "Group: needs User=")),
@@ -308,7 +314,7 @@ mod tests {
         .unwrap();
         let s = &c.spec;
         assert_eq!(s.env, ["A=1", "B=two words", "C=web"]);
-        assert_eq!(s.volumes[0], Volume { source: "/data".into(), destination: "/data".into(), read_only: true });
+        assert_eq!(s.volumes[0], Volume { source: "/data".into(), destination: "/data".into(), read_only: true, volume: None, anonymous: false });
         assert_eq!(s.volumes.len(), 2);
         assert_eq!(s.user, Some((1000, 100)));
         assert!(s.notify && s.read_only);
@@ -332,13 +338,13 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let cases = [
-            ("Image=docker.io/nginx\n", "/q/web.container:4: Image= is not supported yet, use Rootfs="),
+            ("Image=docker.io/nginx\n", "/q/web.container:2: Rootfs: give either Image= or Rootfs=, not both"),
             ("StopSignal=SIGBOGUS\n", "/q/web.container:4: StopSignal: unknown signal \"SIGBOGUS\""),
             ("Notify=maybe\n", "/q/web.container:4: Notify: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)"),
             ("StopTimeout=10s\n", "/q/web.container:4: StopTimeout: \"10s\" is not a number of seconds"),
             ("Environment=A=1 NOEQ\n", "/q/web.container:4: Environment: \"NOEQ\" is not KEY=VALUE"),
-            ("Volume=data:/data\n", "/q/web.container:4: Volume: \"data\" is not an absolute path"),
-            ("User=nobody\n", "/q/web.container:4: User: \"nobody\" is not uid[:gid] (numbers)"),
+            ("Volume=-data:/data\n", "/q/web.container:4: Volume: \"-data:/data\": a volume name must start with a letter or digit: \"-data\""),
+            ("User=no body\n", "/q/web.container:4: User: \"no body\" is not user[:group] (names or numbers)"),
             ("Group=100\n", "/q/web.container:4: Group: needs User="),
             ("Label=novalue\n", "/q/web.container:4: Label: \"novalue\" is not KEY=VALUE"),
             ("Exec=/bin/sh '-c\n", "/q/web.container:4: Exec: unterminated quote (')"),
@@ -348,11 +354,24 @@ mod tests {
         for (extra, want) in cases {
             assert_eq!(err(&format!("{BASE}{extra}")), want, "{extra}");
         }
-        assert!(err(&format!("{BASE}Bogus=1\n")).starts_with("/q/web.container:4: unknown key Bogus= in [Container] (supported: Rootfs, Exec,"));
+        assert!(err(&format!("{BASE}Bogus=1\n")).starts_with("/q/web.container:4: unknown key Bogus= in [Container] (supported: Image, Rootfs, Exec,"));
         assert_eq!(err("[Container]\nRootfs=/r\n"), "/q/web.container:1: [Container] has no Exec=");
-        assert_eq!(err("\n[Container]\nExec=/x\n"), "/q/web.container:2: [Container] has no Rootfs=");
+        assert_eq!(err("\n[Container]\nExec=/x\n"), "/q/web.container:2: [Container] has no Image= or Rootfs=");
         assert_eq!(err("[Unit]\n"), "/q/web.container: no [Container] section");
         assert_eq!(err(&format!("{BASE}[Pod]\n")), "/q/web.container:4: unknown section [Pod] (a .container file has [Unit], [Container], [Service], [Install])");
+    }
+
+    #[test]
+    fn images_need_no_exec() {
+        let c = load("[Container]\nImage=localhost/web:1\nEntrypoint=[\"/bin/sh\", \"-c\"]\nExec=echo hi\nUser=web\nGroup=wheel\nVolume=data:/data:Z\n").unwrap();
+        assert_eq!(c.spec.image.as_deref(), Some("localhost/web:1"));
+        assert_eq!(c.spec.entrypoint.as_deref(), Some(&["/bin/sh".to_string(), "-c".into()][..]));
+        assert_eq!(c.spec.command, ["echo", "hi"]);
+        assert_eq!(c.spec.user_name.as_deref(), Some("web:wheel"));
+        assert_eq!(c.spec.volumes[0].volume.as_deref(), Some("data"));
+        assert!(load("[Container]\nImage=web\n").unwrap().spec.command.is_empty());
+        let e = err("[Container]\nImage=web\nEntrypoint=[\"sh\"\n");
+        assert!(e.starts_with("/q/web.container:3: Entrypoint: \"[\\\"sh\\\"\" is not a JSON array of strings"), "{e}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::{Container, Entry, Error};
 use crate::runtime::spec_run::{self, monitor_args, RunSpecArgs};
-use crate::store::DEFAULT_RUN_ROOT;
+use crate::store::{DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT};
 use crate::systemd::unit_file::{self, escape_specifiers, quote};
 use crate::systemd::UnitConfig;
 use std::fmt::Write;
@@ -17,7 +17,13 @@ use std::path::Path;
 /// administrator's, in [Unit].
 pub fn unit_config(c: &Container, monitor: &Path, spec_path: &Path) -> UnitConfig {
     let run_root = Path::new(DEFAULT_RUN_ROOT);
-    let args = RunSpecArgs { spec: spec_path.into(), name: c.name.clone(), id: c.id.clone(), run_root: run_root.into() };
+    let args = RunSpecArgs {
+        spec: spec_path.into(),
+        name: c.name.clone(),
+        id: c.id.clone(),
+        run_root: run_root.into(),
+        state_root: DEFAULT_STATE_ROOT.into(),
+    };
     let exit_file = monitor_args(&c.spec, &c.id, &crate::store::RunLayout::new(run_root)).exit_file;
     spec_run::unit_config(&c.name, &c.id, &c.spec, monitor, args.to_args(), &exit_file)
 }
@@ -27,9 +33,13 @@ pub fn service(c: &Container, monitor: &Path, spec_path: &Path) -> Result<String
     let source = c.file.path.display().to_string();
     let mut unit = lines.unit;
     unit.push(format!("SourcePath={}", escape_specifiers(&source)));
-    // At boot the root file system and volumes may live on mounts of their own.
-    let mut mounts = vec![c.spec.rootfs.clone()];
-    mounts.extend(c.spec.volumes.iter().map(|v| v.source.clone()));
+    // At boot the root file system and volumes may live on mounts of their
+    // own; images, layers and named volumes live under the state root.
+    let mut mounts = vec![if c.spec.image.is_some() { DEFAULT_STATE_ROOT.into() } else { c.spec.rootfs.clone() }];
+    mounts.extend(c.spec.volumes.iter().filter(|v| !v.is_volume()).map(|v| v.source.clone()));
+    if c.spec.image.is_none() && c.spec.volumes.iter().any(|v| v.is_volume()) {
+        mounts.push(DEFAULT_STATE_ROOT.into());
+    }
     let mounts: Vec<String> = mounts.iter().map(|p| quote(&p.to_string_lossy())).collect();
     unit.push(format!("RequiresMountsFor={}", mounts.join(" ")));
 

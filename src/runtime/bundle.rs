@@ -6,6 +6,7 @@
 //! capability set, an empty `resources` section...), so every field that
 //! matters is set explicitly here and unwanted defaults are cleared.
 
+use super::launch::Launch;
 use crate::fsutil::atomic_write;
 use crate::model::{short_id, validate_id, ContainerName, ContainerSpec, Error, Network, Result};
 use oci_spec::runtime::{
@@ -78,11 +79,11 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-/// Defaults first, then the user's entries; a later entry replaces an
-/// earlier one with the same KEY in place.
-fn merge_env(user: &[String]) -> Vec<String> {
+/// Defaults first, then each layer's entries (an image's, then the
+/// user's); a later entry replaces an earlier one with the same KEY in place.
+fn merge_env(layers: &[Vec<String>]) -> Vec<String> {
     let mut env: Vec<String> = strings(&DEFAULT_ENV);
-    for entry in user {
+    for entry in layers.iter().flatten() {
         let key = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
         match env.iter_mut().find(|e| e.split_once('=').is_some_and(|(k, _)| k == key)) {
             Some(e) => e.clone_from(entry),
@@ -100,14 +101,21 @@ fn mount(destination: &Path, typ: &str, source: &Path, options: Vec<String>) -> 
     b.build().map_err(oci("mount"))
 }
 
-/// The OCI runtime config for a container, with podman's and crun's defaults.
+/// The OCI runtime config for a container with a root file system
+/// directory, a numeric user and bind mounts only (see [`config_for`]).
+pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Spec> {
+    config_for(spec, name, id, &Launch::plain(spec))
+}
+
+/// The OCI runtime config for a container, with podman's and crun's defaults,
+/// launched as `launch` says (its root, argv, environment, user, volumes).
 /// No cgroupsPath (see [`set_cgroups_path`]) and no resources: systemd
 /// enforces those on the unit.
-pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Spec> {
+pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: &Launch) -> Result<Spec> {
     if !validate_id(id) {
         return Err(Error::internal(format!("invalid container id {id:?}")));
     }
-    let (uid, gid) = spec.user.unwrap_or((0, 0));
+    let (uid, gid) = (launch.uid, launch.gid);
     let caps: Capabilities = CAPABILITIES.into_iter().collect();
     let mut capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
@@ -118,12 +126,17 @@ pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Sp
     // Not merely empty but absent, like podman, overriding the builder's defaults.
     capabilities.set_inheritable(None).set_ambient(None);
 
+    let mut user = UserBuilder::default().uid(uid).gid(gid);
+    if !launch.additional_gids.is_empty() {
+        user = user.additional_gids(launch.additional_gids.clone());
+    }
+    let user = user.build().map_err(oci("user"))?;
     let process = ProcessBuilder::default()
         .terminal(false)
-        .args(spec.command.clone())
-        .env(merge_env(&spec.env))
-        .cwd(spec.working_dir.clone().unwrap_or_else(|| PathBuf::from("/")))
-        .user(UserBuilder::default().uid(uid).gid(gid).build().map_err(oci("user"))?)
+        .args(launch.args.clone())
+        .env(merge_env(&launch.env_layers))
+        .cwd(launch.cwd.clone())
+        .user(user)
         .no_new_privileges(true)
         .capabilities(capabilities)
         // No rlimits: the container inherits the unit's (LimitNOFILE= and
@@ -136,9 +149,9 @@ pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Sp
         .iter()
         .map(|(dst, typ, src, opts)| mount(Path::new(dst), typ, Path::new(src), strings(opts)))
         .collect::<Result<Vec<_>>>()?;
-    for v in &spec.volumes {
-        let mode = if v.read_only { "ro" } else { "rw" };
-        mounts.push(mount(&v.destination, "bind", &v.source, strings(&["rbind", mode]))?);
+    for b in &launch.binds {
+        let mode = if b.read_only { "ro" } else { "rw" };
+        mounts.push(mount(&b.destination, "bind", &b.source, strings(&["rbind", mode]))?);
     }
 
     let mut kinds = vec![
@@ -164,11 +177,12 @@ pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Sp
     // The builder's default carries an empty `resources` section.
     linux.set_resources(None);
 
-    let annotations =
-        HashMap::from([("org.berth.name".to_string(), name.to_string()), ("org.berth.id".to_string(), id.to_string())]);
+    let mut annotations: HashMap<String, String> = spec.annotations.clone().into_iter().collect();
+    annotations.insert("org.berth.name".to_string(), name.to_string());
+    annotations.insert("org.berth.id".to_string(), id.to_string());
     SpecBuilder::default()
         .version(OCI_VERSION)
-        .root(RootBuilder::default().path(&spec.rootfs).readonly(spec.read_only).build().map_err(oci("root"))?)
+        .root(RootBuilder::default().path(&launch.root).readonly(spec.read_only).build().map_err(oci("root"))?)
         .process(process)
         .hostname(spec.hostname.clone().unwrap_or_else(|| short_id(id).to_string()))
         .mounts(mounts)
@@ -176,6 +190,34 @@ pub fn config(spec: &ContainerSpec, name: &ContainerName, id: &str) -> Result<Sp
         .annotations(annotations)
         .build()
         .map_err(oci("config"))
+}
+
+/// Join the network namespace at `netns` (made by the container's unit
+/// before the runtime runs) and bind-mount the generated `hosts` and
+/// `resolv.conf` of `files_dir` over the container's own.
+pub fn attach_network(config: &mut Spec, netns: &Path, files_dir: &Path) -> Result<()> {
+    let linux = config.linux_mut().as_mut().ok_or_else(|| Error::internal("the OCI config has no linux section"))?;
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    namespaces.retain(|n| n.typ() != LinuxNamespaceType::Network);
+    namespaces.push(
+        LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Network)
+            .path(netns)
+            .build()
+            .map_err(oci("namespace"))?,
+    );
+    linux.set_namespaces(Some(namespaces));
+    // As podman: ping works without CAP_NET_RAW (ICMP datagram sockets).
+    let mut sysctl = linux.sysctl().clone().unwrap_or_default();
+    sysctl.insert("net.ipv4.ping_group_range".to_string(), "0 0".to_string());
+    linux.set_sysctl(Some(sysctl));
+    let mut mounts = config.mounts().clone().unwrap_or_default();
+    for file in ["hosts", "resolv.conf"] {
+        let options = strings(&["bind", "rprivate", "nosuid", "noexec", "nodev"]);
+        mounts.push(mount(&Path::new("/etc").join(file), "bind", &files_dir.join(file), options)?);
+    }
+    config.set_mounts(Some(mounts));
+    Ok(())
 }
 
 /// Crash-safe replacement of `path` (temporary file, fsync, rename, fsync dir).
@@ -306,11 +348,41 @@ mod tests {
     }
 
     #[test]
+    fn annotations_reach_the_config() {
+        let m: BTreeMap<String, String> = [("io.example.team".to_string(), "web".to_string())].into();
+        let c = build(&[("Annotations", OptionValue::StrMap(m))]);
+        let ann = c.annotations().as_ref().unwrap();
+        assert_eq!(ann["io.example.team"], "web");
+        assert_eq!(ann["org.berth.name"], "web", "berth's own are kept");
+    }
+
+    #[test]
     fn network_namespace_unless_host() {
         assert!(namespaces(&build(&[])).contains(&LinuxNamespaceType::Network));
         let host = namespaces(&build(&[("Network", OptionValue::Str("host".into()))]));
         assert!(!host.contains(&LinuxNamespaceType::Network));
         assert_eq!(host.len(), 5);
+    }
+
+    #[test]
+    fn attached_network_is_a_path_and_two_files() {
+        let mut c = build(&[]);
+        attach_network(&mut c, Path::new("/run/berth/network/netns/x"), Path::new("/run/berth/network/files/x")).unwrap();
+        let ns = c.linux().as_ref().unwrap().namespaces().clone().unwrap();
+        let net: Vec<_> = ns.iter().filter(|n| n.typ() == LinuxNamespaceType::Network).collect();
+        assert_eq!(net.len(), 1);
+        assert_eq!(net[0].path().as_deref(), Some(Path::new("/run/berth/network/netns/x")));
+        let sysctl = c.linux().as_ref().unwrap().sysctl().clone().unwrap();
+        assert_eq!(sysctl["net.ipv4.ping_group_range"], "0 0");
+        let m = c.mounts().as_ref().unwrap();
+        let last: Vec<_> = m[m.len() - 2..].iter().map(|m| (m.destination().clone(), m.source().clone().unwrap())).collect();
+        assert_eq!(
+            last,
+            [
+                (PathBuf::from("/etc/hosts"), PathBuf::from("/run/berth/network/files/x/hosts")),
+                (PathBuf::from("/etc/resolv.conf"), PathBuf::from("/run/berth/network/files/x/resolv.conf"))
+            ]
+        );
     }
 
     #[test]

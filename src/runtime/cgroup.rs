@@ -45,6 +45,12 @@ pub fn enter_supervisor() -> io::Result<String> {
     Ok(unit)
 }
 
+/// SIGKILL every process of the unit's payload (cgroup.kill, Linux 5.14);
+/// frozen ones too.
+pub fn kill_payload(unit_cgroup: &str) -> std::io::Result<()> {
+    std::fs::write(payload_dir(unit_cgroup).join("cgroup.kill"), "1")
+}
+
 /// Whether the unit's payload is frozen (false when it has none).
 pub fn payload_frozen(unit_cgroup: &str) -> bool {
     if unit_cgroup.is_empty() {

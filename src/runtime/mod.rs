@@ -4,8 +4,10 @@
 pub mod bundle;
 pub mod cgroup;
 pub mod cmdline;
+pub mod launch;
 pub mod monitor;
+pub mod network;
 pub mod spec_run;
 
 pub use cmdline::Runtime;
-pub use monitor::{MonitorArgs, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
+pub use monitor::{MonitorArgs, KILL_REQUEST_SIGNAL, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};

@@ -2,7 +2,9 @@ use super::bundle;
 use super::cmdline::Runtime;
 use super::monitor::{self, MonitorArgs, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
 use crate::model::{validate_id, ContainerName, ContainerSpec, Error, Result, STOP_TIMEOUT_MAX};
-use crate::store::{RunLayout, DEFAULT_RUN_ROOT};
+use super::launch;
+use crate::image::{ContainerLayer, ImageStore, VolumeStore};
+use crate::store::{networks_dir, RunLayout, StateLayout, DEFAULT_RUN_ROOT, DEFAULT_STATE_ROOT};
 use crate::systemd::UnitConfig;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,8 @@ fn container_id(s: &str) -> std::result::Result<String, String> {
     }
 }
 
-/// `run-spec --spec=PATH --name=NAME --id=ID [--run-root=/run/berth]`
+/// `run-spec --spec=PATH --name=NAME --id=ID [--run-root=/run/berth]
+/// [--state-root=/var/lib/berth]`
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct RunSpecArgs {
     /// The ContainerSpec as JSON.
@@ -27,18 +30,26 @@ pub struct RunSpecArgs {
     pub id: String,
     #[arg(long, default_value = DEFAULT_RUN_ROOT)]
     pub run_root: PathBuf,
+    /// Where the image store, volumes, container layers and network
+    /// definitions are.
+    #[arg(long, default_value = DEFAULT_STATE_ROOT)]
+    pub state_root: PathBuf,
 }
 
 impl RunSpecArgs {
     /// The arguments after the monitor's program name.
     pub fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut v = vec![
             "run-spec".into(),
             format!("--spec={}", self.spec.display()),
             format!("--name={}", self.name),
             format!("--id={}", self.id),
             format!("--run-root={}", self.run_root.display()),
-        ]
+        ];
+        if self.state_root != Path::new(DEFAULT_STATE_ROOT) {
+            v.push(format!("--state-root={}", self.state_root.display()));
+        }
+        v
     }
 }
 
@@ -55,6 +66,7 @@ pub fn monitor_args(spec: &ContainerSpec, id: &str, layout: &RunLayout) -> Monit
         stop_timeout: spec.stop_timeout,
         notify: spec.notify,
         notify_socket: layout.notify_socket(id),
+        network: spec.network.is_bridge().then(|| layout.network_request(id)),
     }
 }
 
@@ -69,7 +81,7 @@ pub fn unit_config(name: &ContainerName, id: &str, spec: &ContainerSpec, monitor
     UnitConfig {
         description: format!("berth container {name}"),
         exec_start,
-        exec_stop_post: vec![monitor, "record-exit".into(), format!("--exit-file={}", exit_file.display())],
+        exec_stop_post: stop_post(&monitor, id, spec, exit_file),
         kill_signal: STOP_REQUEST_SIGNAL,
         timeout_start_usec: spec.start_timeout as u64 * 1_000_000,
         // The monitor enforces the stop timeout; this is only a backstop.
@@ -87,26 +99,108 @@ pub fn unit_config(name: &ContainerName, id: &str, spec: &ContainerSpec, monitor
     }
 }
 
-/// Load the spec, write the bundle and the exit directory; the monitor's
-/// arguments come back.
-pub fn prepare(a: &RunSpecArgs) -> Result<MonitorArgs> {
+/// ExecStopPost: record the exit if the monitor could not, and for a
+/// bridged container tear its network down if the monitor could not. The
+/// run root is the one the exit file lies in.
+fn stop_post(monitor: &str, id: &str, spec: &ContainerSpec, exit_file: &Path) -> Vec<Vec<String>> {
+    let mut out = vec![vec![monitor.to_string(), "record-exit".into(), format!("--exit-file={}", exit_file.display())]];
+    if spec.network.is_bridge() {
+        let run_root = exit_file.parent().and_then(Path::parent).unwrap_or(Path::new(DEFAULT_RUN_ROOT));
+        out.push(vec![
+            monitor.to_string(),
+            "net-teardown".into(),
+            format!("--run-root={}", run_root.display()),
+            format!("--id={id}"),
+        ]);
+    }
+    out
+}
+
+/// What [`prepare`] made ready.
+#[derive(Debug)]
+pub struct Prepared {
+    pub monitor: MonitorArgs,
+    /// The overlay root mounted for a container made from an image.
+    pub mounted: Option<PathBuf>,
+}
+
+/// Load the spec; for a container made from an image, mount its overlay
+/// root (the image store is only read; the container's layer is made at
+/// the first run and kept, as berthd keeps it); make its volumes; write
+/// the bundle and the exit directory.
+pub fn prepare(a: &RunSpecArgs) -> Result<Prepared> {
     let bad = |e: String| Error::Corrupt { what: "container spec", path: a.spec.clone(), message: e };
     let json = std::fs::read(&a.spec).map_err(Error::io_at("read", &a.spec))?;
     let spec: ContainerSpec = match serde_json::from_slice::<crate::model::FileDefined>(&json) {
         Ok(d) => d.spec,
         Err(_) => serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?,
     };
-    let m = monitor_args(&spec, &a.id, &RunLayout::new(&a.run_root));
-    bundle::write_config(&m.bundle, &bundle::config(&spec, &a.name, &a.id)?)?;
-    if let Some(d) = m.exit_file.parent() {
-        std::fs::create_dir_all(d).map_err(Error::io_at("create", d))?;
+    let layout = RunLayout::new(&a.run_root);
+    let state = StateLayout::new(&a.state_root);
+    let mut m = monitor_args(&spec, &a.id, &layout);
+    let (root, image, mounted) = match &spec.image {
+        None => (spec.rootfs.clone(), None, None),
+        Some(reference) => {
+            let images = ImageStore::open_read_only(state.images_dir());
+            let image = images.resolve(reference)?;
+            let config = images.config(&image)?;
+            let dir = state.layer_dir(&a.id);
+            let layer = match ContainerLayer::open(&dir) {
+                Ok(l) => l,
+                Err(crate::image::Error::NotAContainerLayer { .. }) if !dir.exists() => {
+                    std::fs::create_dir_all(state.layers_dir()).map_err(Error::io_at("create", &state.layers_dir()))?;
+                    ContainerLayer::create(&dir)?
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let target = layout.root_mount(&a.id);
+            layer.mount(&images.layer_dirs(&image), &target)?;
+            // The image's stop signal, unless the file names one.
+            if spec.stop_signal == crate::model::ContainerSpec::default().stop_signal {
+                let signal = config.stop_signal.as_deref().map(|s| {
+                    crate::model::parse_signal(s, "StopSignal").and_then(|n| crate::model::check_signal(n, "StopSignal"))
+                });
+                if let Some(Ok(n)) = signal {
+                    m.stop_signal = n;
+                }
+            }
+            (target.clone(), Some(config), Some(target))
+        }
+    };
+    let r = (|| {
+        let volumes = if spec.volumes.iter().any(|v| v.is_volume()) {
+            launch::prepare_volumes(&spec, &a.id, &root, &VolumeStore::open(state.volumes_dir())?)?
+        } else {
+            Vec::new()
+        };
+        let l = launch::resolve(&spec, image.as_ref(), &root, &volumes)?;
+        let mut config = bundle::config_for(&spec, &a.name, &a.id, &l)?;
+        std::fs::create_dir_all(&m.bundle).map_err(Error::io_at("create", &m.bundle))?;
+        super::network::prepare(&mut config, &spec, &a.name, &a.id, &networks_dir(&a.state_root), &layout)?;
+        bundle::write_config(&m.bundle, &config)?;
+        if let Some(d) = m.exit_file.parent() {
+            std::fs::create_dir_all(d).map_err(Error::io_at("create", d))?;
+        }
+        Ok(())
+    })();
+    if let (Err(_), Some(target)) = (&r, &mounted) {
+        // The failure is what to report.
+        let _ = ContainerLayer::unmount(target);
     }
-    Ok(m)
+    r.map(|()| Prepared { monitor: m, mounted })
 }
 
-/// Run the container to its end; returns the monitor's exit status.
+/// Run the container to its end, then unmount its overlay root; returns
+/// the monitor's exit status.
 pub fn run(a: &RunSpecArgs) -> io::Result<i32> {
-    monitor::run(&prepare(a).map_err(io::Error::other)?)
+    let p = prepare(a).map_err(io::Error::other)?;
+    let status = monitor::run(&p.monitor);
+    if let Some(target) = &p.mounted {
+        if let Err(e) = ContainerLayer::unmount(target) {
+            eprintln!("berth-monitor: cannot unmount {}: {e}", target.display());
+        }
+    }
+    status
 }
 
 #[cfg(test)]
@@ -153,6 +247,7 @@ mod tests {
             name: ContainerName::new("web").unwrap(),
             id: ID.into(),
             run_root: "/run/berth".into(),
+            state_root: DEFAULT_STATE_ROOT.into(),
         };
         use clap::Parser;
         let parse = |v: &[String]| match monitor::Command::try_parse_from(std::iter::once("m".to_string()).chain(v.iter().cloned())) {
@@ -163,6 +258,9 @@ mod tests {
         assert_eq!(parse(&a.to_args()).unwrap(), a);
         let no_root: Vec<String> = a.to_args()[..4].to_vec();
         assert_eq!(parse(&no_root).unwrap().run_root, Path::new(DEFAULT_RUN_ROOT));
+        assert_eq!(a.to_args().len(), 5, "the default state root is not spelled out");
+        let other = RunSpecArgs { state_root: "/srv/berth".into(), ..a.clone() };
+        assert_eq!(parse(&other.to_args()).unwrap(), other);
         let mut bad = a.to_args();
         bad[3] = "--id=xyz".into();
         assert!(parse(&bad).is_err());
@@ -179,8 +277,9 @@ mod tests {
             name: ContainerName::new("web").unwrap(),
             id: ID.into(),
             run_root: d.path().join("run"),
+            state_root: d.path().join("state"),
         };
-        let m = prepare(&a).unwrap();
+        let m = prepare(&a).unwrap().monitor;
         assert!(m.bundle.join("config.json").is_file());
         assert!(m.exit_file.parent().unwrap().is_dir());
         let missing = RunSpecArgs { spec: d.path().join("nope.json"), ..a };

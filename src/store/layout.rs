@@ -18,8 +18,20 @@ impl RunLayout {
     }
 
     /// The directories every container's data goes in.
-    pub fn dirs(&self) -> [PathBuf; 3] {
-        [self.root.join("bundles"), self.root.join("exits"), self.root.join("notify")]
+    pub fn dirs(&self) -> [PathBuf; 4] {
+        [self.root.join("bundles"), self.root.join("exits"), self.root.join("notify"), self.roots_dir()]
+    }
+
+    /// Where the root file systems of containers made from images are
+    /// mounted.
+    pub fn roots_dir(&self) -> PathBuf {
+        self.root.join("roots")
+    }
+
+    /// The mount point of container `id`'s overlay root file system: the
+    /// image's layers under its own layer (see `StateLayout::layer_dir`).
+    pub fn root_mount(&self, id: &str) -> PathBuf {
+        self.roots_dir().join(id)
     }
 
     /// The OCI bundle directory of container `id`.
@@ -35,6 +47,17 @@ impl RunLayout {
     /// A file in the bundle that overrides the stop timeout of the next stop.
     pub fn stop_timeout_file(&self, id: &str) -> PathBuf {
         self.bundle_dir(id).join("stop-timeout")
+    }
+
+    /// The container's network request (`network::NetworkRequest`), written
+    /// with its bundle for the unit to set its network up from.
+    pub fn network_request(&self, id: &str) -> PathBuf {
+        self.bundle_dir(id).join("network.json")
+    }
+
+    /// The network store's run directory: namespaces, setup state, hosts files.
+    pub fn network_dir(&self) -> PathBuf {
+        self.root.join("network")
     }
 
     /// Where the monitor records how container `id` ended.

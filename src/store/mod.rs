@@ -4,10 +4,12 @@
 mod exit;
 mod layout;
 mod record;
+mod state_layout;
 
 pub use exit::ExitRecord;
 pub use layout::{marker_of, RunLayout};
 pub use record::Record;
+pub use state_layout::StateLayout;
 
 use crate::fsutil::{atomic_write, remove_durably};
 use crate::model::{ContainerName, Error, Result};
@@ -16,6 +18,11 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_STATE_ROOT: &str = "/var/lib/berth";
 pub const DEFAULT_RUN_ROOT: &str = "/run/berth";
+
+/// The network definitions and leases under a state root.
+pub fn networks_dir(state_root: &Path) -> PathBuf {
+    state_root.join("networks")
+}
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -41,13 +48,23 @@ impl Store {
         self.layout.root()
     }
 
+    /// The network definitions and address leases (durable).
+    pub fn networks_dir(&self) -> PathBuf {
+        networks_dir(&self.state_root)
+    }
+
     /// Where each container's runtime data lives.
     pub fn layout(&self) -> &RunLayout {
         &self.layout
     }
 
+    /// Where the durable state lives.
+    pub fn state_layout(&self) -> StateLayout {
+        StateLayout::new(&self.state_root)
+    }
+
     fn containers_dir(&self) -> PathBuf {
-        self.state_root.join("containers")
+        self.state_layout().containers_dir()
     }
 
     fn record_path(&self, name: &ContainerName) -> PathBuf {

@@ -28,6 +28,13 @@ pub struct Record {
     /// The `.container` file that defines it, if any.
     #[serde(default)]
     pub source: Option<std::path::PathBuf>,
+    /// The id of the image it is made from, resolved at create from
+    /// `spec.image` (for a file-defined container: when berthd learns it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// Mounts of its root asked for by Mount and not yet released.
+    #[serde(default)]
+    pub mounts: u32,
 }
 
 impl Record {
@@ -45,6 +52,8 @@ impl Record {
             restart_count: 0,
             unit: None,
             source: None,
+            image_id: None,
+            mounts: 0,
         }
     }
 

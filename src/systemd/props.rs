@@ -41,8 +41,14 @@ impl Properties {
 
     /// `a(sasb)`: one command (path, argv, ignore-failure).
     pub fn exec(&mut self, name: &str, argv: &[String]) -> &mut Self {
-        let cmd: Vec<(String, Vec<String>, bool)> = vec![(argv[0].clone(), argv.to_vec(), false)];
-        self.put(name, cmd)
+        self.exec_all(name, std::slice::from_ref(&argv.to_vec()))
+    }
+
+    /// `a(sasb)` with several commands, run in order.
+    pub fn exec_all(&mut self, name: &str, commands: &[Vec<String>]) -> &mut Self {
+        let cmds: Vec<(String, Vec<String>, bool)> =
+            commands.iter().map(|argv| (argv[0].clone(), argv.to_vec(), false)).collect();
+        self.put(name, cmds)
     }
 
     /// `(aiai)`: exit statuses and signals (SuccessExitStatus, RestartPreventExitStatus).
@@ -96,7 +102,8 @@ pub struct UnitConfig {
     pub description: String,
     /// argv of the monitor.
     pub exec_start: Vec<String>,
-    pub exec_stop_post: Vec<String>,
+    /// Commands run after the monitor ended, in order.
+    pub exec_stop_post: Vec<Vec<String>>,
     pub kill_signal: i32,
     pub timeout_start_usec: u64,
     pub timeout_stop_usec: u64,
@@ -115,7 +122,7 @@ pub struct UnitConfig {
 
 impl UnitConfig {
     pub fn properties(&self) -> Result<Properties> {
-        if self.exec_start.is_empty() || self.exec_stop_post.is_empty() {
+        if self.exec_start.is_empty() || self.exec_stop_post.is_empty() || self.exec_stop_post.iter().any(Vec::is_empty) {
             return Err(Error::internal("a unit needs ExecStart and ExecStopPost"));
         }
         let mut p = Properties::new();
@@ -123,7 +130,7 @@ impl UnitConfig {
             .string("Type", "notify")
             .string("NotifyAccess", "main")
             .exec("ExecStart", &self.exec_start)
-            .exec("ExecStopPost", &self.exec_stop_post)
+            .exec_all("ExecStopPost", &self.exec_stop_post)
             .string("KillMode", "mixed")
             .i32("KillSignal", self.kill_signal)
             .u64("TimeoutStartUSec", self.timeout_start_usec)
@@ -163,7 +170,7 @@ mod tests {
         UnitConfig {
             description: "berth container web".into(),
             exec_start: vec!["/usr/bin/berth-monitor".into(), "run".into()],
-            exec_stop_post: vec!["/usr/bin/berth-monitor".into(), "record-exit".into()],
+            exec_stop_post: vec![vec!["/usr/bin/berth-monitor".into(), "record-exit".into()]],
             kill_signal: 38,
             timeout_start_usec: 90_000_000,
             timeout_stop_usec: 20_000_000,

@@ -186,7 +186,7 @@ mod tests {
         UnitConfig {
             description: "berth container web".into(),
             exec_start: vec!["/usr/bin/berth-monitor".into(), "run".into(), "--bundle=/run/a b".into()],
-            exec_stop_post: vec!["/usr/bin/berth-monitor".into(), "record-exit".into()],
+            exec_stop_post: vec![vec!["/usr/bin/berth-monitor".into(), "record-exit".into()]],
             kill_signal: 38,
             timeout_start_usec: 90_000_000,
             timeout_stop_usec: 86_460_000_000,

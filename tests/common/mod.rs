@@ -148,3 +148,43 @@ pub fn daemon_lock() -> &'static tokio::sync::RwLock<()> {
     static L: OnceLock<tokio::sync::RwLock<()>> = OnceLock::new();
     L.get_or_init(|| tokio::sync::RwLock::new(()))
 }
+
+/// SIGKILL berthd's main process (as a crash would) and wait until systemd
+/// has restarted it and it answers on the bus again.
+pub fn crash_berthd() {
+    // Many crashes in a row are the point here, not a crash loop for
+    // systemd's start limit to stop.
+    let _ = run("systemctl", &["reset-failed", "berthd.service"]);
+    let pid = ok("systemctl", &["show", "-p", "MainPID", "--value", "berthd.service"]);
+    let pid: i32 = pid.trim().parse().unwrap();
+    if pid > 0 {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    let t0 = std::time::Instant::now();
+    wait_berthd(pid);
+    if t0.elapsed() > std::time::Duration::from_secs(5) {
+        let j = run("journalctl", &["-u", "berthd", "-n", "40", "--no-pager", "-o", "short-precise"]);
+        eprintln!("berthd took {:?} to come back:\n{}", t0.elapsed(), String::from_utf8_lossy(&j.stdout));
+    }
+}
+
+/// Wait until berthd runs with a main process other than `old` and answers.
+pub fn wait_berthd(old: i32) {
+    wait_until(std::time::Duration::from_secs(30), || {
+        let now = run("systemctl", &["show", "-p", "MainPID", "--value", "berthd.service"]);
+        let pid: i32 = String::from_utf8_lossy(&now.stdout).trim().parse().unwrap_or(0);
+        if pid == old || pid == 0 {
+            // Restart= waits a moment; a call on the bus activates it too.
+            let _ = run("busctl", &["call", "org.berth.Berth1", "/org/berth/Berth1", "org.berth.Berth1.Manager", "ListContainers"]);
+            return false;
+        }
+        run("busctl", &["call", "org.berth.Berth1", "/org/berth/Berth1", "org.berth.Berth1.Manager", "ListContainers"]).status.success()
+    });
+}
+
+/// The unit's state as systemctl shows it: (ActiveState, SubState).
+pub fn unit_state(unit: &str) -> (String, String) {
+    let o = ok("systemctl", &["show", "-p", "ActiveState", "-p", "SubState", unit]);
+    let get = |k: &str| o.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or("").to_string();
+    (get("ActiveState"), get("SubState"))
+}

@@ -18,6 +18,12 @@ impl Engine {
         let (store, id) = (self.inner.store.clone(), rec.id.clone());
         blocking(move || store.remove_runtime_data(&id)).await?;
         self.crash_point("cleanup: runtime data removed").await;
+        self.release_network(&rec, false).await?;
+        self.crash_point("cleanup: network torn down").await;
+        if rec.image_id.is_some() && rec.mounts == 0 {
+            self.unmount_root(&rec).await?;
+            self.crash_point("cleanup: root unmounted").await;
+        }
         if matches!(rec.state, State::Stopped | State::Created) {
             rec.state = if rec.state == State::Created { State::Configured } else { State::Exited };
         }

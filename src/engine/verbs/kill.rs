@@ -2,6 +2,7 @@
 
 use super::super::{Engine, KillWhom};
 use crate::model::{check_signal, EventKind, Result, State, Verb};
+use crate::runtime::KILL_REQUEST_SIGNAL;
 use crate::store::Record;
 
 impl Engine {
@@ -21,9 +22,17 @@ impl Engine {
             self.inner.units.thaw(&unit).await?;
             self.crash_point("kill: thawed").await;
         }
-        // SIGKILL cannot be forwarded by the monitor: kill every process.
-        let whom = if signal == 9 { KillWhom::All } else { KillWhom::Main };
-        self.inner.units.kill(&unit, whom, signal).await?;
+        // The monitor forwards signals to the container's init; SIGKILL it
+        // asks for with its own signal (see KILL_REQUEST_SIGNAL), and kills
+        // the container's cgroup itself. Should the monitor be gone, every
+        // process of the unit gets SIGKILL from systemd.
+        if signal == 9 {
+            if self.inner.units.kill(&unit, KillWhom::Main, KILL_REQUEST_SIGNAL).await.is_err() {
+                self.inner.units.kill(&unit, KillWhom::All, 9).await?;
+            }
+        } else {
+            self.inner.units.kill(&unit, KillWhom::Main, signal).await?;
+        }
         self.crash_point("kill: signalled").await;
         self.emit(&rec, EventKind::Kill);
         self.refresh(&c).await

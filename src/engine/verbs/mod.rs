@@ -4,12 +4,16 @@
 //! runtime or the disk.
 
 mod cleanup;
+mod export;
 mod kill;
+mod mount;
 mod pause;
+mod reload_network;
 mod remove;
 mod restart;
 mod start;
 mod stop;
+mod unmount;
 mod update;
 mod wait;
 
@@ -17,7 +21,7 @@ pub use wait::DEFAULT_WAIT;
 
 use super::{blocking, Container, Engine};
 use crate::model::{Error, RestartPolicy, Result, State, STOP_TIMEOUT_MAX};
-use crate::runtime::bundle;
+use crate::runtime::{bundle, launch};
 use crate::store::Record;
 use std::future::Future;
 use std::pin::Pin;
@@ -53,20 +57,39 @@ impl Engine {
         Ok((c, g))
     }
 
-    /// Bundle and config.json ready, root file system checked.
+    /// Root file system mounted (or checked), volumes made, bundle and
+    /// config.json written. A failure after the mount leaves the root as
+    /// the container's state wants it.
     async fn prepare(&self, rec: &Record) -> Result<()> {
-        let (rec, dir) = (rec.clone(), self.inner.store.bundle_dir(&rec.id));
+        let root = self.mount_root(rec).await?;
+        if rec.image_id.is_some() {
+            self.crash_point("prepare: root mounted").await;
+        }
+        let r = self.write_bundle(rec, root).await;
+        if r.is_err() && rec.image_id.is_some() && !super::roots::root_needed(rec) {
+            if let Err(e) = self.unmount_root(rec).await {
+                tracing::warn!(container = %rec.name, "cannot unmount its root after a failed prepare: {e}");
+            }
+        }
+        r
+    }
+
+    async fn write_bundle(&self, rec: &Record, root: std::path::PathBuf) -> Result<()> {
+        let image = self.image_config(rec).await?;
+        let (inner, rec, dir) = (self.inner.clone(), rec.clone(), self.inner.store.bundle_dir(&rec.id));
+        let store = self.inner.store.clone();
         blocking(move || {
             let spec = &rec.spec;
-            if !spec.rootfs.is_dir() {
-                return Err(Error::invalid("Rootfs", format!("{} is not a directory", spec.rootfs.display())));
-            }
-            for v in &spec.volumes {
+            for v in spec.volumes.iter().filter(|v| !v.is_volume()) {
                 if !v.source.exists() {
                     return Err(Error::invalid("Volumes", format!("{} does not exist", v.source.display())));
                 }
             }
-            let config = bundle::config(spec, &rec.name, &rec.id)?;
+            let volumes = launch::prepare_volumes(spec, &rec.id, &root, &inner.volumes)?;
+            let launch = launch::resolve(spec, image.as_ref(), &root, &volumes)?;
+            let mut config = bundle::config_for(spec, &rec.name, &rec.id, &launch)?;
+            std::fs::create_dir_all(&dir).map_err(Error::io_at("create", &dir))?;
+            crate::runtime::network::prepare(&mut config, spec, &rec.name, &rec.id, &store.networks_dir(), store.layout())?;
             bundle::write_config(&dir, &config)?;
             Ok(())
         })

@@ -30,7 +30,8 @@ impl Engine {
     }
 
     /// Undo whatever is left of a container whose record says `removing`:
-    /// its unit (stopped if it still runs), runtime data and record. Each
+    /// its unit (stopped if it still runs), its root (unmounted) and
+    /// writable layer, its anonymous volumes, runtime data and record. Each
     /// step may be done already; the caller holds the lock.
     pub(crate) async fn finish_removal(&self, c: &Container) -> Result<()> {
         let rec = c.record();
@@ -44,9 +45,21 @@ impl Engine {
         }
         units.reset_failed(&unit).await?;
         self.crash_point("remove: unit reset").await;
+        if rec.image_id.is_some() {
+            self.unmount_root(&rec).await?;
+            self.crash_point("remove: root unmounted").await;
+            self.delete_layer(&rec).await?;
+            self.crash_point("remove: layer removed").await;
+        }
+        if rec.spec.volumes.iter().any(|v| v.anonymous) {
+            self.remove_anonymous_volumes(&rec).await?;
+            self.crash_point("remove: anonymous volumes removed").await;
+        }
         let (store, id, name) = (self.inner.store.clone(), rec.id.clone(), rec.name.clone());
         blocking(move || store.remove_runtime_data(&id)).await?;
         self.crash_point("remove: runtime data removed").await;
+        self.release_network(&rec, true).await?;
+        self.crash_point("remove: network released").await;
         let store = self.inner.store.clone();
         blocking(move || store.delete(&name)).await?;
         self.unregister(rec.name.as_str());

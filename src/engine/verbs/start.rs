@@ -43,6 +43,9 @@ impl Engine {
             self.prepare(&rec).await?;
             rec.state = State::Created;
             self.emit(&rec, EventKind::Init);
+        } else if rec.image_id.is_some() {
+            // Unmounted since init (Unmount, a reboot): mount it again.
+            self.mount_root(&rec).await?;
         }
         let unit = rec.unit_name();
         units.reset_failed(&unit).await?;

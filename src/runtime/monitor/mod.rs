@@ -10,6 +10,7 @@
 //! lists as a success that must not trigger a restart.
 
 mod exit;
+mod network;
 mod output;
 mod run;
 
@@ -24,6 +25,12 @@ use std::path::PathBuf;
 /// The unit's KillSignal: systemd asks the monitor to stop the container
 /// gracefully with it (SIGRTMIN+4; never sent to containers by anyone else).
 pub const STOP_REQUEST_SIGNAL: i32 = 38;
+
+/// Sent to the monitor (KillUnit of its main process) to SIGKILL the
+/// container now (SIGRTMIN+5). The monitor kills the container's cgroup
+/// itself: systemd killing every process of the unit raced with runc
+/// removing its cgroup and failed with ENODEV or EIO (systemd 252).
+pub const KILL_REQUEST_SIGNAL: i32 = 39;
 
 /// The monitor's exit status after a stop or kill that someone asked for.
 /// The unit lists it in SuccessExitStatus and RestartPreventExitStatus.
@@ -56,6 +63,10 @@ pub struct MonitorArgs {
     /// Where the monitor listens for the container's notifications.
     #[arg(long)]
     pub notify_socket: PathBuf,
+    /// The container's network request: set up before the runtime runs,
+    /// torn down after it ends (bridged containers only).
+    #[arg(long)]
+    pub network: Option<PathBuf>,
 }
 
 impl MonitorArgs {
@@ -78,6 +89,9 @@ impl MonitorArgs {
         if self.notify {
             v.push("--notify".into());
         }
+        if let Some(n) = &self.network {
+            v.push(format!("--network={}", n.display()));
+        }
         v
     }
 }
@@ -95,6 +109,14 @@ pub enum Command {
         #[arg(long)]
         exit_file: PathBuf,
     },
+    /// ExecStopPost: tear down the container's network when the monitor
+    /// died before it could (firewall rules, veth, namespace).
+    NetTeardown {
+        #[arg(long, default_value = crate::store::DEFAULT_RUN_ROOT)]
+        run_root: PathBuf,
+        #[arg(long)]
+        id: String,
+    },
 }
 
 /// Entry point of the `berth-monitor` binary; returns its exit status.
@@ -110,6 +132,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Command::Run(a) => run(&a),
         Command::RunSpec(a) => super::spec_run::run(&a),
         Command::RecordExit { exit_file } => record_exit(&exit_file).map(|()| 0),
+        Command::NetTeardown { run_root, id } => Ok(network::teardown_after(&run_root, &id)),
     };
     result.unwrap_or_else(|e| {
         eprintln!("berth-monitor: {e}");
@@ -131,6 +154,7 @@ mod tests {
             stop_timeout: 7,
             notify,
             notify_socket: "/run/berth/notify/x".into(),
+            network: runc.then(|| "/run/berth/bundles/x/network.json".into()),
         }
     }
 

@@ -4,7 +4,7 @@
 //! says so on stderr, which is the unit's journal.
 
 use super::output::Output;
-use super::{exit_code, MonitorArgs, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
+use super::{exit_code, MonitorArgs, KILL_REQUEST_SIGNAL, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
 use crate::model::now_usec;
 use crate::runtime::cgroup;
 use crate::runtime::cmdline::Runtime;
@@ -71,6 +71,8 @@ fn block_signals() -> io::Result<(SigSet, SignalFd)> {
     let mut raw = *mask.as_ref();
     // SAFETY: raw is an initialised sigset_t.
     unsafe { nix::libc::sigaddset(&mut raw, STOP_REQUEST_SIGNAL) };
+    // SAFETY: as above.
+    unsafe { nix::libc::sigaddset(&mut raw, KILL_REQUEST_SIGNAL) };
     // SAFETY: raw was initialised by SigSet::empty and sigaddset.
     let mask = unsafe { SigSet::from_sigset_t_unchecked(raw) };
     mask.thread_block().map_err(io::Error::from)?;
@@ -204,6 +206,21 @@ impl Monitor<'_> {
         }
     }
 
+    /// SIGKILL every process of the container: its payload cgroup at once
+    /// (cgroup.kill, Linux 5.14), or its init (the rest of its PID namespace
+    /// dies with it).
+    fn kill_container(&self) {
+        let unit = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|own| cgroup::unit_cgroup(&own));
+        if let Some(unit) = unit {
+            if cgroup::kill_payload(&unit).is_ok() {
+                return;
+            }
+        }
+        if let Err(e) = kill(Pid::from_raw(self.target()), Signal::SIGKILL) {
+            warn("SIGKILL to the container", e);
+        }
+    }
+
     /// A paused container must be thawed to act on a stop signal.
     fn thaw(&self) {
         if let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") {
@@ -220,6 +237,14 @@ impl Monitor<'_> {
     fn on_signal(&mut self, sig: i32) -> io::Result<Option<ExitStatus>> {
         if sig == Signal::SIGCHLD as i32 {
             return self.child.try_wait();
+        }
+        if sig == KILL_REQUEST_SIGNAL {
+            self.stop_requested = true;
+            self.last_signal = Some(9);
+            self.kill_container();
+            self.killed = true;
+            self.deadline = Some(Instant::now() + RUNTIME_GRACE);
+            return Ok(None);
         }
         if sig == STOP_REQUEST_SIGNAL {
             if !self.stop_requested {
@@ -361,8 +386,13 @@ pub fn run(a: &MonitorArgs) -> io::Result<i32> {
     crate::fsutil::atomic_write(&marker, format!("{} {started_at}", std::process::id()).as_bytes())?;
     let pid_file = a.bundle.join("pid");
     match start(a, &pid_file, mask) {
-        Ok((child, proxy, output)) => Ok(supervise_to_end(a, child, pid_file, proxy, output, &sfd, started_at)),
+        Ok((child, proxy, output)) => {
+            let code = supervise_to_end(a, child, pid_file, proxy, output, &sfd, started_at);
+            super::network::down(a);
+            Ok(code)
+        }
         Err(e) => {
+            super::network::down(a);
             let rec = ExitRecord { exit_code: START_FAILURE_CODE, finished_at: now_usec(), stop_requested: false, started_at };
             if let Err(w) = rec.write(&a.exit_file) {
                 warn("recording the failed start", w);
@@ -395,6 +425,7 @@ fn start(a: &MonitorArgs, pid_file: &Path, mask: SigSet) -> io::Result<Started> 
         }
         None => (None, None),
     };
+    super::network::up(a)?;
     let child = spawn_runtime(a, pid_file, mask, pipes, proxy.is_some(), payload)
         .map_err(|e| io::Error::new(e.kind(), format!("running {}: {e}", a.runtime.program.display())))?;
     Ok((child, proxy, output))

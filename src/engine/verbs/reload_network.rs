@@ -1,0 +1,50 @@
+//! ReloadNetwork: set a running container's network up again with the same
+//! addresses and ports (after a firewall reload dropped netavark's rules).
+
+use super::super::{blocking, Engine};
+use crate::model::{Error, Result, Verb};
+use crate::network::NetworkError;
+
+impl Engine {
+    /// ReloadNetwork: netavark teardown and setup in the container's own
+    /// namespace; nothing of the record changes.
+    pub async fn reload_network(&self, name: &str) -> Result<()> {
+        let (c, _g) = self.locked(name).await?;
+        let rec = self.refresh(&c).await?;
+        rec.state.check(Verb::ReloadNetwork, name)?;
+        if !rec.spec.network.is_bridge() {
+            let mode = rec.spec.network.to_option();
+            return Err(Error::invalid("Network", format!("container {name} has no bridge network (Network is {mode})")));
+        }
+        let (networks, id) = (self.networks().clone(), rec.id.clone());
+        blocking(move || networks.reload(&id)).await.map_err(|e| match e {
+            NetworkError::NotSetUp { .. } => {
+                Error::Network { action: "reload the network", message: format!("container {name}'s network is not set up") }
+            }
+            e => Error::Network { action: "reload the network", message: e.to_string() },
+        })?;
+        self.crash_point("reload network: set up again").await;
+        tracing::info!(container = name, "network reloaded");
+        Ok(())
+    }
+
+    /// ReloadNetworks: every running bridged container's network; the
+    /// names reloaded. All are tried; the first failure is returned.
+    pub async fn reload_networks(&self) -> Result<Vec<String>> {
+        let mut done = Vec::new();
+        let mut first_err = None;
+        for rec in self.list() {
+            if !rec.spec.network.is_bridge() || rec.state.check(Verb::ReloadNetwork, rec.name.as_str()).is_err() {
+                continue;
+            }
+            match self.reload_network(rec.name.as_str()).await {
+                Ok(()) => done.push(rec.name.to_string()),
+                Err(e) => {
+                    tracing::warn!(container = %rec.name, "cannot reload its network: {e}");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(done), Err)
+    }
+}
