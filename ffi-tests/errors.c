@@ -232,7 +232,6 @@ static void bad_spec_values(void)
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "RestartPolicy", berth_spec_set_restart_policy(s, "sometimes"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Dependencies", berth_spec_add_dependency(s, "-bad"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Labels", berth_spec_set_label(s, "", "v"));
-    MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Volumes", berth_spec_add_volume(s, "/only-one"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Network", berth_spec_set_network(s, "none,host"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Volumes", berth_spec_add_volume(s, "-bad-name:/data"));
     MENTIONS(BERTH_RESULT_INVALID_ARGUMENT, "Volumes", berth_spec_add_volume(s, "/a:/b:bogus"));

@@ -283,7 +283,8 @@ async fn an_image_in_use_is_not_removed() {
 
 #[tokio::test]
 async fn fifty_containers_share_the_images_layers() {
-    let _g = daemon_lock().read().await;
+    // Alone: it measures the whole image store, which other tests change.
+    let _g = daemon_lock().write().await;
     let c = client().await;
     let (image, _) = import(&c, &app_image(&common::unique("fifty"))).await;
     let images_before = du_kib(&format!("{STATE}/images"));
@@ -489,7 +490,8 @@ fn hostile_tarball(kind: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn bad_input_is_named_and_changes_nothing() {
-    let _g = daemon_lock().read().await;
+    // Alone: it measures the whole image store, which other tests change.
+    let _g = daemon_lock().write().await;
     let c = client().await;
     let f = common::installed();
     let (image, id) = import(&c, &app_image(&common::unique("bad"))).await;
