@@ -95,6 +95,10 @@ async fn systemctl_behind_berths_back() {
     let unit = format!("berth-{name}.service");
 
     c.start(&name, false).await.unwrap();
+    // Until its trap is set, the container's init ignores SIGTERM (the
+    // kernel protects a PID namespace's init) and would be SIGKILLed at
+    // the stop timeout: "up" comes after the trap.
+    common::wait_until(Duration::from_secs(20), || common::journal_lines(&name).iter().any(|l| l == "up"));
     ok("systemctl", &["stop", &unit]);
     assert_eq!(c.wait(&name, &[], Some(Duration::from_secs(20))).await.unwrap(), 0);
     assert_eq!(prop(&path, "State"), "s \"stopped\"");

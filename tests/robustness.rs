@@ -281,7 +281,14 @@ async fn systemctl_kill_works_on_container_units() {
             for _ in 0..5 {
                 ok("systemctl", &["kill", "--kill-whom=all", "--signal=USR1", &unit]);
             }
-            ok("systemctl", &["kill", "--signal=KILL", &unit]);
+            let out = run("systemctl", &["kill", "--signal=KILL", &unit]);
+            if !out.status.success() {
+                // systemd 252 re-reads cgroup.procs of a cgroup runc removes
+                // once its container died (ENODEV); the kill itself went
+                // through. crun (no cgroup manager) never shows it.
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(rt == "runc" && err.contains("No such device"), "systemctl kill {unit}: {err}");
+            }
             assert_eq!(c.wait(&name, &[], None).await.unwrap(), 137);
             c.remove(&name, false, None).await.unwrap();
         }
