@@ -12,7 +12,7 @@ mod fixture;
 
 use anyhow::{bail, Context, Result};
 use berth::client::{Client, ContainerProxy};
-use berth::model::{LogOptions, OptionValue};
+use berth::model::{ExecConfig, LogOptions, OptionValue};
 use std::os::unix::fs::OpenOptionsExt;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -529,6 +529,78 @@ async fn bus_breakdown(c: &Client, s: &Setup, n: usize) -> Result<()> {
     ] {
         println!("    {label:<84} {:>6.2}", stats(v).med);
     }
+    Ok(())
+}
+
+/// `exec` of /bin/true in a running container, round trip, as a user types
+/// it: berthctl against podman exec, berth's D-Bus calls, and crun's own
+/// exec in berth's container (the floor: no supervisor at all).
+async fn exec_latency(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
+    let (name, pname) = ("bench-exec", "bench-exec-podman");
+    c.create(name, &spec(&s.rootfs, &SLEEP, false)).await?;
+    c.start(name, false).await?;
+    let id = c.info(name).await?.id;
+    // The runtime's id of the container (RunLayout::runtime_id) and the
+    // runtime root berthd gives crun.
+    let runtime_id = &id[..32.min(id.len())];
+    let floor = ["crun", "--root", "/run/berth/crun", "--cgroup-manager=disabled", "exec", runtime_id, "/bin/true"];
+    let cli = ["berthctl", "exec", name, "/bin/true"];
+    let pod = ["podman", "exec", pname, "/bin/true"];
+    if let Some(p) = &s.podman {
+        podman(p, "run", pname, &SLEEP).await?;
+    }
+    let config = ExecConfig { command: vec!["/bin/true".into()], ..Default::default() };
+    let (mut berth, mut api, mut crun, mut pexec) = (vec![], vec![], vec![], vec![]);
+    // The D-Bus round trip by call: ExecCreate, ExecStart, ExecWait.
+    let mut calls: [Vec<f64>; 3] = Default::default();
+    for i in 0..=s.runs {
+        let keep = i > 0;
+        for k in 0..4 {
+            let v = match (i + k) % 4 {
+                0 => (timed(&cli).await?, &mut berth),
+                1 => {
+                    let t0 = Instant::now();
+                    let session = c.exec_create(name, &config).await?;
+                    let t1 = Instant::now();
+                    c.exec_start(name, &session).await?;
+                    let t2 = Instant::now();
+                    let code = c.exec_wait(name, &session, Some(Duration::from_secs(10))).await?;
+                    if code != 0 {
+                        bail!("/bin/true in an exec session exited with {code}");
+                    }
+                    if keep {
+                        for (v, d) in calls.iter_mut().zip([t1 - t0, t2 - t1, t2.elapsed()]) {
+                            v.push(ms(d));
+                        }
+                    }
+                    (ms(t0.elapsed()), &mut api)
+                }
+                2 => (timed(&floor).await?, &mut crun),
+                3 if s.podman.is_some() => (timed(&pod).await?, &mut pexec),
+                _ => continue,
+            };
+            if keep {
+                v.1.push(v.0);
+            }
+            settle().await;
+        }
+    }
+    head(&format!("exec latency, ms: /bin/true in a running container, round trip ({} runs each)", s.runs));
+    row("berthctl exec", &berth);
+    row("berth ExecCreate, ExecStart, ExecWait (D-Bus)", &api);
+    for (label, v) in ["  of which ExecCreate", "  ExecStart (the monitor spawns crun exec)", "  ExecWait (until the session's end)"].iter().zip(&calls) {
+        row(label, v);
+    }
+    row("floor: crun exec", &crun);
+    row("ratio berthctl exec / crun exec", &ratios(&berth, &crun));
+    if s.podman.is_some() {
+        row("podman exec", &pexec);
+        row("ratio podman exec / berthctl exec", &ratios(&pexec, &berth));
+        let r = stats(&ratios(&pexec, &berth)).med;
+        t.check("exec: berthctl 3x faster than podman exec", format!("{r:.2}x"), r >= 3.0);
+        podman(s.podman.as_ref().unwrap(), "rm", pname, &[]).await?;
+    }
+    c.remove(name, true, Some(0)).await?;
     Ok(())
 }
 
@@ -1402,6 +1474,9 @@ async fn images(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
         BTreeMap::from([
             ("Image".to_string(), OptionValue::Str(image_id.clone())),
             ("Command".into(), OptionValue::StrList(command.iter().map(|s| s.to_string()).collect())),
+            // As the directory container: the image's cost alone (the
+            // network section measures the bridge's).
+            ("Network".into(), OptionValue::Str("none".into())),
         ])
     };
     let (mut from_image, mut from_dir, mut creates) = (vec![], vec![], vec![]);
@@ -1460,6 +1535,9 @@ async fn main() -> Result<()> {
     }
     if s.runs("notify") {
         notify_latency(&c, &s).await?;
+    }
+    if s.runs("exec") {
+        exec_latency(&c, &s, &mut t).await?;
     }
     if s.runs("churn") {
         churn(&c, &s, &mut t).await?;

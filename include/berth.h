@@ -104,6 +104,52 @@
 #define BERTH_LOGS_STDERR 2
 
 /**
+ * Attach to the process's stdin (`streams` of the attach functions).
+ */
+#define BERTH_ATTACH_STDIN 1
+
+/**
+ * Attach to its stdout (a terminal's output is stdout).
+ */
+#define BERTH_ATTACH_STDOUT 2
+
+/**
+ * Attach to its stderr.
+ */
+#define BERTH_ATTACH_STDERR 4
+
+/**
+ * Frame kinds: input for the process (an empty one ends its input).
+ */
+#define BERTH_STREAM_STDIN 1
+
+#define BERTH_STREAM_STDOUT 2
+
+#define BERTH_STREAM_STDERR 3
+
+/**
+ * The process exited; the payload is its exit code (int32, little-endian).
+ * The last frame.
+ */
+#define BERTH_FRAME_EXIT 4
+
+/**
+ * The detach keys were typed; the process runs on. The last frame.
+ */
+#define BERTH_FRAME_DETACHED 5
+
+/**
+ * A window size for the process's terminal (rows, cols: uint16 each,
+ * little-endian).
+ */
+#define BERTH_FRAME_RESIZE 6
+
+/**
+ * The largest frame: one kind byte and up to 32 KiB of payload.
+ */
+#define BERTH_ATTACH_MAX_PACKET 32769
+
+/**
  * What kind of failure, as every front end reports it. Values 1 to 99 are
  * berthd's D-Bus errors; values from 100 happen on the caller's side of
  * the bus. Retired values are never reused.
@@ -210,6 +256,19 @@ enum berth_result
    * of it was kept.
    */
   BERTH_RESULT_INVALID_IMAGE = 24,
+  /**
+   * No exec session of that id in the container.
+   */
+  BERTH_RESULT_NO_SUCH_EXEC_SESSION = 30,
+  /**
+   * A resize of a container or exec session that has no terminal.
+   */
+  BERTH_RESULT_NOT_A_TERMINAL = 31,
+  /**
+   * The exec session is not in a state that allows the call (started
+   * twice, resized before it runs).
+   */
+  BERTH_RESULT_INVALID_EXEC_STATE = 32,
   /**
    * A pointer parameter was NULL.
    */
@@ -490,6 +549,44 @@ typedef struct berth_log_line {
  * exceptions) into libberth.
  */
 typedef int (*berth_log_callback)(void *userdata, const struct berth_log_line *line);
+
+/**
+ * What an exec session runs. Zero-initialise it, then set `argv`/`argc`
+ * (required) and what else is wanted; NULL `env`, `user` or `workdir`
+ * mean the container's.
+ */
+typedef struct berth_exec_options {
+  /**
+   * The command and its arguments (`argc` strings).
+   */
+  const char *const *argv;
+  size_t argc;
+  /**
+   * `KEY=VALUE` entries over the container's environment (`envc` strings).
+   */
+  const char *const *env;
+  size_t envc;
+  /**
+   * "uid[:gid]".
+   */
+  const char *user;
+  /**
+   * An absolute directory inside the container.
+   */
+  const char *workdir;
+  /**
+   * A pseudo-terminal for the process.
+   */
+  bool terminal;
+  /**
+   * Keep its stdin open for the attached caller.
+   */
+  bool interactive;
+  /**
+   * Every capability, not only the container's.
+   */
+  bool privileged;
+} berth_exec_options;
 
 /**
  * Called with each piece of an export, in order, on the thread that called
@@ -987,6 +1084,117 @@ void berth_logs_cancel(const struct berth_logs *logs);
  * Free a handle once no `berth_logs_read()` on it runs; NULL is ignored.
  */
 void berth_logs_free(struct berth_logs *logs);
+
+/**
+ * Attach to a running container: `streams` is an OR of BERTH_ATTACH_*
+ * (stdin only for a container created Interactive); `detach_keys` in
+ * podman's notation ("ctrl-p,ctrl-q" when NULL or "", "none" for none).
+ * On success `*fd` is the caller's.
+ */
+berth_result berth_client_attach(const struct berth_client *client,
+                                 const char *name,
+                                 uint32_t streams,
+                                 const char *detach_keys,
+                                 int *fd);
+
+/**
+ * Start a container attached from before it runs (no output is missed);
+ * as berth_client_start() and berth_client_attach().
+ */
+berth_result berth_client_start_and_attach(const struct berth_client *client,
+                                           const char *name,
+                                           bool recursive,
+                                           uint32_t streams,
+                                           const char *detach_keys,
+                                           int *fd);
+
+/**
+ * Set the window size of a running container's terminal
+ * (BERTH_RESULT_NOT_A_TERMINAL without one).
+ */
+berth_result berth_client_attach_resize(const struct berth_client *client,
+                                        const char *name,
+                                        uint16_t rows,
+                                        uint16_t cols);
+
+/**
+ * Send `len` bytes of input to the process on an attach descriptor
+ * (framed; blocks while the monitor's queue is full). `len` 0 ends its
+ * input: its stdin is closed (a terminal stays open).
+ */
+berth_result berth_attach_write_stdin(int fd, const void *data, size_t len);
+
+/**
+ * Set the window size of the attached process's terminal, in band: this
+ * needs no call to berthd.
+ */
+berth_result berth_attach_send_resize(int fd, uint16_t rows, uint16_t cols);
+
+/**
+ * Receive one frame: its kind in `*kind`, its payload in `buf` and its
+ * length in `*len`. At the end of the stream `*kind` is 0. Blocks until a
+ * frame comes. A `cap` of BERTH_ATTACH_MAX_PACKET - 1 bytes holds any
+ * frame; a frame larger than `cap` is lost (BERTH_RESULT_INVALID_PARAMETER).
+ */
+berth_result berth_attach_read(int fd, void *buf, size_t cap, uint8_t *kind, size_t *len);
+
+/**
+ * Create an exec session in a running container; on success `*session`
+ * is its id, the caller's (free it with berth_string_free()).
+ */
+berth_result berth_client_exec_create(const struct berth_client *client,
+                                      const char *name,
+                                      const struct berth_exec_options *options,
+                                      char **session);
+
+/**
+ * Start a created session detached (its output is discarded).
+ */
+berth_result berth_client_exec_start(const struct berth_client *client,
+                                     const char *name,
+                                     const char *session);
+
+/**
+ * Start a created session attached from before it runs: `streams` and
+ * `detach_keys` as in berth_client_attach(); on success `*fd` is the
+ * caller's, and its last frame is BERTH_FRAME_EXIT with the session's
+ * exit code.
+ */
+berth_result berth_client_exec_start_and_attach(const struct berth_client *client,
+                                                const char *name,
+                                                const char *session,
+                                                uint32_t streams,
+                                                const char *detach_keys,
+                                                int *fd);
+
+/**
+ * Set the window size of a running session's terminal.
+ */
+berth_result berth_client_exec_resize(const struct berth_client *client,
+                                      const char *name,
+                                      const char *session,
+                                      uint16_t rows,
+                                      uint16_t cols);
+
+/**
+ * Wait until the session has ended and write its exit code to
+ * `*exit_code` (-1 when its end went unrecorded). `timeout_ms` as in
+ * berth_client_wait().
+ */
+berth_result berth_client_exec_wait(const struct berth_client *client,
+                                    const char *name,
+                                    const char *session,
+                                    uint64_t timeout_ms,
+                                    int32_t *exit_code);
+
+/**
+ * The session as JSON (Id, State, Pid, ExitCode, Config, ...); `*json` is
+ * the caller's, free it with berth_string_free().
+ */
+berth_result berth_client_exec_inspect(const struct berth_client *client,
+                                       const char *name,
+                                       const char *session,
+                                       char **json);
 
 /**
  * ImportImage from the file at `path`: an oci-archive, a docker-archive

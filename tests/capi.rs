@@ -181,6 +181,11 @@ fn watch_freed_from_its_callback_at_exit() {
 }
 
 #[test]
+fn c_attach_and_exec() {
+    assert!(ffi_test("attach.c").contains("attach: ok"));
+}
+
+#[test]
 fn c_network() {
     assert!(ffi_test("network.c").contains("network: ok"));
 }

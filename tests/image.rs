@@ -472,8 +472,9 @@ fn fifty_containers_share_one_image() {
         mounts.push(Mounted(target));
     }
     let per = create / 50;
+    // That nothing is copied is shown by the disk use below; the time is
+    // the benchmark's ("create from an image"), not a timed test's.
     println!("ContainerLayer::create: {per:?} on average");
-    assert!(per < std::time::Duration::from_millis(5), "create takes {per:?}");
     let uppers: u64 = (0..50).map(|i| du_kib(&dir.join(format!("c{i}")))).sum();
     assert_eq!(du_kib(store.root()), store_kib, "the store does not grow");
     // Each upper holds a 4 KiB file and a copied-up directory.

@@ -186,6 +186,10 @@ async fn a_container_runs_with_its_images_config() {
         let lines = common::wait_journal(&name, "uid=");
         let line = lines.iter().find(|l| l.contains("uid=")).unwrap();
         assert_eq!(line, "uid=1000 gid=1000 groups=1000 50 cwd=/srv/app mode=user keep=kept seed=seeded", "{runtime}");
+        // An exec session runs as the container does: the image's user,
+        // groups, working directory and Env under the caller's.
+        let o = ctl_ok(&["exec", &name, "sh", "-c", "echo $(id -u) $(id -G) $(pwd) $MODE $KEEP $PATH"]);
+        assert_eq!(o.trim(), "1000 1000 50 /srv/app user kept /bin", "{runtime}");
         // Stopped with the image's SIGINT.
         c.stop(&name, Some(10)).await.unwrap();
         common::wait_journal(&name, "got-int");

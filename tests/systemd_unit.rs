@@ -43,6 +43,8 @@ fn case(runtime: &str, script: &str, notify: bool, start_timeout: Duration) -> C
         stop_timeout: 5,
         notify,
         notify_socket: dir.path().join("notify.sock"),
+        terminal: false,
+        interactive: false,
         // The bundle has a network namespace of its own with lo only.
         network: None,
     };

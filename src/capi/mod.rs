@@ -26,11 +26,20 @@ mod events;
 
 mod logs;
 
+mod attach;
+
+mod exec;
+
 mod images;
 mod network;
 mod root;
 
+pub use attach::{
+    BERTH_ATTACH_MAX_PACKET, BERTH_ATTACH_STDERR, BERTH_ATTACH_STDIN, BERTH_ATTACH_STDOUT, BERTH_FRAME_DETACHED,
+    BERTH_FRAME_EXIT, BERTH_FRAME_RESIZE, BERTH_STREAM_STDERR, BERTH_STREAM_STDIN, BERTH_STREAM_STDOUT,
+};
 pub use client::berth_client;
+pub use exec::berth_exec_options;
 pub use root::berth_export_callback;
 pub use events::{berth_event, berth_event_callback, berth_event_watch, BERTH_EVENT_KIND_UNKNOWN};
 pub use list::{berth_container_info, berth_container_list};

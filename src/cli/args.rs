@@ -44,6 +44,9 @@ pub enum Command {
         /// Remove the container after it exits.
         #[arg(long)]
         rm: bool,
+        /// Keys that detach from the container (default ctrl-p,ctrl-q).
+        #[arg(long)]
+        detach_keys: Option<String>,
         #[command(flatten)]
         create: CreateArgs,
     },
@@ -58,8 +61,60 @@ pub enum Command {
         /// Start dependencies first.
         #[arg(long)]
         recursive: bool,
+        /// Attach to the container's output (one container); exit with its code.
+        #[arg(short = 'a', long)]
+        attach: bool,
+        /// With --attach, send this terminal's input to it (an Interactive container).
+        #[arg(short = 'i', long)]
+        interactive: bool,
+        /// Keys that detach from the container (default ctrl-p,ctrl-q).
+        #[arg(long)]
+        detach_keys: Option<String>,
         #[arg(required = true)]
         names: Vec<String>,
+    },
+    /// Attach this terminal to a running container (its stdin too when it
+    /// is Interactive); exit with its code, or 0 after the detach keys.
+    Attach {
+        /// Do not send this terminal's input.
+        #[arg(long)]
+        no_stdin: bool,
+        /// Keys that detach from the container (default ctrl-p,ctrl-q).
+        #[arg(long)]
+        detach_keys: Option<String>,
+        name: String,
+    },
+    /// Run a command in a running container; exit with its code (126: not
+    /// executable, 127: not found).
+    Exec {
+        /// Run it in the background; print the session's id.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Keep its stdin open and send this terminal's input.
+        #[arg(short = 'i', long)]
+        interactive: bool,
+        /// Give it a pseudo-terminal.
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// Environment entries KEY=VALUE.
+        #[arg(short = 'e', long = "env")]
+        env: Vec<String>,
+        /// uid[:gid] to run as.
+        #[arg(short = 'u', long)]
+        user: Option<String>,
+        /// Working directory inside the container.
+        #[arg(short = 'w', long)]
+        workdir: Option<String>,
+        /// Every capability, not only the container's.
+        #[arg(long)]
+        privileged: bool,
+        /// Keys that detach from it (default ctrl-p,ctrl-q).
+        #[arg(long)]
+        detach_keys: Option<String>,
+        name: String,
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND [ARG...]")]
+        command: Vec<String>,
     },
     Stop {
         /// Seconds before SIGKILL (default: the container's own).

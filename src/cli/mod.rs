@@ -1,16 +1,19 @@
 //! berthctl: argument structs, option mapping and output.
 
 mod args;
+mod attach;
 mod flags;
 mod images;
 
 pub use args::{Cli, Command, CreateArgs, NetworkCommand};
+pub use attach::{attach, stdin_is_terminal, Ended, Local};
 pub use images::{ImageCommand, ImageListArgs, VolumeCommand};
 pub use flags::{parse_size, ResourceFlags, SpecFlags};
 
-use crate::client::Client;
+use crate::client::{Client, Streams};
 use crate::model::{
-    parse_signal, ContainerInfo, Error, EventOptions, LogOptions, NetworkCreateOptions, OptionValue, Result, State,
+    parse_signal, ContainerInfo, Error, EventOptions, ExecConfig, LogOptions, NetworkCreateOptions, OptionValue, Result,
+    State,
 };
 use std::collections::BTreeMap;
 
@@ -196,6 +199,52 @@ async fn events(c: &Client, o: &EventOptions) -> Result<()> {
     r
 }
 
+/// Detach keys: the caller's, else podman's default when the local stdin
+/// is a terminal, else none (piped input may hold any byte).
+fn detach_keys(given: Option<String>) -> String {
+    given.unwrap_or_else(|| if stdin_is_terminal() { String::new() } else { "none".into() })
+}
+
+/// The exit status for how an attachment to a container ended: its code,
+/// 0 after a detach, else what Wait says. The stream ends when the
+/// container's process does, a moment before the container's state says so:
+/// Wait, so that a command run next (`rm`) finds it exited, as after podman.
+async fn container_code(c: &Client, name: &str, ended: Ended) -> Result<i32> {
+    match ended {
+        Ended::Exited(code) => {
+            c.wait(name, &[], None).await?;
+            Ok(code)
+        }
+        Ended::Detached => Ok(0),
+        Ended::Closed => c.wait(name, &[], None).await,
+    }
+}
+
+/// `exec`: create, start (attached unless -d), and the command's code.
+
+async fn exec(
+    c: &Client,
+    name: &str,
+    config: ExecConfig,
+    detach: bool,
+    keys: Option<String>,
+) -> Result<i32> {
+    let (interactive, terminal) = (config.interactive, config.terminal);
+    let session = c.exec_create(name, &config).await?;
+    if detach {
+        c.exec_start(name, &session).await?;
+        println!("{session}");
+        return Ok(0);
+    }
+    let streams = Streams { stdin: interactive, stdout: true, stderr: true, detach_keys: detach_keys(keys) };
+    let conn = c.exec_start_and_attach(name, &session, &streams).await?;
+    match attach::attach(conn, Local { stdin: interactive, terminal }).await? {
+        Ended::Exited(code) => Ok(code),
+        Ended::Detached => Ok(0),
+        Ended::Closed => c.exec_wait(name, &session, None).await,
+    }
+}
+
 /// `berthctl network ...`.
 async fn network(c: &Client, cmd: NetworkCommand) -> Result<i32> {
     match cmd {
@@ -270,28 +319,83 @@ pub async fn run(cli: Cli) -> Result<i32> {
             println!("{}", c.id_at(&path).await?);
             Ok(0)
         }
-        Command::Run { detach, rm, create } => {
+        Command::Run { detach, rm, detach_keys: keys, create } => {
             let (name, o) = create_options(&create)?;
+            let flag = |k: &str| matches!(o.get(k), Some(OptionValue::Bool(true)));
+            let (interactive, terminal) = (flag("Interactive"), flag("Terminal"));
             let path = c.create(&name, &o).await?;
             let name = c.name_at(&path).await?;
-            if let Err(e) = c.start(&name, false).await {
-                if rm {
-                    let _ = c.remove(&name, true, Some(0)).await;
-                }
-                return Err(e);
-            }
             if detach {
+                if let Err(e) = c.start(&name, false).await {
+                    if rm {
+                        let _ = c.remove(&name, true, Some(0)).await;
+                    }
+                    return Err(e);
+                }
                 println!("{}", c.id_at(&path).await?);
                 return Ok(0);
             }
-            let code = c.wait(&name, &[], None).await?;
-            if rm {
+            // As podman's run: attached from before the start, so that no
+            // output is missed.
+            let streams = Streams { stdin: interactive, stdout: true, stderr: true, detach_keys: detach_keys(keys) };
+            let conn = match c.start_and_attach(&name, false, &streams).await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    if rm {
+                        let _ = c.remove(&name, true, Some(0)).await;
+                    }
+                    return Err(e);
+                }
+            };
+            let ended = attach::attach(conn, Local { stdin: interactive, terminal }).await?;
+            let code = container_code(&c, &name, ended).await?;
+            if rm && ended != Ended::Detached {
                 c.remove(&name, true, None).await?;
             }
             Ok(code)
         }
         Command::Init { recursive, names } => each(&names, |n| { let c = c.clone(); async move { c.init(&n, recursive).await } }).await,
-        Command::Start { recursive, names } => each(&names, |n| { let c = c.clone(); async move { c.start(&n, recursive).await } }).await,
+        Command::Start { recursive, attach: true, interactive, detach_keys: keys, names } => {
+            let [name] = names.as_slice() else {
+                return Err(Error::invalid("names", "start --attach takes one container"));
+            };
+            let spec = c.info(name).await?.spec;
+            let stdin = interactive && spec.interactive;
+            let streams = Streams { stdin, stdout: true, stderr: true, detach_keys: detach_keys(keys) };
+            let conn = c.start_and_attach(name, recursive, &streams).await?;
+            let ended = attach::attach(conn, Local { stdin, terminal: spec.terminal }).await?;
+            container_code(&c, name, ended).await
+        }
+        Command::Start { recursive, names, .. } => each(&names, |n| { let c = c.clone(); async move { c.start(&n, recursive).await } }).await,
+        Command::Attach { no_stdin, detach_keys: keys, name } => {
+            let spec = c.info(&name).await?.spec;
+            let stdin = spec.interactive && !no_stdin;
+            let streams = Streams { stdin, stdout: true, stderr: true, detach_keys: detach_keys(keys) };
+            let conn = c.attach(&name, &streams).await?;
+            let ended = attach::attach(conn, Local { stdin, terminal: spec.terminal }).await?;
+            container_code(&c, &name, ended).await
+        }
+        Command::Exec { detach, interactive, tty, env, user, workdir, privileged, detach_keys: keys, name, command } => {
+            let mut o: BTreeMap<String, OptionValue> = [
+                ("Command".to_string(), OptionValue::StrList(command)),
+                ("Interactive".to_string(), OptionValue::Bool(interactive)),
+                ("Terminal".to_string(), OptionValue::Bool(tty)),
+                ("Privileged".to_string(), OptionValue::Bool(privileged)),
+            ]
+            .into();
+            if !env.is_empty() {
+                o.insert("Env".into(), OptionValue::StrList(env));
+            }
+            if let Some(u) = user {
+                o.insert("User".into(), OptionValue::Str(u));
+            }
+            if let Some(w) = workdir {
+                o.insert("WorkingDir".into(), OptionValue::Str(w));
+            }
+            // Checked here too, so that a bad flag names itself before berthd is asked.
+            let config = ExecConfig::from_options(&o)?;
+            exec(&c, &name, config, detach, keys).await
+        }
         Command::Stop { time, names } => each(&names, |n| { let c = c.clone(); async move { c.stop(&n, time).await } }).await,
         Command::Kill { signal, names } => {
             let sig = parse_signal(&signal, "Signal")?;
@@ -415,6 +519,24 @@ mod tests {
         let cli = Cli::try_parse_from(["berthctl", "create", "web"]).unwrap();
         let Command::Create(a) = cli.command else { panic!() };
         assert!(!create_options(&a).unwrap().1.contains_key("Command"), "the image's command");
+        let cli = Cli::try_parse_from(["berthctl", "run", "-it", "--name", "t", "--rootfs", "/r", "/bin/sh"]).unwrap();
+        let Command::Run { detach: false, create, .. } = cli.command else { panic!() };
+        let (name, o) = create_options(&create).unwrap();
+        assert_eq!(o["Command"], OptionValue::StrList(vec!["/bin/sh".into()]));
+        assert_eq!((name.as_str(), &o["Terminal"], &o["Interactive"]), ("t", &OptionValue::Bool(true), &OptionValue::Bool(true)));
+    }
+
+    #[test]
+    fn exec_takes_podmans_flags_then_the_command() {
+        let cli = Cli::try_parse_from(["berthctl", "exec", "-it", "-e", "A=1", "-u", "1:2", "-w", "/tmp", "t", "sh", "-c", "x"]).unwrap();
+        let Command::Exec { interactive: true, tty: true, env, user, workdir, name, command, detach: false, .. } = cli.command else {
+            panic!()
+        };
+        assert_eq!((env, user.as_deref(), workdir.as_deref(), name.as_str()), (vec!["A=1".to_string()], Some("1:2"), Some("/tmp"), "t"));
+        assert_eq!(command, ["sh", "-c", "x"]);
+        assert!(Cli::try_parse_from(["berthctl", "exec", "t"]).is_err(), "a command is required");
+        let cli = Cli::try_parse_from(["berthctl", "start", "-ai", "t"]).unwrap();
+        assert!(matches!(cli.command, Command::Start { attach: true, interactive: true, .. }));
     }
 
     #[test]

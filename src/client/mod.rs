@@ -6,11 +6,11 @@ mod proxy;
 pub use proxy::{ContainerProxy, ManagerProxy};
 
 use crate::model::{
-    ContainerInfo, Error, ErrorKind, EventOptions, ImageDetails, ImageInfo, LogOptions, NetworkCreateOptions, NetworkInfo,
-    OptionValue, Result, State, VolumeInfo,
+    ContainerInfo, Error, ErrorKind, EventOptions, ExecConfig, ExecSessionInfo, ImageDetails, ImageInfo, LogOptions,
+    NetworkCreateOptions, NetworkInfo, OptionValue, Result, State, VolumeInfo,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 use zbus::{Connection, OwnedVariant, Variant};
 
@@ -108,6 +108,33 @@ fn parse_state(s: &str) -> Result<State> {
 
 fn parse_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::Bus { message: format!("berthd's {what} is not what this client reads: {e}") })
+}
+
+/// What an attach joins: which streams, and the detach keys (podman's
+/// notation; empty: ctrl-p,ctrl-q; `none`: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Streams {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub detach_keys: String,
+}
+
+impl Default for Streams {
+    /// stdout and stderr, the default detach keys.
+    fn default() -> Self {
+        Streams { stdin: false, stdout: true, stderr: true, detach_keys: String::new() }
+    }
+}
+
+/// A descriptor received over D-Bus, owned, and closed on exec (zbus
+/// receives descriptors without MSG_CMSG_CLOEXEC).
+fn owned(fd: zbus::OwnedFd) -> Result<OwnedFd> {
+    let fd: OwnedFd = fd.into();
+    let cloexec = nix::fcntl::FdFlag::FD_CLOEXEC;
+    nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(cloexec))
+        .map_err(|e| Error::Bus { message: format!("the descriptor berthd sent: {e}") })?;
+    Ok(fd)
 }
 
 #[derive(Clone)]
@@ -278,6 +305,57 @@ impl Client {
     /// method).
     pub async fn events(&self, fd: BorrowedFd<'_>, o: &EventOptions) -> Result<()> {
         self.manager.events(zbus::Fd::from(fd), variants(&o.to_options())).await.map_err(from_bus)
+    }
+
+    /// A connection to the running container's streams (the attach
+    /// stream, `model::attach`); berthd is not in its path.
+    pub async fn attach(&self, name: &str, s: &Streams) -> Result<OwnedFd> {
+        owned(self.manager.attach_container(name, s.stdin, s.stdout, s.stderr, &s.detach_keys).await.map_err(from_bus)?)
+    }
+
+    /// Start the container with this caller attached before it runs.
+    pub async fn start_and_attach(&self, name: &str, recursive: bool, s: &Streams) -> Result<OwnedFd> {
+        let fd = self.manager.start_and_attach_container(name, recursive, s.stdin, s.stdout, s.stderr, &s.detach_keys).await;
+        owned(fd.map_err(from_bus)?)
+    }
+
+    /// Set the container's terminal size.
+    pub async fn attach_resize(&self, name: &str, rows: u16, cols: u16) -> Result<()> {
+        self.manager.attach_resize_container(name, rows, cols).await.map_err(from_bus)
+    }
+
+    /// Create an exec session in the running container; its id.
+    pub async fn exec_create(&self, name: &str, config: &ExecConfig) -> Result<String> {
+        self.manager.exec_create(name, variants(&config.to_options())).await.map_err(from_bus)
+    }
+
+    /// Start an exec session detached.
+    pub async fn exec_start(&self, name: &str, session: &str) -> Result<()> {
+        self.manager.exec_start(name, session).await.map_err(from_bus)
+    }
+
+    /// Start an exec session with this caller attached.
+    pub async fn exec_start_and_attach(&self, name: &str, session: &str, s: &Streams) -> Result<OwnedFd> {
+        let fd = self.manager.exec_start_and_attach(name, session, s.stdin, s.stdout, s.stderr, &s.detach_keys).await;
+        owned(fd.map_err(from_bus)?)
+    }
+
+    pub async fn exec_resize(&self, name: &str, session: &str, rows: u16, cols: u16) -> Result<()> {
+        self.manager.exec_resize(name, session, rows, cols).await.map_err(from_bus)
+    }
+
+    pub async fn exec_inspect(&self, name: &str, session: &str) -> Result<ExecSessionInfo> {
+        parse_json("exec session", &self.manager.exec_inspect(name, session).await.map_err(from_bus)?)
+    }
+
+    pub async fn exec_list(&self, name: &str) -> Result<Vec<ExecSessionInfo>> {
+        parse_json("exec session list", &self.manager.exec_list(name).await.map_err(from_bus)?)
+    }
+
+    /// Wait for an exec session's end; its exit code.
+    pub async fn exec_wait(&self, name: &str, session: &str, t: Option<Duration>) -> Result<i32> {
+        let usec = t.map(|d| d.as_micros().max(1) as u64).unwrap_or(0);
+        self.manager.exec_wait(name, session, usec).await.map_err(from_bus)
     }
 
     /// Mount the container's root file system; its path on the host.

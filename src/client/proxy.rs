@@ -28,6 +28,37 @@ pub trait Manager {
     fn logs_container(&self, name: &str, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
     fn list_container_info(&self) -> zbus::Result<String>;
     fn events(&self, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
+    fn attach_container(&self, name: &str, stdin: bool, stdout: bool, stderr: bool, detach_keys: &str) -> zbus::Result<zbus::OwnedFd>;
+    #[allow(clippy::too_many_arguments)]
+    fn start_and_attach_container(
+        &self,
+        name: &str,
+        recursive: bool,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        detach_keys: &str,
+    ) -> zbus::Result<zbus::OwnedFd>;
+    fn attach_resize_container(&self, name: &str, rows: u16, cols: u16) -> zbus::Result<()>;
+    fn exec_create(&self, name: &str, options: HashMap<String, OwnedVariant>) -> zbus::Result<String>;
+    fn exec_start(&self, name: &str, session: &str) -> zbus::Result<()>;
+    #[allow(clippy::too_many_arguments)]
+    fn exec_start_and_attach(
+        &self,
+        name: &str,
+        session: &str,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        detach_keys: &str,
+    ) -> zbus::Result<zbus::OwnedFd>;
+    fn exec_resize(&self, name: &str, session: &str, rows: u16, cols: u16) -> zbus::Result<()>;
+    fn exec_inspect(&self, name: &str, session: &str) -> zbus::Result<String>;
+    fn exec_list(&self, name: &str) -> zbus::Result<String>;
+    fn exec_wait(&self, name: &str, session: &str, timeout_usec: u64) -> zbus::Result<i32>;
+
+    #[zbus(signal)]
+    fn exec_died(&self, name: String, session: String, exit_code: i32) -> zbus::Result<()>;
     fn reload_network(&self, name: &str) -> zbus::Result<()>;
     fn reload_networks(&self) -> zbus::Result<Vec<String>>;
     fn create_network(&self, name: &str, options: HashMap<String, OwnedVariant>) -> zbus::Result<String>;

@@ -4,7 +4,7 @@ use super::error::BusError;
 
 type Result<T> = std::result::Result<T, BusError>;
 use super::options::{from_variants, timeout_arg};
-use super::{wait_args, Objects};
+use super::{stdio, wait_args, Objects};
 use crate::engine::Engine;
 use crate::model::signal_name;
 use crate::store::Record;
@@ -120,6 +120,67 @@ impl ContainerObject {
     async fn inspect(&self, #[zbus(header)] header: Header<'_>) -> Result<String> {
         let rec = self.engine.inspect(&self.name)?;
         Ok(super::info_json(&self.engine, &rec, self.objects.clients.is_root(&header).await))
+    }
+
+    /// A connection to the container's streams (see AttachContainer).
+    async fn attach(&self, stdin: bool, stdout: bool, stderr: bool, detach_keys: String, #[zbus(header)] header: Header<'_>) -> Result<zbus::OwnedFd> {
+        stdio::root_only(&self.objects.clients, &header, "Attach").await?;
+        stdio::attach(&self.engine, &self.name, stdio::attach_options(stdin, stdout, stderr, detach_keys)).await
+    }
+    /// Start with the caller attached before the container runs.
+    async fn start_and_attach(
+        &self,
+        recursive: bool,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        detach_keys: String,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<zbus::OwnedFd> {
+        stdio::root_only(&self.objects.clients, &header, "StartAndAttach").await?;
+        let o = stdio::attach_options(stdin, stdout, stderr, detach_keys);
+        stdio::start_and_attach(&self.engine, &self.name, recursive, o).await
+    }
+    async fn attach_resize(&self, rows: u16, cols: u16, #[zbus(header)] header: Header<'_>) -> Result<()> {
+        stdio::root_only(&self.objects.clients, &header, "AttachResize").await?;
+        stdio::attach_resize(&self.engine, &self.name, rows, cols).await
+    }
+    async fn exec_create(&self, options: HashMap<String, OwnedVariant>, #[zbus(header)] header: Header<'_>) -> Result<String> {
+        stdio::root_only(&self.objects.clients, &header, "ExecCreate").await?;
+        stdio::exec_create(&self.engine, &self.name, options).await
+    }
+    async fn exec_start(&self, session: String, #[zbus(header)] header: Header<'_>) -> Result<()> {
+        stdio::root_only(&self.objects.clients, &header, "ExecStart").await?;
+        stdio::exec_start(&self.engine, &self.name, &session).await
+    }
+    async fn exec_start_and_attach(
+        &self,
+        session: String,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        detach_keys: String,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<zbus::OwnedFd> {
+        stdio::root_only(&self.objects.clients, &header, "ExecStartAndAttach").await?;
+        let o = stdio::attach_options(stdin, stdout, stderr, detach_keys);
+        stdio::exec_start_and_attach(&self.engine, &self.name, &session, o).await
+    }
+    async fn exec_resize(&self, session: String, rows: u16, cols: u16, #[zbus(header)] header: Header<'_>) -> Result<()> {
+        stdio::root_only(&self.objects.clients, &header, "ExecResize").await?;
+        stdio::exec_resize(&self.engine, &self.name, &session, rows, cols).await
+    }
+    async fn exec_inspect(&self, session: String, #[zbus(header)] header: Header<'_>) -> Result<String> {
+        stdio::root_only(&self.objects.clients, &header, "ExecInspect").await?;
+        stdio::exec_inspect(&self.engine, &self.name, &session).await
+    }
+    async fn exec_list(&self, #[zbus(header)] header: Header<'_>) -> Result<String> {
+        stdio::root_only(&self.objects.clients, &header, "ExecList").await?;
+        stdio::exec_list(&self.engine, &self.name).await
+    }
+    async fn exec_wait(&self, session: String, timeout_usec: u64, #[zbus(header)] header: Header<'_>) -> Result<i32> {
+        stdio::root_only(&self.objects.clients, &header, "ExecWait").await?;
+        stdio::exec_wait(&self.engine, &self.objects.clients, &header, &self.name, &session, timeout_usec).await
     }
 
     #[zbus(property(emits_changed_signal = "const"))]

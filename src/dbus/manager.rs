@@ -5,7 +5,7 @@ use super::error::BusError;
 
 type Result<T> = std::result::Result<T, BusError>;
 use super::options::{from_variants, timeout_arg};
-use super::{container_path, wait_args, Objects};
+use super::{container_path, stdio, wait_args, Objects};
 use crate::engine::Engine;
 use std::collections::HashMap;
 use super::clients::{unless_gone, Slot};
@@ -267,10 +267,97 @@ impl Manager {
         Ok(())
     }
 
+    /// A connection to the running container's streams (see the attach
+    /// stream in the README). `detach_keys`: podman's notation; "" is
+    /// ctrl-p,ctrl-q, "none" none.
+    async fn attach_container(
+        &self,
+        name: String,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        detach_keys: String,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<zbus::OwnedFd> {
+        stdio::root_only(&self.objects.clients, &header, "AttachContainer").await?;
+        stdio::attach(&self.engine, &name, stdio::attach_options(stdin, stdout, stderr, detach_keys)).await
+    }
+    /// Start the container with the caller attached before it runs.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_and_attach_container(
+        &self,
+        name: String,
+        recursive: bool,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        detach_keys: String,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<zbus::OwnedFd> {
+        stdio::root_only(&self.objects.clients, &header, "StartAndAttachContainer").await?;
+        let o = stdio::attach_options(stdin, stdout, stderr, detach_keys);
+        stdio::start_and_attach(&self.engine, &name, recursive, o).await
+    }
+    /// Set the container's terminal size.
+    async fn attach_resize_container(&self, name: String, rows: u16, cols: u16, #[zbus(header)] header: Header<'_>) -> Result<()> {
+        stdio::root_only(&self.objects.clients, &header, "AttachResizeContainer").await?;
+        stdio::attach_resize(&self.engine, &name, rows, cols).await
+    }
+    /// Create an exec session (Command as, Env as, User s, WorkingDir s,
+    /// Terminal b, Interactive b, Privileged b); its id.
+    async fn exec_create(&self, name: String, options: HashMap<String, OwnedVariant>, #[zbus(header)] header: Header<'_>) -> Result<String> {
+        stdio::root_only(&self.objects.clients, &header, "ExecCreate").await?;
+        stdio::exec_create(&self.engine, &name, options).await
+    }
+    /// Start an exec session detached.
+    async fn exec_start(&self, name: String, session: String, #[zbus(header)] header: Header<'_>) -> Result<()> {
+        stdio::root_only(&self.objects.clients, &header, "ExecStart").await?;
+        stdio::exec_start(&self.engine, &name, &session).await
+    }
+    /// Start an exec session with the caller attached.
+    #[allow(clippy::too_many_arguments)]
+    async fn exec_start_and_attach(
+        &self,
+        name: String,
+        session: String,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        detach_keys: String,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<zbus::OwnedFd> {
+        stdio::root_only(&self.objects.clients, &header, "ExecStartAndAttach").await?;
+        let o = stdio::attach_options(stdin, stdout, stderr, detach_keys);
+        stdio::exec_start_and_attach(&self.engine, &name, &session, o).await
+    }
+    /// Set a running exec session's terminal size.
+    async fn exec_resize(&self, name: String, session: String, rows: u16, cols: u16, #[zbus(header)] header: Header<'_>) -> Result<()> {
+        stdio::root_only(&self.objects.clients, &header, "ExecResize").await?;
+        stdio::exec_resize(&self.engine, &name, &session, rows, cols).await
+    }
+    /// An exec session as JSON.
+    async fn exec_inspect(&self, name: String, session: String, #[zbus(header)] header: Header<'_>) -> Result<String> {
+        stdio::root_only(&self.objects.clients, &header, "ExecInspect").await?;
+        stdio::exec_inspect(&self.engine, &name, &session).await
+    }
+    /// The container's exec sessions (a JSON array).
+    async fn exec_list(&self, name: String, #[zbus(header)] header: Header<'_>) -> Result<String> {
+        stdio::root_only(&self.objects.clients, &header, "ExecList").await?;
+        stdio::exec_list(&self.engine, &name).await
+    }
+    /// Wait until an exec session has ended; its exit code (-1 when its
+    /// end went unrecorded). `timeout_usec` 0 waits for ever.
+    async fn exec_wait(&self, name: String, session: String, timeout_usec: u64, #[zbus(header)] header: Header<'_>) -> Result<i32> {
+        stdio::root_only(&self.objects.clients, &header, "ExecWait").await?;
+        stdio::exec_wait(&self.engine, &self.objects.clients, &header, &name, &session, timeout_usec).await
+    }
+
     #[zbus(signal)]
     pub async fn container_new(emitter: &SignalEmitter<'_>, name: &str, path: OwnedObjectPath) -> zbus::Result<()>;
     #[zbus(signal)]
     pub async fn container_removed(emitter: &SignalEmitter<'_>, name: &str, path: OwnedObjectPath) -> zbus::Result<()>;
+    #[zbus(signal)]
+    pub async fn exec_died(emitter: &SignalEmitter<'_>, name: &str, session: &str, exit_code: i32) -> zbus::Result<()>;
     #[zbus(signal)]
     pub async fn event(emitter: &SignalEmitter<'_>, name: &str, id: &str, event: &str, usec: u64) -> zbus::Result<()>;
 

@@ -8,6 +8,7 @@ pub mod daemon;
 mod error;
 mod manager;
 mod options;
+mod stdio;
 
 pub use container::ContainerObject;
 pub use error::{BusError, BusResult};
@@ -153,6 +154,27 @@ impl Objects {
     }
 }
 
+impl Objects {
+    /// Every ended exec session becomes an ExecDied signal.
+    fn forward_exec_died(&self) {
+        let mut rx = self.engine.subscribe_exec_died();
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let d = match rx.recv().await {
+                    Ok(d) => d,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!("{n} ExecDied signals were not sent");
+                        continue;
+                    }
+                    Err(_) => return,
+                };
+                let _ = Manager::exec_died(&this.emitter(), &d.name, &d.session, d.exit_code).await;
+            }
+        });
+    }
+}
+
 /// Serve the engine on `conn`: every object first, then the bus name.
 pub async fn serve(conn: &Connection, engine: Engine) -> zbus::Result<()> {
     let clients = clients::Clients::new(conn).await?;
@@ -164,5 +186,6 @@ pub async fn serve(conn: &Connection, engine: Engine) -> zbus::Result<()> {
         objects.register(&rec).await;
     }
     objects.forward_events();
+    objects.forward_exec_died();
     conn.request_name(BUS_NAME).await
 }

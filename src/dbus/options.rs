@@ -57,6 +57,12 @@ fn plain(options: HashMap<String, OwnedVariant>) -> Result<BTreeMap<String, Opti
     Ok(out)
 }
 
+/// ExecCreate's options, converted by the signature each value carries
+/// (the model's exec table checks keys and types).
+pub fn from_variants_plain(options: HashMap<String, OwnedVariant>) -> Result<BTreeMap<String, OptionValue>> {
+    plain(options)
+}
+
 /// Logs options: Follow b, Since t, Until t (µs since the epoch), Tail t,
 /// Timestamps b, Stdout b, Stderr b, StreamTag b, Format s ("text" or
 /// "framed": binary records, see `model::log_frame`).

@@ -1,17 +1,25 @@
 //! An in-memory systemd for the engine's unit tests: units start, stop,
 //! freeze and die as PID 1 and berth-monitor would make them, and a
 //! container's exit is written to its exit file as the monitor writes it.
-//! It outlives the engines a test opens, as systemd outlives berthd.
+//! It outlives the engines a test opens, as systemd outlives berthd. It
+//! also plays the containers' monitors: attach calls get one end of a
+//! socket pair, and an exec start is recorded in the session's files as
+//! berth-monitor records it.
 
+use super::monitors::{Answer, Monitors};
 use super::roots::Mounts;
 use super::units::{KillWhom, Units};
 use crate::model::{now_usec, Error, Resources, Result};
-use crate::store::ExitRecord;
+use crate::runtime::monitor::control::{Refusal, Reply, Request};
+use crate::runtime::seqpacket;
+use crate::store::{ExecStarted, ExitRecord, RunDir, SessionFiles};
 use crate::systemd::{JobResult, UnitConfig, UnitEvent, UnitStatus};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashSet};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 use tokio::sync::broadcast;
 
 #[derive(Debug, Clone)]
@@ -33,6 +41,8 @@ struct World {
     /// The next start hangs in "activating" (no READY=1 yet).
     hang_next_start: bool,
     last_usec: u64,
+    /// The monitors' ends of attach connections handed out.
+    peers: Vec<OwnedFd>,
 }
 
 pub(crate) struct FakeUnits {
@@ -224,6 +234,56 @@ impl Units for FakeUnits {
 
     fn watch(&self) -> broadcast::Receiver<UnitEvent> {
         self.events.subscribe()
+    }
+}
+
+/// The container (by id) whose run directory holds `socket`.
+fn container_of(socket: &Path) -> Option<String> {
+    Some(socket.parent()?.file_name()?.to_string_lossy().into_owned())
+}
+
+#[async_trait]
+impl Monitors for FakeUnits {
+    async fn call(&self, socket: &Path, req: &Request, _wait_up: Option<Duration>) -> Result<Answer> {
+        let run_dir = RunDir::new(socket.parent().expect("the socket is in a run directory"));
+        let (conn, peer) = seqpacket::pair().map_err(|e| Error::internal(e.to_string()))?;
+        let reply = match req {
+            Request::Attach(_) | Request::Resize { .. } | Request::ExecWait { .. } => Reply::Ok,
+            Request::ExecStart { session, .. } => {
+                let f = SessionFiles::new(run_dir.session_dir(session));
+                match f.read_record()? {
+                    None => Reply::refused(Refusal::NoSuchSession, "no such session"),
+                    Some(_) if f.read_started()?.is_some() => {
+                        Reply::refused(Refusal::SessionState(crate::model::ExecState::Running), "started already")
+                    }
+                    Some(_) => {
+                        f.write_started(&ExecStarted { runtime_pid: 1, started_at: now_usec() }).map_err(Error::io_at("write", f.dir()))?;
+                        Reply::Ok
+                    }
+                }
+            }
+        };
+        self.world.lock().unwrap().peers.push(peer);
+        Ok(Answer { reply, conn })
+    }
+
+    async fn wait_exec(&self, socket: &Path, session: &str) -> Result<Option<i32>> {
+        let run_dir = RunDir::new(socket.parent().expect("the socket is in a run directory"));
+        let f = SessionFiles::new(run_dir.session_dir(session));
+        let id = container_of(socket);
+        loop {
+            if let Some(end) = f.read_end()? {
+                return Ok(Some(end.exit_code));
+            }
+            let live = {
+                let w = self.world.lock().unwrap();
+                w.units.values().any(|u| u.exit_file.file_name().map(|n| n.to_string_lossy().into_owned()) == id)
+            };
+            if !live {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 

@@ -14,6 +14,7 @@ mod fake;
 mod images;
 pub mod journal;
 pub mod logs;
+mod monitors;
 mod network;
 pub(crate) mod reconcile;
 mod roots;
@@ -26,7 +27,8 @@ mod volumes;
 pub use reconcile::{phase, reconcile, UnitPhase};
 pub use roots::{Mounts, Overlay};
 pub use units::{restart_setting, unit_config, KillWhom, Units};
-pub use verbs::{should_restart, DEFAULT_WAIT};
+pub use monitors::{Answer, Monitors, SocketMonitors};
+pub use verbs::{should_restart, AttachOptions, ExecDied, DEFAULT_WAIT};
 
 use crate::model::{
     ContainerInfo, ContainerName, ContainerSpec, Error, Event, EventKind, EventOptions, LogOptions, OptionValue, Result,
@@ -50,6 +52,8 @@ pub struct Config {
     pub monitor: PathBuf,
     /// Where berth-generator records file-defined containers (None: none).
     pub defined_dir: Option<PathBuf>,
+    /// How the engine reaches containers' monitors.
+    pub monitors: Arc<dyn Monitors>,
     /// How containers' roots are mounted ([`Overlay`] outside of tests).
     pub mounts: Arc<dyn Mounts>,
     #[cfg(test)]
@@ -63,6 +67,7 @@ impl Config {
             run_root: run_root.into(),
             monitor: monitor.into(),
             defined_dir: None,
+            monitors: Arc::new(SocketMonitors),
             mounts: Arc::new(Overlay),
             #[cfg(test)]
             crash: None,
@@ -116,6 +121,7 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     registry: RwLock<BTreeMap<String, Arc<Container>>>,
     events: broadcast::Sender<Event>,
+    exec_died: broadcast::Sender<ExecDied>,
 }
 
 /// A handle on the engine; cheap to clone.
@@ -159,6 +165,7 @@ impl Engine {
             config,
             registry: RwLock::default(),
             events,
+            exec_died: broadcast::channel(1024).0,
         };
         let engine = Engine { inner: Arc::new(inner) };
         let records = blocking(move || store.load_all()).await?;
@@ -172,6 +179,7 @@ impl Engine {
         engine.reconcile_all().await?;
         engine.sweep_roots().await?;
         engine.follow(watch);
+        engine.watch_running_sessions().await;
         Ok(engine)
     }
 

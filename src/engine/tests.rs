@@ -7,9 +7,9 @@
 
 use super::crash::CrashPlan;
 use super::fake::{FakeMounts, FakeUnits};
-use super::{Config, Engine};
+use super::{AttachOptions, Config, Engine};
 use crate::image::{ImageStore, ImportOptions, VolumeStore};
-use crate::model::{OptionValue, State};
+use crate::model::{ExecState, OptionValue, State};
 use crate::store::ExitRecord;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -65,6 +65,7 @@ impl World {
         let d = self.dir.path();
         let mut config = Config::new(d.join("state"), d.join("run"), "/usr/bin/berth-monitor");
         config.crash = crash;
+        config.monitors = self.fake.clone();
         config.mounts = self.mounts.clone();
         let e = rt.block_on(Engine::open(config, self.fake.clone())).unwrap();
         (rt, e)
@@ -103,6 +104,8 @@ enum Pre {
     Exited,
     /// Exited, and its root mounted once by Mount.
     Mounted,
+    /// Running, with an exec session created.
+    Session,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,6 +124,17 @@ enum Call {
     Mount,
     Unmount,
     Export,
+    StartAndAttach,
+    ExecCreate,
+    ExecStart,
+}
+
+fn exec_options() -> BTreeMap<String, OptionValue> {
+    [("Command".to_string(), OptionValue::StrList(vec!["/bin/true".into()]))].into()
+}
+
+fn attach_options() -> AttachOptions {
+    AttachOptions { stdin: false, stdout: true, stderr: true, detach_keys: String::new() }
 }
 
 async fn setup(e: &Engine, w: &World, pre: Pre) {
@@ -139,6 +153,9 @@ async fn setup(e: &Engine, w: &World, pre: Pre) {
             if pre == Pre::Mounted {
                 e.mount(NAME).await.unwrap();
             }
+        }
+        Pre::Session => {
+            e.exec_create(NAME, &exec_options()).await.unwrap();
         }
         _ => {}
     }
@@ -163,10 +180,16 @@ async fn call(e: Engine, c: Call) -> crate::model::Result<()> {
         Call::Mount => e.mount(NAME).await.map(drop),
         Call::Unmount => e.unmount(NAME, false).await,
         Call::Export => e.export(NAME, std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap()).await,
+        Call::StartAndAttach => e.start_and_attach(NAME, false, &attach_options()).await.map(drop),
+        Call::ExecCreate => e.exec_create(NAME, &exec_options()).await.map(drop),
+        Call::ExecStart => {
+            let s = e.exec_list(NAME).await?.into_iter().find(|s| s.state == ExecState::Created).expect("a created session");
+            e.exec_start(NAME, &s.id, None).await.map(drop)
+        }
     }
 }
 
-const CASES: [(Pre, Call); 14] = [
+const CASES: [(Pre, Call); 17] = [
     (Pre::Configured, Call::Init),
     (Pre::Configured, Call::Start),
     (Pre::Exited, Call::Start),
@@ -181,6 +204,9 @@ const CASES: [(Pre, Call); 14] = [
     (Pre::Exited, Call::Cleanup),
     (Pre::Exited, Call::Remove),
     (Pre::Paused, Call::ForceRemove),
+    (Pre::Configured, Call::StartAndAttach),
+    (Pre::Running, Call::ExecCreate),
+    (Pre::Session, Call::ExecStart),
 ];
 
 /// The verbs whose steps differ for a container made from an image.
@@ -216,6 +242,24 @@ fn crash_in(rt: tokio::runtime::Runtime, e: Engine, plan: &CrashPlan, c: Call, w
         tokio::time::timeout(Duration::from_secs(5), plan.reached()).await.unwrap_or_else(|_| panic!("{what}: never reached"));
     });
     rt.shutdown_background();
+}
+
+/// Every exec session reads back, and is where its files say: a created
+/// one starts (once), a started one does not start again.
+fn check_sessions(rt: &tokio::runtime::Runtime, e: &Engine, what: &str) {
+    let sessions = rt.block_on(e.exec_list(NAME)).unwrap_or_else(|err| panic!("{what}: sessions unreadable: {err}"));
+    for s in sessions {
+        let started = rt.block_on(e.exec_start(NAME, &s.id, None));
+        match s.state {
+            ExecState::Created => {
+                started.unwrap_or_else(|err| panic!("{what}: a created session does not start: {err}"));
+                let again = rt.block_on(e.exec_start(NAME, &s.id, None)).unwrap_err();
+                assert_eq!(again.name(), "InvalidExecState", "{what}: started twice: {again}");
+            }
+            ExecState::Running => assert_eq!(started.unwrap_err().name(), "InvalidExecState", "{what}"),
+            ExecState::Exited => assert!(started.is_err(), "{what}: an exited session started"),
+        }
+    }
 }
 
 /// The record agrees with the fake units and the exit file.
@@ -279,6 +323,9 @@ fn crash_every_step(image: bool, cases: &[(Pre, Call)]) -> usize {
                 rt.block_on(e.create(NAME, &w.options())).unwrap();
             } else {
                 check_consistent(&w, &e, &what);
+                if e.inspect(NAME).unwrap().state == State::Running {
+                    check_sessions(&rt, &e, &what);
+                }
             }
             // Every verb works again: at least a forced removal, and then
             // nothing is left.
@@ -295,7 +342,7 @@ fn crash_every_step(image: bool, cases: &[(Pre, Call)]) -> usize {
 #[test]
 fn every_verb_survives_a_crash_at_every_step() {
     let total = crash_every_step(false, &CASES);
-    assert!(total >= 30, "only {total} crash points were tested");
+    assert!(total >= 36, "only {total} crash points were tested");
 }
 
 #[test]
@@ -402,4 +449,37 @@ fn kill_of_a_paused_container_thaws_it_first() {
     let rec = rt.block_on(e.kill(NAME, 15)).unwrap();
     assert_eq!((rec.state, rec.exit_code), (State::Stopped, Some(143)));
     assert!(w.fake.unit(UNIT).is_none());
+}
+
+#[test]
+fn exec_sessions_are_named_errors_when_wrong() {
+    let w = World::new();
+    let (rt, e) = w.start(None);
+    rt.block_on(setup(&e, &w, Pre::Configured));
+    let err = rt.block_on(e.exec_create(NAME, &exec_options())).unwrap_err();
+    assert_eq!(err.name(), "InvalidState", "exec in a configured container: {err}");
+    rt.block_on(e.start(NAME, false)).unwrap();
+    let bad: BTreeMap<String, OptionValue> = [("Command".to_string(), OptionValue::StrList(vec![]))].into();
+    assert_eq!(rt.block_on(e.exec_create(NAME, &bad)).unwrap_err().name(), "InvalidArgument");
+    let none = "0".repeat(64);
+    assert_eq!(rt.block_on(e.exec_start(NAME, &none, None)).unwrap_err().name(), "NoSuchExecSession");
+    assert_eq!(rt.block_on(e.exec_inspect(NAME, "../../etc")).unwrap_err().name(), "NoSuchExecSession");
+    let id = rt.block_on(e.exec_create(NAME, &exec_options())).unwrap();
+    assert_eq!(rt.block_on(e.exec_resize(NAME, &id, 10, 10)).unwrap_err().name(), "NotATerminal");
+    assert_eq!(rt.block_on(e.attach_resize(NAME, 10, 10)).unwrap_err().name(), "NotATerminal");
+    let stdin = AttachOptions { stdin: true, ..attach_options() };
+    assert_eq!(rt.block_on(e.exec_start(NAME, &id, Some(&stdin))).unwrap_err().name(), "InvalidArgument");
+    assert_eq!(rt.block_on(e.attach(NAME, &stdin)).unwrap_err().name(), "InvalidArgument");
+    let keys = AttachOptions { detach_keys: "ctrl-".into(), ..attach_options() };
+    assert_eq!(rt.block_on(e.attach(NAME, &keys)).unwrap_err().name(), "InvalidArgument");
+    assert_eq!(rt.block_on(e.exec_inspect(NAME, &id)).unwrap().state, ExecState::Created);
+    rt.block_on(e.exec_start(NAME, &id, Some(&attach_options()))).unwrap().expect("attached");
+    assert_eq!(rt.block_on(e.exec_inspect(NAME, &id)).unwrap().state, ExecState::Running);
+    // The container stops: its sessions end with it.
+    w.fake.exit(UNIT, 0);
+    rt.block_on(e.sync(NAME)).unwrap();
+    let s = rt.block_on(e.exec_inspect(NAME, &id)).unwrap();
+    assert_eq!((s.state, s.exit_code), (ExecState::Exited, -1));
+    assert_eq!(rt.block_on(e.exec_wait(NAME, &id, None)).unwrap(), -1);
+    assert_eq!(rt.block_on(e.exec_create(NAME, &exec_options())).unwrap_err().name(), "InvalidState");
 }

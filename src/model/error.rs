@@ -5,7 +5,7 @@
 //! [`ErrorKind::exit_status`] gives berthctl's exit status. [`Error`] carries
 //! the typed details of one failure; every variant has exactly one kind.
 
-use super::{State, Verb};
+use super::{ExecState, State, Verb};
 use std::path::PathBuf;
 use std::sync::Arc;
 use thiserror::Error;
@@ -68,6 +68,13 @@ pub enum ErrorKind {
     /// wrong digests, entries that would land outside the image); nothing
     /// of it was kept.
     InvalidImage = 24,
+    /// No exec session of that id in the container.
+    NoSuchExecSession = 30,
+    /// A resize of a container or exec session that has no terminal.
+    NotATerminal = 31,
+    /// The exec session is not in a state that allows the call (started
+    /// twice, resized before it runs).
+    InvalidExecState = 32,
     /// A pointer parameter was NULL.
     NullParameter = 100,
     /// libberth hit a bug (a Rust panic, caught at the boundary).
@@ -90,7 +97,7 @@ pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const fn all() -> [ErrorKind; 30] {
+    pub const fn all() -> [ErrorKind; 33] {
         [
         ErrorKind::Ok,
         ErrorKind::NoSuchContainer,
@@ -117,6 +124,9 @@ impl ErrorKind {
         ErrorKind::PortInUse,
         ErrorKind::NetworkExists,
         ErrorKind::InvalidImage,
+        ErrorKind::NoSuchExecSession,
+        ErrorKind::NotATerminal,
+        ErrorKind::InvalidExecState,
         ErrorKind::NullParameter,
         ErrorKind::Panic,
         ErrorKind::AccessDenied,
@@ -155,6 +165,9 @@ impl ErrorKind {
             VolumeInUse => "VolumeInUse",
             VolumeExists => "VolumeExists",
             InvalidImage => "InvalidImage",
+            NoSuchExecSession => "NoSuchExecSession",
+            NotATerminal => "NotATerminal",
+            InvalidExecState => "InvalidExecState",
             NullParameter => "NullParameter",
             Panic => "Panic",
             AccessDenied => "AccessDenied",
@@ -273,11 +286,24 @@ pub enum Error {
     InvalidImage { message: String },
     #[error("access denied: {message}")]
     AccessDenied { message: String },
+    #[error("container {name} has no exec session {session}")]
+    NoSuchExecSession { name: String, session: String },
+    #[error("{} has no terminal (it was created without Terminal)", what(name, session.as_deref()))]
+    NotATerminal { name: String, session: Option<String> },
+    #[error("exec session {session} of container {name} is {state}: {refusal}")]
+    InvalidExecState { name: String, session: String, state: ExecState, refusal: &'static str },
     #[error("{message}")]
     Bus { message: String },
     /// An error as it arrived over D-Bus: berthd's kind and text.
     #[error("{message}")]
     Remote { kind: ErrorKind, message: String },
+}
+
+fn what(name: &str, session: Option<&str>) -> String {
+    match session {
+        Some(s) => format!("exec session {s} of container {name}"),
+        None => format!("container {name}"),
+    }
 }
 
 fn said(output: &[String]) -> String {
@@ -342,6 +368,9 @@ impl Error {
             VolumeExists { .. } => ErrorKind::VolumeExists,
             InvalidImage { .. } => ErrorKind::InvalidImage,
             AccessDenied { .. } => ErrorKind::AccessDenied,
+            NoSuchExecSession { .. } => ErrorKind::NoSuchExecSession,
+            NotATerminal { .. } => ErrorKind::NotATerminal,
+            InvalidExecState { .. } => ErrorKind::InvalidExecState,
             Bus { .. } => ErrorKind::Bus,
             Remote { kind, .. } => *kind,
         }
@@ -383,6 +412,7 @@ mod tests {
             ("NotImplemented", 10), ("Runtime", 11), ("Systemd", 12), ("Internal", 13), ("LimitExceeded", 14),
             ("NoSuchImage", 15), ("ImageInUse", 16), ("NoSuchVolume", 17), ("VolumeInUse", 18), ("VolumeExists", 19),
             ("NoSuchNetwork", 20), ("NetworkInUse", 21), ("PortInUse", 22), ("NetworkExists", 23), ("InvalidImage", 24),
+            ("NoSuchExecSession", 30), ("NotATerminal", 31), ("InvalidExecState", 32),
             ("NullParameter", 100), ("Panic", 101), ("AccessDenied", 102), ("Bus", 103), ("InvalidParameter", 104),
         ];
         let have: Vec<(&str, u32)> = ErrorKind::all().iter().map(|k| (k.name(), k.code())).collect();

@@ -1,8 +1,10 @@
 //! Pure domain types: names, the container spec, states and their guards,
 //! events and errors. No I/O and no async here.
 
+pub mod attach;
 mod error;
 mod event;
+mod exec;
 mod image;
 mod info;
 pub mod log_frame;
@@ -18,6 +20,7 @@ mod time;
 
 pub use error::{Error, ErrorKind, Result, ACCESS_DENIED, ERROR_PREFIX};
 pub use event::{Event, EventKind, EventOptions};
+pub use exec::{ExecConfig, ExecOptionDef, ExecSessionInfo, ExecState, EXEC_NOT_EXECUTABLE, EXEC_NOT_FOUND, EXEC_OPTIONS};
 pub use image::{ImageConfigInfo, ImageDetails, ImageInfo, VolumeInfo};
 pub use info::{ContainerInfo, StateInfo};
 pub use log_frame::LogStream;

@@ -139,7 +139,7 @@ const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Fla
 }
 
 /// Every option key, in the order documentation lists them.
-pub static OPTIONS: [OptionDef; 30] = [
+pub static OPTIONS: [OptionDef; 32] = [
     OptionDef {
         key: "Image",
         sig: Sig::Str,
@@ -551,6 +551,32 @@ pub static OPTIONS: [OptionDef; 30] = [
         redact: None,
         apply: |s, v| {
             s.runtime = RuntimeKind::parse(v.text("Runtime")?)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Terminal",
+        sig: Sig::Bool,
+        doc: "a pseudo-terminal for the container (output to the journal as stdout; AttachResize sets its size)",
+        flag: flag("tty", Some('t'), Form::Flag),
+        quadlet: None,
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.terminal = v.boolean("Terminal")?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Interactive",
+        sig: Sig::Bool,
+        doc: "keep the container's stdin open for Attach (default: /dev/null)",
+        flag: flag("interactive", Some('i'), Form::Flag),
+        quadlet: None,
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.interactive = v.boolean("Interactive")?;
             Ok(())
         },
     },

@@ -267,6 +267,13 @@ pub struct ContainerSpec {
     pub runtime: RuntimeKind,
     #[serde(default)]
     pub resources: Resources,
+    /// The container gets a pseudo-terminal (process.terminal); the monitor
+    /// holds its master.
+    #[serde(default)]
+    pub terminal: bool,
+    /// The container's stdin stays open for Attach (else /dev/null).
+    #[serde(default)]
+    pub interactive: bool,
 }
 
 fn default_start_timeout() -> u32 {
@@ -369,6 +376,8 @@ impl Default for ContainerSpec {
             hosts: Vec::new(),
             runtime: RuntimeKind::Crun,
             resources: Resources::default(),
+            terminal: false,
+            interactive: false,
         }
     }
 }
@@ -520,8 +529,11 @@ mod tests {
             ("TasksMax", OptionValue::U64(10)),
             ("CPUWeight", OptionValue::U64(50)),
             ("CPUQuota", OptionValue::U32(150)),
+            ("Terminal", OptionValue::Bool(true)),
+            ("Interactive", OptionValue::Bool(true)),
         ]))
         .unwrap();
+        assert!(s.terminal && s.interactive);
         assert_eq!(s.user, Some((1000, 100)));
         assert_eq!(s.stop_signal, 2);
         assert_eq!(s.restart_policy, RestartPolicy::OnFailure(Some(5)));

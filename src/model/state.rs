@@ -43,6 +43,10 @@ pub enum Verb {
     Cleanup,
     Remove,
     ForceRemove,
+    /// Attach to the container's stdio, or resize its terminal.
+    Attach,
+    /// Create or start an exec session.
+    Exec,
     /// Set a running container's network up again (after a firewall reload).
     ReloadNetwork,
     /// Mount, Unmount and Export of the container's root file system.
@@ -105,6 +109,8 @@ impl State {
             Verb::Wait | Verb::Sync => true,
             Verb::Cleanup => matches!(self, Configured | Created | Stopped | Stopping | Exited),
             Verb::Remove => matches!(self, Configured | Created | Stopped | Exited),
+            Verb::Attach => matches!(self, Running | Paused),
+            Verb::Exec => self == Running,
         };
         if ok {
             return Ok(());
@@ -128,6 +134,8 @@ impl Verb {
             Verb::Unpause => "can only unpause paused containers",
             Verb::Cleanup => "cannot clean up a running or paused container",
             Verb::Remove => "cannot remove a running, paused or stopping container without force",
+            Verb::Attach => "can only attach to running or paused containers",
+            Verb::Exec => "can only exec in running containers",
             Verb::ReloadNetwork => "can only reload the network of running or paused containers",
             Verb::Restart | Verb::Update | Verb::ForceRemove | Verb::Mount | Verb::Wait | Verb::Sync => "not allowed",
         }
@@ -170,6 +178,8 @@ mod tests {
             Verb::Wait | Verb::Sync => &[Configured, Created, Running, Paused, Stopping, Stopped, Exited, Removing],
             Verb::Cleanup => &[Configured, Created, Stopped, Stopping, Exited],
             Verb::Remove => &[Configured, Created, Stopped, Exited],
+            Verb::Attach => &[Running, Paused],
+            Verb::Exec => &[Running],
         }
     }
 
@@ -178,7 +188,7 @@ mod tests {
         use Verb::*;
         let verbs = [
             Init, Start, Stop, Kill, Restart, Pause, Unpause, Update, Wait, Sync, Cleanup, Remove,
-            ForceRemove, ReloadNetwork, Mount,
+            ForceRemove, ReloadNetwork, Mount, Attach, Exec,
         ];
         for verb in verbs {
             for state in State::all() {

@@ -30,7 +30,7 @@ const DEFAULT_ENV: [&str; 3] = [
 ];
 
 /// podman's default capability set.
-const CAPABILITIES: [Capability; 11] = [
+pub(super) const CAPABILITIES: [Capability; 11] = [
     Capability::Chown,
     Capability::DacOverride,
     Capability::Fowner,
@@ -80,8 +80,9 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 /// Defaults first, then each layer's entries (an image's, then the
-/// user's); a later entry replaces an earlier one with the same KEY in place.
-fn merge_env(layers: &[Vec<String>]) -> Vec<String> {
+/// user's, or an exec session's over its container's); a later entry
+/// replaces an earlier one with the same KEY in place.
+pub(super) fn merge_env(layers: &[Vec<String>]) -> Vec<String> {
     let mut env: Vec<String> = strings(&DEFAULT_ENV);
     for entry in layers.iter().flatten() {
         let key = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
@@ -132,7 +133,7 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
     }
     let user = user.build().map_err(oci("user"))?;
     let process = ProcessBuilder::default()
-        .terminal(false)
+        .terminal(spec.terminal)
         .args(launch.args.clone())
         .env(merge_env(&launch.env_layers))
         .cwd(launch.cwd.clone())
@@ -331,6 +332,8 @@ mod tests {
         assert_eq!((p.user().uid(), p.user().gid()), (1000, 100));
         assert_eq!(p.cwd(), Path::new("/srv"));
         assert_eq!(c.hostname().as_deref(), Some("web-1"));
+        let tty = build(&[("Terminal", OptionValue::Bool(true))]);
+        assert_eq!(tty.process().as_ref().unwrap().terminal(), Some(true));
     }
 
     #[test]

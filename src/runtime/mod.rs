@@ -4,9 +4,11 @@
 pub mod bundle;
 pub mod cgroup;
 pub mod cmdline;
+pub mod exec_spec;
 pub mod launch;
 pub mod monitor;
 pub mod network;
+pub mod seqpacket;
 pub mod spec_run;
 
 pub use cmdline::Runtime;

@@ -66,6 +66,8 @@ pub fn monitor_args(spec: &ContainerSpec, id: &str, layout: &RunLayout) -> Monit
         stop_timeout: spec.stop_timeout,
         notify: spec.notify,
         notify_socket: layout.notify_socket(id),
+        terminal: spec.terminal,
+        interactive: spec.interactive,
         network: spec.network.is_bridge().then(|| layout.network_request(id)),
     }
 }

@@ -39,6 +39,11 @@ impl RunLayout {
         self.root.join("bundles").join(id)
     }
 
+    /// The files of container `id`'s run directory (its bundle).
+    pub fn run_dir(&self, id: &str) -> RunDir {
+        RunDir::new(self.bundle_dir(id))
+    }
+
     /// The runtime's pid file: the container's init on the host.
     pub fn pid_file(&self, id: &str) -> PathBuf {
         self.bundle_dir(id).join("pid")
@@ -101,4 +106,48 @@ pub fn marker_of(exit_file: &Path) -> PathBuf {
     let mut p = exit_file.as_os_str().to_owned();
     p.push(".running");
     PathBuf::from(p)
+}
+
+/// One container's run directory (its OCI bundle, 0700) and what lives in
+/// it besides config.json: the monitor's attach socket and exec sessions.
+/// berthd and berth-monitor (which knows only the bundle path) name these
+/// files through this one definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDir(PathBuf);
+
+impl RunDir {
+    pub fn new(bundle: impl Into<PathBuf>) -> Self {
+        RunDir(bundle.into())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The monitor's socket (0600): attach, resize and exec requests.
+    pub fn attach_socket(&self) -> PathBuf {
+        self.0.join("attach")
+    }
+
+    /// Present when the monitor is to wait for a first attach before it
+    /// starts the container (StartAndAttach); the monitor removes it.
+    pub fn attach_first(&self) -> PathBuf {
+        self.0.join("attach-first")
+    }
+
+    /// Where the OCI runtime sends the terminal's master of process `n`
+    /// (0: the container's init); short, as socket paths are limited.
+    pub fn console_socket(&self, n: u32) -> PathBuf {
+        self.0.join(format!("console-{n}"))
+    }
+
+    /// The exec sessions of the current run, one directory each.
+    pub fn exec_dir(&self) -> PathBuf {
+        self.0.join("exec")
+    }
+
+    /// The directory of exec session `session`.
+    pub fn session_dir(&self, session: &str) -> PathBuf {
+        self.exec_dir().join(session)
+    }
 }

@@ -1,13 +1,15 @@
 //! Durable container records under the state root, volatile runtime data
 //! (bundles, exit files, the OCI runtimes' state) under the run root.
 
+mod exec;
 mod exit;
 mod layout;
 mod record;
 mod state_layout;
 
 pub use exit::ExitRecord;
-pub use layout::{marker_of, RunLayout};
+pub use exec::{list_sessions, ExecEnd, ExecRecord, ExecStarted, SessionFiles, SESSION_DIR_MODE};
+pub use layout::{marker_of, RunDir, RunLayout};
 pub use record::Record;
 pub use state_layout::StateLayout;
 

@@ -3,7 +3,9 @@
 //! emits; `crash_point` follows every step that changes systemd, the
 //! runtime or the disk.
 
+mod attach;
 mod cleanup;
+mod exec;
 mod export;
 mod kill;
 mod mount;
@@ -17,6 +19,8 @@ mod unmount;
 mod update;
 mod wait;
 
+pub use attach::AttachOptions;
+pub use exec::ExecDied;
 pub use wait::DEFAULT_WAIT;
 
 use super::{blocking, Container, Engine};
@@ -128,6 +132,21 @@ impl Engine {
         blocking(move || match timeout {
             Some(t) => crate::fsutil::atomic_write(&f, t.to_string().as_bytes()).map_err(Error::io_at("write", &f)),
             None => crate::fsutil::remove_durably(&f).map_err(Error::io_at("remove", &f)),
+        })
+        .await
+    }
+
+    /// Write (or remove) the marker that makes the monitor wait for a first
+    /// attach: a marker left by a crashed StartAndAttach must not make a
+    /// later start wait.
+    async fn set_attach_first(&self, rec: &Record, on: bool) -> Result<()> {
+        let f = self.inner.store.layout().run_dir(&rec.id).attach_first();
+        blocking(move || {
+            if on {
+                crate::fsutil::atomic_write(&f, b"").map_err(Error::io_at("write", &f))
+            } else {
+                crate::fsutil::remove_durably(&f).map_err(Error::io_at("remove", &f))
+            }
         })
         .await
     }

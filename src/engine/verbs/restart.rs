@@ -17,7 +17,7 @@ impl Engine {
             rec = self.stop_locked(&c, rec, timeout).await?;
         }
         self.crash_point("restart: stopped").await;
-        let rec = self.start_locked(&c, rec, deps).await?;
+        let rec = self.start_locked(&c, rec, deps, false).await?;
         self.emit(&rec, EventKind::Restart);
         Ok(rec)
     }

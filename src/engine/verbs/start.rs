@@ -30,14 +30,15 @@ impl Engine {
             let rec = self.refresh(&c).await?;
             rec.state.check(Verb::Start, name)?;
             let deps = self.ensure_dependencies(&rec, recursive).await?;
-            self.start_locked(&c, rec, deps).await
+            self.start_locked(&c, rec, deps, false).await
         })
     }
 
     /// The record is not saved before the unit starts (that would cost a
     /// sync on every start): berthd killed in between finds the run through
-    /// the unit or its exit file (see reconcile).
-    pub(super) async fn start_locked(&self, c: &Container, mut rec: Record, deps: Vec<String>) -> Result<Record> {
+    /// the unit or its exit file (see reconcile). With `attach_first`, the
+    /// monitor waits for a first attach before it starts the container.
+    pub(super) async fn start_locked(&self, c: &Container, mut rec: Record, deps: Vec<String>, attach_first: bool) -> Result<Record> {
         let units = &self.inner.units;
         if rec.state != State::Created {
             self.prepare(&rec).await?;
@@ -50,6 +51,7 @@ impl Engine {
         let unit = rec.unit_name();
         units.reset_failed(&unit).await?;
         self.set_stop_timeout(&rec, None).await?;
+        self.set_attach_first(&rec, attach_first).await?;
         self.crash_point("start: unit reset").await;
         rec.started_at = now_usec();
         rec.stopped_by_user = false;

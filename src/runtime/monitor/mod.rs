@@ -8,11 +8,24 @@
 //! in systemd's "timeout" result, so a requested stop never leaves the unit
 //! failed, and the monitor exits with [`USER_STOP_STATUS`], which the unit
 //! lists as a success that must not trigger a restart.
+//!
+//! The monitor is the only reader of the container's stdio: its output
+//! goes to journald line by line whoever is attached, and callers attach
+//! through its socket (attach.rs; berthd connects and passes the
+//! connection on, so berthd is never in the data path). It holds the
+//! container's terminal (console.rs) and stdin, and runs exec sessions as
+//! its own children in the container's cgroup (exec.rs).
 
+mod attach;
+mod console;
+pub mod control;
+mod exec;
 mod exit;
 mod network;
 mod output;
 mod run;
+mod spawn;
+mod stdio;
 
 pub use exit::{exit_code, exit_code_from_env, record_exit};
 pub use run::run;
@@ -63,6 +76,12 @@ pub struct MonitorArgs {
     /// Where the monitor listens for the container's notifications.
     #[arg(long)]
     pub notify_socket: PathBuf,
+    /// The container has a terminal (its config.json says so).
+    #[arg(long)]
+    pub terminal: bool,
+    /// The container's stdin stays open for attached callers.
+    #[arg(long)]
+    pub interactive: bool,
     /// The container's network request: set up before the runtime runs,
     /// torn down after it ends (bridged containers only).
     #[arg(long)]
@@ -88,6 +107,12 @@ impl MonitorArgs {
         }
         if self.notify {
             v.push("--notify".into());
+        }
+        if self.terminal {
+            v.push("--terminal".into());
+        }
+        if self.interactive {
+            v.push("--interactive".into());
         }
         if let Some(n) = &self.network {
             v.push(format!("--network={}", n.display()));
@@ -145,6 +170,7 @@ mod tests {
     use super::*;
 
     fn args(runc: bool, notify: bool) -> MonitorArgs {
+        let tty = runc;
         MonitorArgs {
             runtime: Runtime { program: "/usr/bin/crun".into(), root: "/run/berth/crun".into(), runc },
             bundle: "/run/berth/bundles/x".into(),
@@ -154,6 +180,8 @@ mod tests {
             stop_timeout: 7,
             notify,
             notify_socket: "/run/berth/notify/x".into(),
+            terminal: tty,
+            interactive: tty,
             network: runc.then(|| "/run/berth/bundles/x/network.json".into()),
         }
     }
