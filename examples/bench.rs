@@ -12,7 +12,8 @@ mod fixture;
 
 use anyhow::{bail, Context, Result};
 use berth::client::{Client, ContainerProxy};
-use berth::model::{ExecConfig, OptionValue};
+use berth::model::{ExecConfig, LogOptions, OptionValue};
+use std::os::unix::fs::OpenOptionsExt;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -893,8 +894,368 @@ async fn journal_entries() -> Result<u64> {
     Ok(h.lines().filter_map(|l| l.strip_prefix("Entry objects:")).filter_map(|v| v.trim().parse::<u64>().ok()).sum())
 }
 
-/// Lines through the journal: a container's output in, `berthctl logs` and
-/// `journalctl` out.
+/// Lines a reader counted: newlines of text, or records of the framed format.
+fn count_text(mut r: std::fs::File) -> usize {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0;
+    loop {
+        match std::io::Read::read(&mut r, &mut buf) {
+            Ok(0) | Err(_) => return n,
+            Ok(k) => n += buf[..k].iter().filter(|&&b| b == b'\n').count(),
+        }
+    }
+}
+
+fn count_framed(mut r: std::fs::File) -> usize {
+    use berth::model::log_frame::{Flow, FrameDecoder};
+    let mut buf = vec![0u8; 1 << 20];
+    let mut d = FrameDecoder::new();
+    let mut n = 0;
+    loop {
+        match std::io::Read::read(&mut r, &mut buf) {
+            Ok(0) | Err(_) => return n,
+            Ok(k) => {
+                let _ = d.push(&buf[..k], &mut |_| {
+                    n += 1;
+                    Flow::Continue(())
+                });
+            }
+        }
+    }
+}
+
+/// One Logs call on D-Bus from this process, its lines counted by `count`
+/// on a thread of their own (as a client reads them); lines and seconds.
+async fn dbus_logs(c: &Client, name: &str, o: &LogOptions, count: fn(std::fs::File) -> usize) -> Result<(usize, f64)> {
+    use std::os::fd::AsFd;
+    let t0 = Instant::now();
+    let (r, w) = nix::unistd::pipe()?;
+    let reader = tokio::task::spawn_blocking(move || count(std::fs::File::from(r)));
+    c.logs(name, w.as_fd(), o).await?;
+    drop(w);
+    let n = reader.await?;
+    Ok((n, t0.elapsed().as_secs_f64()))
+}
+
+/// libberth: a C client's view of berthd's Logs, through the very
+/// functions of include/berth.h. libberth blocks on a runtime of its own:
+/// call it outside this program's (block_in_place, or threads of its own).
+mod clib {
+    use anyhow::{bail, Result};
+    use berth::capi::{berth_log_callback, berth_log_line, berth_logs_options};
+    use berth::model::ErrorKind;
+    use std::ffi::{c_char, c_int, c_void, CString};
+
+    // The handles as C sees them: opaque.
+    #[allow(non_camel_case_types)]
+    #[repr(C)]
+    pub struct berth_client {
+        _opaque: [u8; 0],
+    }
+    #[allow(non_camel_case_types)]
+    #[repr(C)]
+    pub struct berth_logs {
+        _opaque: [u8; 0],
+    }
+
+    // As include/berth.h declares them.
+    extern "C" {
+        fn berth_client_new(out: *mut *mut berth_client) -> ErrorKind;
+        fn berth_client_free(client: *mut berth_client);
+        fn berth_last_error_message() -> *mut c_char;
+        fn berth_string_free(s: *mut c_char);
+        fn berth_client_logs(
+            client: *const berth_client,
+            name: *const c_char,
+            options: *const berth_logs_options,
+            callback: berth_log_callback,
+            userdata: *mut c_void,
+        ) -> ErrorKind;
+        fn berth_logs_new(
+            client: *const berth_client,
+            name: *const c_char,
+            options: *const berth_logs_options,
+            out: *mut *mut berth_logs,
+        ) -> ErrorKind;
+        fn berth_logs_read(logs: *const berth_logs, callback: berth_log_callback, userdata: *mut c_void) -> ErrorKind;
+        fn berth_logs_cancel(logs: *const berth_logs);
+        fn berth_logs_free(logs: *mut berth_logs);
+    }
+    use std::sync::mpsc::Sender;
+    use std::time::Instant;
+
+    /// A line and when it reached the reader.
+    pub type Arrival = (Vec<u8>, Instant);
+
+    pub struct Client(*mut berth_client);
+    // SAFETY: the header allows a berth_client in several threads at once.
+    unsafe impl Send for Client {}
+    unsafe impl Sync for Client {}
+
+    fn check(r: ErrorKind, what: &str) -> Result<()> {
+        if r != ErrorKind::Ok {
+            // SAFETY: berth_last_error_message never returns NULL; the string is ours to free.
+            let text = unsafe {
+                let m = berth_last_error_message();
+                let t = std::ffi::CStr::from_ptr(m).to_string_lossy().into_owned();
+                berth_string_free(m);
+                t
+            };
+            bail!("{what}: {r:?}: {text}");
+        }
+        Ok(())
+    }
+
+    impl Client {
+        pub fn new() -> Result<Self> {
+            let mut c = std::ptr::null_mut();
+            // SAFETY: `c` is an out-parameter.
+            check(unsafe { berth_client_new(&mut c) }, "berth_client_new")?;
+            Ok(Client(c))
+        }
+    }
+
+    impl Drop for Client {
+        fn drop(&mut self) {
+            // SAFETY: from berth_client_new, freed once (its runtime is
+            // dropped there, outside this program's).
+            tokio::task::block_in_place(|| unsafe { berth_client_free(self.0) });
+        }
+    }
+
+    unsafe extern "C" fn count(userdata: *mut c_void, _line: *const berth_log_line) -> c_int {
+        // SAFETY: userdata is the usize passed below, on this thread.
+        unsafe { *userdata.cast::<usize>() += 1 };
+        0
+    }
+
+    /// berth_client_logs() with a callback that counts; lines.
+    pub fn read_all(c: &Client, name: &str) -> Result<usize> {
+        let name = CString::new(name)?;
+        let mut n = 0usize;
+        // SAFETY: a live client, a C string, a callback and its userdata for the call.
+        let userdata = (&mut n as *mut usize).cast();
+        let r = unsafe { berth_client_logs(c.0, name.as_ptr(), std::ptr::null(), Some(count), userdata) };
+        check(r, "berth_client_logs")?;
+        Ok(n)
+    }
+
+    unsafe extern "C" fn arrived(userdata: *mut c_void, line: *const berth_log_line) -> c_int {
+        let at = Instant::now();
+        // SAFETY: userdata is the Sender passed below; the line is valid during the call.
+        let (tx, l) = unsafe { (&*userdata.cast::<Sender<Arrival>>(), &*line) };
+        // SAFETY: `line` holds `len` bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(l.line.cast::<u8>(), l.len) }.to_vec();
+        let _ = tx.send((bytes, at));
+        0
+    }
+
+    /// A follow of only new lines on a berth_logs handle; each line and
+    /// when it came go to `tx`. Returns the handle (for the cancel) and the
+    /// thread that reads, which ends with the read's result.
+    pub fn follow(c: &Client, name: &str, tx: Sender<Arrival>) -> Result<(Logs, std::thread::JoinHandle<ErrorKind>)> {
+        let name = CString::new(name)?;
+        let o = berth_logs_options { follow: true, tail: 0, ..Default::default() };
+        let mut logs = std::ptr::null_mut();
+        // SAFETY: a live client, a C string, options and an out-parameter.
+        check(unsafe { berth_logs_new(c.0, name.as_ptr(), &o, &mut logs) }, "berth_logs_new")?;
+        let handle = Logs(logs);
+        let reading = Logs(logs);
+        let t = std::thread::spawn(move || {
+            let reading = reading;
+            let mut tx = tx;
+            // SAFETY: the handle lives until `free`, after this read; `tx` lives through the call.
+            unsafe { berth_logs_read(reading.0, Some(arrived), (&mut tx as *mut Sender<Arrival>).cast()) }
+        });
+        Ok((handle, t))
+    }
+
+    /// A berth_logs handle; freed by whoever calls `free` after its read ended.
+    pub struct Logs(*mut berth_logs);
+    // SAFETY: the header allows berth_logs_cancel() from any thread while a read runs.
+    unsafe impl Send for Logs {}
+
+    impl Logs {
+        pub fn cancel(&self) {
+            // SAFETY: the handle is not freed yet.
+            unsafe { berth_logs_cancel(self.0) };
+        }
+
+        pub fn free(self) {
+            // SAFETY: its read has ended; freed once.
+            unsafe { berth_logs_free(self.0) };
+        }
+    }
+}
+
+/// One follower's view of the follow-latency run.
+struct Followed {
+    label: &'static str,
+    /// Its name in the targets.
+    short: &'static str,
+    /// ms from each write until the line reached it.
+    lat: Vec<f64>,
+    /// The lines written that never reached it.
+    missing: Vec<usize>,
+}
+
+/// The follow latency: a container that copies what the bench writes into
+/// a FIFO to its standard output, and at once followers of its lines
+/// (berthctl logs -f, the Logs method on D-Bus, libberth's callback, and
+/// journalctl -f for comparison); for each, the time from the write until
+/// the line reached it, in ms. Then how fast a cancelled libberth follow
+/// returns.
+async fn follow_latency(c: &Client, s: &Setup) -> Result<(Vec<Followed>, Vec<f64>)> {
+    use std::io::{BufRead, Write};
+    use std::sync::mpsc;
+    use clib::Arrival;
+    let name = "bench-follow";
+    let dir = s.scratch.join("fifo");
+    std::fs::create_dir_all(&dir)?;
+    let fifo = dir.join("in");
+    let _ = std::fs::remove_file(&fifo);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))?;
+    let mut o = spec(&s.rootfs, &["/bin/cat", "/data/in"], false);
+    o.insert("Volumes".into(), OptionValue::StrList(vec![format!("{}:/data", dir.display())]));
+    c.create(name, &o).await?;
+    c.start(name, false).await?;
+    let id_match = format!("CONTAINER_ID_FULL={}", c.info(name).await?.id);
+
+    let lines_of = |out: Box<dyn std::io::Read + Send>, tx: mpsc::Sender<Arrival>| {
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(out).split(b'\n').map_while(|l| l.ok()) {
+                if tx.send((l, Instant::now())).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let mut followers: Vec<(&'static str, &'static str, mpsc::Receiver<Arrival>)> = Vec::new();
+    let mut children = Vec::new();
+    for (label, short, argv) in [
+        ("berthctl logs -f -n 0", "berthctl", vec!["berthctl", "logs", "-f", "-n", "0", name]),
+        ("journalctl -f -n 0 -o cat CONTAINER_ID_FULL=", "journalctl",
+            vec!["journalctl", "-f", "-n", "0", "-o", "cat", &id_match]),
+    ] {
+        let mut child =
+            std::process::Command::new(argv[0]).args(&argv[1..]).stdout(Stdio::piped()).stdin(Stdio::null()).spawn()?;
+        let (tx, rx) = mpsc::channel();
+        lines_of(Box::new(child.stdout.take().context("stdout")?), tx);
+        children.push(child);
+        followers.push((label, short, rx));
+    }
+    // The Logs method, read by this process.
+    let (tx, rx) = mpsc::channel();
+    let (r, w) = nix::unistd::pipe()?;
+    lines_of(Box::new(std::fs::File::from(r)), tx);
+    let call = tokio::spawn({
+        let c = c.clone();
+        async move {
+            use std::os::fd::AsFd;
+            let o = LogOptions { follow: true, tail: Some(0), ..Default::default() };
+            let r = c.logs(name, w.as_fd(), &o).await;
+            drop(w);
+            r
+        }
+    });
+    followers.push(("Logs on D-Bus (follow, text)", "D-Bus", rx));
+    let cc = tokio::task::block_in_place(clib::Client::new)?;
+    let (tx, rx) = mpsc::channel();
+    let (logs, reading) = clib::follow(&cc, name, tx)?;
+    followers.push(("libberth berth_logs_read (callback)", "libberth", rx));
+    // Every follower has its journal open and waits.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let rounds = s.runs.max(10) * 4;
+    let mut writer = None;
+    for _ in 0..100 {
+        match std::fs::OpenOptions::new().write(true).custom_flags(nix::libc::O_NONBLOCK).open(&fifo) {
+            Ok(f) => {
+                writer = Some(f);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let mut writer = writer.context("the container did not open its FIFO")?;
+    let mut sent = Vec::new();
+    for i in 0..rounds {
+        let t0 = Instant::now();
+        writer.write_all(format!("lat-{i}\n").as_bytes())?;
+        sent.push(t0);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    drop(writer);
+    // berth's followers must see every line; journalctl -f, the yardstick,
+    // is reported with what it saw.
+    let mut out = Vec::new();
+    for (label, short, rx) in &followers {
+        let (mut lat, mut seen) = (Vec::new(), vec![false; rounds]);
+        while lat.len() < rounds {
+            let Ok((line, at)) = rx.recv_timeout(Duration::from_secs(10)) else { break };
+            let i: usize = String::from_utf8_lossy(&line)
+                .strip_prefix("lat-")
+                .and_then(|n| n.parse().ok())
+                .filter(|&i| i < rounds)
+                .context("a line not written")?;
+            seen[i] = true;
+            lat.push(ms(at.duration_since(sent[i])));
+        }
+        let missing: Vec<usize> = (0..rounds).filter(|&i| !seen[i]).collect();
+        if !missing.is_empty() && *short != "journalctl" {
+            bail!("{label}: got {} of {rounds} lines", lat.len());
+        }
+        if lat.is_empty() {
+            bail!("{label}: got none of {rounds} lines");
+        }
+        out.push(Followed { label, short, lat, missing });
+    }
+    // cat saw the end of its input: the container exits, and with it
+    // berthd's followers.
+    for mut ch in children {
+        let _ = ch.kill();
+        let _ = ch.wait();
+    }
+    let ended = tokio::time::timeout(Duration::from_secs(10), call).await;
+    ended.context("the Logs follow did not end with the container")???;
+    let r = tokio::task::block_in_place(|| reading.join());
+    let r = r.map_err(|_| anyhow::anyhow!("the libberth reader panicked"))?;
+    if r != berth::model::ErrorKind::Ok {
+        bail!("the libberth follow ended with {r:?}");
+    }
+    tokio::task::block_in_place(|| logs.free());
+    c.wait(name, &[], Some(Duration::from_secs(10))).await?;
+
+    // Cancel: a follow of a quiet container, cancelled from this thread.
+    let mut o = spec(&s.rootfs, &SLEEP, false);
+    o.insert("StopTimeout".into(), OptionValue::U32(1));
+    let quiet = "bench-cancel";
+    c.create(quiet, &o).await?;
+    c.start(quiet, false).await?;
+    let mut cancel = Vec::new();
+    for _ in 0..20 {
+        let (tx, _rx) = mpsc::channel();
+        let (logs, reading) = clib::follow(&cc, quiet, tx)?;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let t0 = Instant::now();
+        logs.cancel();
+        let r = tokio::task::block_in_place(|| reading.join()).map_err(|_| anyhow::anyhow!("the reader panicked"))?;
+        cancel.push(ms(t0.elapsed()));
+        if r != berth::model::ErrorKind::Canceled {
+            bail!("a cancelled follow ended with {r:?}");
+        }
+        tokio::task::block_in_place(|| logs.free());
+    }
+    drop(cc);
+    c.remove(quiet, true, Some(0)).await?;
+    c.remove(name, false, None).await?;
+    Ok((out, cancel))
+}
+
+/// Lines through the journal and back: a container's output in; out
+/// through berthd (berthctl logs, the Logs method on D-Bus, libberth's
+/// callback) against journalctl on the same container; then the follow
+/// latency and the cancel of a follow.
 async fn logs(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     let name = "bench-log";
     let unit = format!("berth-{name}.service");
@@ -930,70 +1291,131 @@ async fn logs(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     }
     noise(1).await?;
     let entries = journal_entries().await?;
-
-    let (mut berth, mut jctl) = (vec![], vec![]);
-    for i in 0..=s.runs {
-        for k in 0..2 {
-            let t0 = Instant::now();
-            if (i + k) % 2 == 0 {
-                let out = run(&["berthctl", "logs", "--tail", "100", name]).await?;
-                berth.push(ms(t0.elapsed()));
-                if lines(&out) != 100 {
-                    bail!("berthctl logs --tail 100 printed {} lines", lines(&out));
-                }
-            } else {
-                run(&["journalctl", "--no-pager", "-u", &unit, "-n", "100", "-o", "cat"]).await?;
-                jctl.push(ms(t0.elapsed()));
-            }
-        }
-    }
-    berth.remove(0);
-    jctl.remove(0);
-
-    // berthd itself reads `journalctl -o json` and re-encodes each line.
     let id = c.info(name).await?.id;
     let id_match = format!("CONTAINER_ID_FULL={id}");
-    let (mut berth_all, mut jctl_all, mut json_all, mut slim_all, mut got) = (vec![], vec![], vec![], vec![], 0);
-    for i in 0..3 {
+
+    // The last 100 lines: berthctl against journalctl with berthd's match
+    // (and with -u, as people type it), interleaved.
+    let tail = LogOptions { tail: Some(100), ..Default::default() };
+    let (mut ctl, mut jctl, mut jctl_u, mut bus) = (vec![], vec![], vec![], vec![]);
+    for i in 0..=s.runs {
         for k in 0..4 {
             let t0 = Instant::now();
             match (i + k) % 4 {
                 0 => {
-                    got = lines(&run(&["berthctl", "logs", name]).await?);
-                    berth_all.push(got as f64 / t0.elapsed().as_secs_f64());
+                    let out = run(&["berthctl", "logs", "--tail", "100", name]).await?;
+                    ctl.push(ms(t0.elapsed()));
+                    if lines(&out) != 100 {
+                        bail!("berthctl logs --tail 100 printed {} lines", lines(&out));
+                    }
                 }
                 1 => {
-                    let out = run(&["journalctl", "--no-pager", "-u", &unit, "-o", "cat"]).await?;
-                    jctl_all.push(lines(&out) as f64 / t0.elapsed().as_secs_f64());
+                    run(&["journalctl", "--no-pager", "-n", "100", "-o", "cat", &id_match]).await?;
+                    jctl.push(ms(t0.elapsed()));
                 }
                 2 => {
-                    let out = run(&["journalctl", "--no-pager", "--output=json", "--all", &id_match]).await?;
-                    json_all.push(lines(&out) as f64 / t0.elapsed().as_secs_f64());
+                    run(&["journalctl", "--no-pager", "-u", &unit, "-n", "100", "-o", "cat"]).await?;
+                    jctl_u.push(ms(t0.elapsed()));
                 }
                 _ => {
-                    // Only the fields berthd uses (the __ ones always come).
-                    let fields = "--output-fields=MESSAGE,PRIORITY";
-                    let out = run(&["journalctl", "--no-pager", "--output=json", fields, "--all", &id_match]).await?;
-                    slim_all.push(lines(&out) as f64 / t0.elapsed().as_secs_f64());
+                    let (n, secs) = dbus_logs(c, name, &tail, count_text).await?;
+                    bus.push(secs * 1e3);
+                    if n != 100 {
+                        bail!("Logs with Tail 100 wrote {n} lines");
+                    }
                 }
             }
         }
     }
+    for v in [&mut ctl, &mut jctl, &mut jctl_u, &mut bus] {
+        v.remove(0);
+    }
+
+    // Every line, lines/s.
+    let framed = LogOptions { format: berth::model::LogFormat::Framed, ..Default::default() };
+    let cc = tokio::task::block_in_place(clib::Client::new)?;
+    let (mut ctl_all, mut jctl_all, mut jctl_u_all) = (vec![], vec![], vec![]);
+    let (mut bus_all, mut framed_all, mut clib_all) = (vec![], vec![], vec![]);
+    let mut got = (0, 0, 0, 0);
+    for i in 0..3 {
+        for k in 0..6 {
+            let t0 = Instant::now();
+            match (i + k) % 6 {
+                0 => {
+                    got.0 = lines(&run(&["berthctl", "logs", name]).await?);
+                    ctl_all.push(got.0 as f64 / t0.elapsed().as_secs_f64());
+                }
+                1 => {
+                    let out = run(&["journalctl", "--no-pager", "-o", "cat", &id_match]).await?;
+                    jctl_all.push(lines(&out) as f64 / t0.elapsed().as_secs_f64());
+                }
+                2 => {
+                    let out = run(&["journalctl", "--no-pager", "-u", &unit, "-o", "cat"]).await?;
+                    jctl_u_all.push(lines(&out) as f64 / t0.elapsed().as_secs_f64());
+                }
+                3 => {
+                    let (n, secs) = dbus_logs(c, name, &LogOptions::default(), count_text).await?;
+                    got.1 = n;
+                    bus_all.push(n as f64 / secs);
+                }
+                4 => {
+                    let (n, secs) = dbus_logs(c, name, &framed, count_framed).await?;
+                    got.2 = n;
+                    framed_all.push(n as f64 / secs);
+                }
+                _ => {
+                    let n = tokio::task::block_in_place(|| clib::read_all(&cc, name))?;
+                    got.3 = n;
+                    clib_all.push(n as f64 / t0.elapsed().as_secs_f64());
+                }
+            }
+        }
+    }
+    drop(cc);
     c.remove(name, false, None).await?;
+    let (follow, cancel) = follow_latency(c, s).await?;
 
     println!("\nlogs: a container printed {} lines; the journal holds {entries} entries", s.log_lines);
     println!("  {:<44} {:>9.0}", "container -> journal, lines/s (seq to exit)", s.log_lines as f64 / fill);
     head(&format!("  last 100 lines, ms ({} runs each)", s.runs));
-    row("berthctl logs --tail 100", &berth);
-    row("journalctl -u UNIT -n 100 -o cat", &jctl);
+    row("berthctl logs --tail 100", &ctl);
+    row("Logs on D-Bus, Tail 100 (this process)", &bus);
+    row("journalctl -n 100 -o cat CONTAINER_ID_FULL=", &jctl);
+    row("journalctl -u UNIT -n 100 -o cat", &jctl_u);
+    row("ratio berthctl / journalctl (same match)", &ratios(&ctl, &jctl));
     head("  every line read back, lines/s (3 runs each)");
-    row("berthctl logs", &berth_all);
-    row("journalctl -u UNIT -o cat", &jctl_all);
-    row("journalctl -o json CONTAINER_ID_FULL= (berthd's)", &json_all);
-    row("  the same, --output-fields=MESSAGE,PRIORITY", &slim_all);
-    println!("  berthctl logs printed {got} of the {} lines", s.log_lines);
-    let med = stats(&berth).med;
-    t.check(&format!("logs --tail 100, {entries} entries: < 100 ms"), format!("{med:.1} ms"), med < 100.0);
+    row("berthctl logs", &ctl_all);
+    row("Logs on D-Bus, text (this process)", &bus_all);
+    row("Logs on D-Bus, framed (this process)", &framed_all);
+    row("libberth berth_client_logs (callback)", &clib_all);
+    row("journalctl -o cat CONTAINER_ID_FULL=", &jctl_all);
+    row("journalctl -u UNIT -o cat", &jctl_u_all);
+    row("ratio berthctl / journalctl (same match)", &ratios(&ctl_all, &jctl_all));
+    let (a, b, f, l) = got;
+    println!("  read back: berthctl {a}, D-Bus text {b}, framed {f}, libberth {l} of the {} lines", s.log_lines);
+    let written = follow[0].lat.len() + follow[0].missing.len();
+    head(&format!("  follow latency, ms: a write in the container until the line is at the reader ({written} lines)"));
+    for f in &follow {
+        row(f.label, &f.lat);
+        if !f.missing.is_empty() {
+            println!("    ({} saw {} of the {written} lines; not lat-{:?})", f.short, f.lat.len(), f.missing);
+        }
+    }
+    head("  a libberth follow cancelled from another thread, ms until berth_logs_read() returns (20 runs)");
+    row("berth_logs_cancel() -> berth_logs_read() returns", &cancel);
+
+    let (c_all, j_all) = (stats(&ctl_all).med, stats(&jctl_all).med);
+    t.check("logs, every line: berthctl >= 1.0x journalctl", format!("{:.2}x", c_all / j_all), c_all >= j_all);
+    let (c100, j100) = (stats(&ctl).med, stats(&jctl).med);
+    let measured = format!("{:.2}x ({c100:.1} ms)", c100 / j100);
+    t.check("logs --tail 100: berthctl <= 1.0x journalctl", measured, c100 <= j100);
+    for f in follow.iter().filter(|f| f.short != "journalctl") {
+        let med = stats(&f.lat).med;
+        t.check(&format!("follow latency, {}: median < 10 ms", f.short), format!("{med:.1} ms"), med < 10.0);
+    }
+    let med = stats(&cancel).med;
+    let max = stats(&cancel).max;
+    t.check("cancel of a libberth follow: max < 100 ms", format!("{max:.1} ms (median {med:.1})"), max < 100.0);
     Ok(())
 }
 

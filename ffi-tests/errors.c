@@ -14,7 +14,7 @@
 
 static int failures;
 
-static void expect(int line, const char *what, berth_result got, berth_result want, const char *mention)
+static void expect(int line, const char *what, berth_result got, berth_result want, const char *mention, int exact)
 {
     char *m = berth_last_error_message();
     if (got != want) {
@@ -30,12 +30,17 @@ static void expect(int line, const char *what, berth_result got, berth_result wa
     } else if (mention != NULL && strstr(m, mention) == NULL) {
         fprintf(stderr, "errors.c:%d: %s: message %s does not mention %s\n", line, what, m, mention);
         failures++;
+    } else if (exact && strcmp(m, mention) != 0) {
+        fprintf(stderr, "errors.c:%d: %s: message \"%s\", want \"%s\"\n", line, what, m, mention);
+        failures++;
     }
     berth_string_free(m);
 }
 
-#define RESULT(want, call) expect(__LINE__, #call, (call), (want), NULL)
-#define MENTIONS(want, text, call) expect(__LINE__, #call, (call), (want), (text))
+#define RESULT(want, call) expect(__LINE__, #call, (call), (want), NULL, 0)
+#define MENTIONS(want, text, call) expect(__LINE__, #call, (call), (want), (text), 0)
+/* The whole message, word for word. */
+#define SAYS(want, text, call) expect(__LINE__, #call, (call), (want), (text), 1)
 #define NULLP(call) RESULT(BERTH_RESULT_NULL_PARAMETER, call)
 #define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "errors.c:%d: expected %s\n", __LINE__, #cond); failures++; } } while (0)
 
@@ -43,6 +48,13 @@ static void on_event(void *userdata, const berth_event *event)
 {
     (void)userdata;
     (void)event;
+}
+
+static int on_line(void *userdata, const berth_log_line *line)
+{
+    (void)userdata;
+    (void)line;
+    return 0;
 }
 
 /* Reading is open to everyone; changing needs root: the bus refuses. Run
@@ -55,6 +67,7 @@ static void unprivileged(void)
         berth_client *c = NULL;
         berth_container_list *l = NULL;
         berth_result r;
+        char *m;
         if (setgid(65534) != 0 || setuid(65534) != 0)
             _exit(2);
         if (berth_client_new(&c) != BERTH_RESULT_OK)
@@ -64,7 +77,15 @@ static void unprivileged(void)
         berth_container_list_free(l);
         r = berth_client_start(c, "anything", false);
         berth_client_free(c);
-        _exit(r == BERTH_RESULT_ACCESS_DENIED ? 0 : 5);
+        if (r != BERTH_RESULT_ACCESS_DENIED)
+            _exit(5);
+        /* One clean sentence, naming the refused method. */
+        m = berth_last_error_message();
+        r = strcmp(m, "access denied: only root may call StartContainer") == 0;
+        if (!r)
+            fprintf(stderr, "errors.c: access denied says: %s\n", m);
+        berth_string_free(m);
+        _exit(r ? 0 : 6);
     }
     CHECK(pid > 0);
     CHECK(waitpid(pid, &status, 0) == pid);
@@ -242,22 +263,30 @@ static void unknown_container(berth_client *c)
     char *json = NULL;
     berth_spec *res = berth_spec_new();
     RESULT(BERTH_RESULT_OK, berth_spec_set_cpu_quota(res, 10));
+    berth_logs *logs = NULL;
+    char said[96];
     snprintf(name, sizeof name, "capi-nosuch-%d", (int)getpid());
-    MENTIONS(BERTH_RESULT_NO_SUCH_CONTAINER, name, berth_client_start(c, name, false));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_init(c, name, false));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_stop(c, name, BERTH_TIMEOUT_DEFAULT));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_kill(c, name, 15));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_restart(c, name, 1));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_pause(c, name));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_unpause(c, name));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_update(c, name, res));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_remove(c, name, true, 0));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_sync(c, name));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_cleanup(c, name));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_wait(c, name, 0, 100, &code));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_inspect(c, name, &json));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_state(c, name, &st));
-    RESULT(BERTH_RESULT_NO_SUCH_CONTAINER, berth_client_exit_code(c, name, &code));
+    /* Every path says it once: "no such container: NAME". */
+    snprintf(said, sizeof said, "no such container: %s", name);
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_start(c, name, false));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_init(c, name, false));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_stop(c, name, BERTH_TIMEOUT_DEFAULT));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_kill(c, name, 15));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_restart(c, name, 1));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_pause(c, name));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_unpause(c, name));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_update(c, name, res));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_remove(c, name, true, 0));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_sync(c, name));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_cleanup(c, name));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_wait(c, name, 0, 100, &code));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_inspect(c, name, &json));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_state(c, name, &st));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_exit_code(c, name, &code));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_client_logs(c, name, NULL, on_line, NULL));
+    RESULT(BERTH_RESULT_OK, berth_logs_new(c, name, NULL, &logs));
+    SAYS(BERTH_RESULT_NO_SUCH_CONTAINER, said, berth_logs_read(logs, on_line, NULL));
+    berth_logs_free(logs);
     CHECK(code == 7 && st == 0 && json == NULL);
     berth_spec_free(res);
 }

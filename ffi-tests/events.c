@@ -45,6 +45,11 @@ static void on_event(void *userdata, const berth_event *ev)
     if (ev->kind == BERTH_EVENT_KIND_START) {
         berth_result r = berth_client_state(s->client, s->name, &st);
         state_ok = r == BERTH_RESULT_OK || r == BERTH_RESULT_NO_SUCH_CONTAINER;
+        if (!state_ok) {
+            char *m = berth_last_error_message();
+            fprintf(stderr, "events.c: berth_client_state() in the callback: %s: %s\n", berth_result_name(r), m);
+            berth_string_free(m);
+        }
     } else
         state_ok = 0;
     pthread_mutex_lock(&s->lock);

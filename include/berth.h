@@ -28,7 +28,33 @@
  * - Event callbacks run one at a time, in order, on a thread libberth
  *   owns (one per watch). They may call libberth, including
  *   berth_event_watch_free() on their own watch.
+ * - Log callbacks run on the thread that reads. berth_logs_cancel() may be
+ *   called from any thread (that is what it is for).
  * - berth_last_error_message() reports the calling thread's last call.
+ * - Once every handle is freed, no thread of libberth runs (exit waits for
+ *   a watch thread whose callback freed its own watch to finish).
+ *
+ * Linking (after systemd/install, which runs ldconfig)
+ * - Dynamically; the program loads libberth.so.0 at run time:
+ *     cc prog.c -o prog $(pkg-config --cflags --libs berth)
+ * - Statically, the whole program (nothing of berth needed at run time):
+ *     cc -static prog.c -o prog $(pkg-config --static --cflags --libs berth) -Wl,--gc-sections
+ *   or only libberth, with libc shared: the same without -static, with
+ *   -l:libberth.a in place of -lberth. -Wl,--gc-sections leaves out what
+ *   the program does not call (a small program: 3 MB instead of 10 MB).
+ *
+ * Behaviour worth knowing
+ * - A stop timeout of 0 sends SIGKILL at once: the stop signal is not
+ *   sent, and the exit code is 137.
+ * - Remove, even with force, is refused (BERTH_RESULT_INVALID_STATE) while
+ *   another container depends on this one: remove the dependent first.
+ * - A start that fails (a command that cannot run, an exit before ready)
+ *   returns BERTH_RESULT_RUNTIME and leaves the container exited with the
+ *   run's exit code; watches see a "died" event but no "start".
+ * - Wait on a container that has never run (configured, created) waits
+ *   until it has been started and has stopped, or until its timeout, so
+ *   that a wait may begin before the start it waits for (podman returns
+ *   at once there): with BERTH_WAIT_FOREVER, start it or it waits forever.
  */
 
 #ifndef BERTH_H
@@ -52,7 +78,7 @@
  * A stop timeout that means "the container's own StopTimeout" (for stop,
  * restart and remove).
  */
-#define BERTH_TIMEOUT_DEFAULT 4294967295
+#define BERTH_TIMEOUT_DEFAULT 4294967295u
 
 /**
  * A `timeout_ms` for `berth_client_wait()` that means "no limit".
@@ -66,12 +92,14 @@
 #define BERTH_EVENT_KIND_UNKNOWN 0
 
 /**
- * Only what the container wrote to standard output (`streams`).
+ * Only what the container wrote to standard output (`streams`); also the
+ * `stream` of such a line.
  */
 #define BERTH_LOGS_STDOUT 1
 
 /**
- * Only what the container wrote to standard error (`streams`).
+ * Only what the container wrote to standard error (`streams`); also the
+ * `stream` of such a line.
  */
 #define BERTH_LOGS_STDERR 2
 
@@ -179,6 +207,9 @@ enum berth_result
    * A container this one depends on is not running.
    */
   BERTH_RESULT_DEPENDENCY_NOT_RUNNING = 7,
+  /**
+   * The call was cancelled (a log read by `berth_logs_cancel()`).
+   */
   BERTH_RESULT_CANCELED = 8,
   /**
    * A wait or start did not finish in time.
@@ -421,6 +452,12 @@ typedef struct berth_container_list berth_container_list;
 typedef struct berth_event_watch berth_event_watch;
 
 /**
+ * A log read of one container, from `berth_logs_new()`: run it with
+ * `berth_logs_read()`, end it from any thread with `berth_logs_cancel()`.
+ */
+typedef struct berth_logs berth_logs;
+
+/**
  * A container spec under construction: a set of CreateContainer options.
  * Create with `berth_spec_new()`, free with `berth_spec_free()`.
  */
@@ -481,12 +518,13 @@ typedef struct berth_event {
 typedef void (*berth_event_callback)(void *userdata, const struct berth_event *event);
 
 /**
- * What `berth_client_logs()` reads. Zero-initialise it for "every line of
- * every run, both streams, no timestamps, no follow".
+ * What a log read reads. Zero-initialise it for "every line of every run,
+ * both streams, no timestamps, no follow".
  */
 typedef struct berth_logs_options {
   /**
-   * Keep reading new lines until the container stops.
+   * Keep reading new lines until the container stops (or `until_usec`
+   * passes, or the read is cancelled).
    */
   bool follow;
   /**
@@ -495,7 +533,8 @@ typedef struct berth_logs_options {
    */
   uint64_t since_usec;
   /**
-   * Only lines written before this time (0: no limit).
+   * Only lines written before this time (0: no limit); a follow ends
+   * when this time has come.
    */
   uint64_t until_usec;
   /**
@@ -503,22 +542,51 @@ typedef struct berth_logs_options {
    */
   uint64_t tail;
   /**
-   * Prefix each line with its RFC 3339 time, as `berthctl logs -t`.
+   * Prefix each line's text with its RFC 3339 time and a space, as
+   * `berthctl logs -t` (the line's `usec` holds the time either way).
    */
   bool timestamps;
   /**
-   * An OR of BERTH_LOGS_STDOUT and BERTH_LOGS_STDERR; 0 means both.
+   * An OR of BERTH_LOGS_STDOUT and BERTH_LOGS_STDERR; 0 means both. Any
+   * other bit is BERTH_RESULT_INVALID_PARAMETER.
    */
   uint32_t streams;
 } berth_logs_options;
 
 /**
- * Called once per line, on the thread that called `berth_client_logs()`:
- * `line` holds `len` bytes without the newline, followed by a NUL (a line
- * may itself contain NUL bytes, hence `len`). It is valid only during the
- * call.
+ * One line of a container's output, as a log callback gets it. It and
+ * what it points to are valid only during the call: copy what you keep.
  */
-typedef void (*berth_log_callback)(void *userdata, const char *line, size_t len);
+typedef struct berth_log_line {
+  /**
+   * The stream the container wrote it to: BERTH_LOGS_STDOUT or
+   * BERTH_LOGS_STDERR.
+   */
+  uint32_t stream;
+  /**
+   * When journald took it in: microseconds since the Unix epoch.
+   */
+  uint64_t usec;
+  /**
+   * `len` bytes without the newline, followed by a NUL (a line may
+   * itself contain NUL bytes, hence `len`). A line longer than
+   * berth-monitor's limit (1 MiB) arrives whole: its pieces are joined.
+   */
+  const char *line;
+  /**
+   * The number of bytes at `line`, without the NUL.
+   */
+  size_t len;
+} berth_log_line;
+
+/**
+ * Called once per line, in the order the journal holds them, on the
+ * thread that reads. Return 0 to go on, anything else to end the read
+ * (which then returns BERTH_RESULT_OK). It may call libberth, also
+ * `berth_logs_cancel()` on the handle being read; it must not unwind (C++
+ * exceptions) into libberth.
+ */
+typedef int (*berth_log_callback)(void *userdata, const struct berth_log_line *line);
 
 /**
  * What an exec session runs. Zero-initialise it, then set `argv`/`argc`
@@ -836,8 +904,8 @@ berth_result berth_client_new(struct berth_client **out);
 berth_result berth_client_new_address(const char *address, struct berth_client **out);
 
 /**
- * Close a client; NULL is ignored. Event watches of this client keep
- * working until they are freed.
+ * Close a client; NULL is ignored. Event watches and log handles of this
+ * client keep working until they are freed.
  */
 void berth_client_free(struct berth_client *client);
 
@@ -1002,21 +1070,58 @@ berth_result berth_client_watch_events(const struct berth_client *client,
 /**
  * Stop a watch and free it; NULL is ignored. Once this returns no further
  * callback runs. It may be called from the watch's own callback: it then
- * returns at once and the watch thread ends after the callback.
+ * returns at once, and the watch thread ends after the callback; the next
+ * `berth_client_free()`, `berth_event_watch_free()` from another thread,
+ * or the program's exit waits for that end (so exit waits for a callback
+ * still running after it freed its watch).
  */
 void berth_event_watch_free(struct berth_event_watch *watch);
 
 /**
  * Read the container's output from the journal (every run of it,
  * restarts included) and call `callback` for each line; with `follow`,
- * returns once the container has stopped and its last lines were passed.
- * `options` may be NULL for the defaults.
+ * returns once the container has stopped and its last lines were passed,
+ * or at `until_usec`. `options` may be NULL for the defaults. To end a
+ * follow from another thread, use a `berth_logs` handle instead.
  */
 berth_result berth_client_logs(const struct berth_client *client,
                                const char *name,
                                const struct berth_logs_options *options,
                                berth_log_callback callback,
                                void *userdata);
+
+/**
+ * Prepare a read of the container `name`'s output with `options` (NULL
+ * for the defaults), checked here; berthd is asked by `berth_logs_read()`.
+ * On success `*out` is a handle for `berth_logs_free()`; it keeps its own
+ * connection, so it may outlive `client`.
+ */
+berth_result berth_logs_new(const struct berth_client *client,
+                            const char *name,
+                            const struct berth_logs_options *options,
+                            struct berth_logs **out);
+
+/**
+ * Run the read: call `callback` for each line, as `berth_client_logs()`
+ * does. Returns BERTH_RESULT_CANCELED, within milliseconds, once
+ * `berth_logs_cancel()` was called (also before the read began).
+ */
+berth_result berth_logs_read(const struct berth_logs *logs,
+                             berth_log_callback callback,
+                             void *userdata);
+
+/**
+ * End the handle's read: a `berth_logs_read()` running in another thread
+ * (or the callback's own) returns BERTH_RESULT_CANCELED, and so does
+ * every later one. Safe from any thread while the handle lives; NULL is
+ * ignored.
+ */
+void berth_logs_cancel(const struct berth_logs *logs);
+
+/**
+ * Free a handle once no `berth_logs_read()` on it runs; NULL is ignored.
+ */
+void berth_logs_free(struct berth_logs *logs);
 
 /**
  * Attach to a running container: `streams` is an OR of BERTH_ATTACH_*

@@ -242,7 +242,14 @@ async fn berthctl_every_verb() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("already stopped"));
     let o = ctl(&["start", "no-such-container"]);
     assert_eq!(o.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no such container"));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "Error: no such container: no-such-container\n", "said once");
+    let o = ctl(&["logs", "no-such-container"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "Error: no such container: no-such-container\n");
+    // Each name's error once; the first failure's status.
+    let o = ctl(&["stop", "no-such-1", "no-such-2"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "Error: no such container: no-such-1\nError: no such container: no-such-2\n");
     assert!(ctl(&["rm", &name]).status.success());
 
     // run --rm: the container's exit code, and nothing left behind.

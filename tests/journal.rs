@@ -389,7 +389,7 @@ fn a_line_cut_by_the_splitter_is_printed_whole() {
 /// Copy a container's lines into `w` with an FdSink.
 fn read_into(m: String, o: ReadOptions, w: OwnedFd, cancel: Cancel) -> std::thread::JoinHandle<(ReadEnd, Delivery)> {
     std::thread::spawn(move || {
-        let mut sink = FdSink::new(w, Format { timestamps: true, stream_tag: false }, Some(cancel.clone())).unwrap();
+        let mut sink = FdSink::new(w, Format { timestamps: true, ..Format::default() }, Some(cancel.clone())).unwrap();
         let end = LogReader::open().unwrap().read(&m, &o, &mut sink, &cancel).unwrap();
         (end, sink.finish().unwrap())
     })
@@ -526,7 +526,7 @@ fn logs_to_fd_from_async_code() {
     let o2 = out.clone();
     let drain = std::thread::spawn(move || std::fs::File::from(r).read_to_string(&mut o2.lock().unwrap()).unwrap());
     let o = ReadOptions { tail: Some(10), streams: Streams::from_bits(1).unwrap(), ..Default::default() };
-    let (end, delivery) = rt.block_on(berth::journal::logs_to_fd(c.matcher(), o, wr, Format { timestamps: false, stream_tag: true }, Cancel::new().unwrap())).unwrap();
+    let (end, delivery) = rt.block_on(berth::journal::logs_to_fd(c.matcher(), o, wr, Format { stream_tag: true, ..Format::default() }, Cancel::new().unwrap())).unwrap();
     drain.join().unwrap();
     assert_eq!((end.entries, delivery), (10, Delivery::Complete));
     let want: String = (81..=99).step_by(2).map(|i| format!("stdout line {i}\n")).collect();

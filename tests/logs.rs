@@ -113,3 +113,82 @@ async fn events_once_each_in_order_across_a_restart() {
     assert_eq!(kinds, ["create", "init", "start", "died", "stop", "remove"], "{text}");
     assert!(text.contains("exit_code=0"), "{text}");
 }
+
+/// Each line's stream: `berthctl logs --tag` prefixes it, and the framed
+/// format of the Logs method carries it (and the time) with the bytes
+/// exactly, NUL and all.
+#[tokio::test]
+async fn lines_carry_their_stream() {
+    use berth::model::log_frame::{Flow, FrameDecoder};
+    use berth::model::{LogFormat, LogOptions, LogStream};
+    use std::os::fd::AsFd;
+    let f = common::installed();
+    let _g = common::daemon_lock().read().await;
+    let c = Client::system().await.unwrap();
+    let name = common::unique("streams");
+    let t0 = berth::model::now_usec();
+    run_to_exit(&c, &name, &f.rootfs, "echo out-1; sleep 0.1; echo err-1 >&2; sleep 0.1; printf 'a\\0b\\n'").await;
+
+    let text = String::from_utf8_lossy(&berthctl(&["logs", "--tag", &name]).stdout).into_owned();
+    assert_eq!(text, "stdout out-1\nstderr err-1\nstdout a\0b\n");
+    let text = String::from_utf8_lossy(&berthctl(&["logs", "-t", "--tag", "--stderr", &name]).stdout).into_owned();
+    assert!(text.len() == 27 + 1 + 13 && text[27..].starts_with(" stderr err-1\n") && text[..27].ends_with('Z'), "{text:?}");
+
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut all).unwrap();
+        all
+    });
+    let o = LogOptions { format: LogFormat::Framed, ..Default::default() };
+    c.logs(&name, w.as_fd(), &o).await.unwrap();
+    drop(w);
+    let bytes = reader.await.unwrap();
+    let mut lines = Vec::new();
+    let mut d = FrameDecoder::new();
+    let mut take = |l: berth::model::log_frame::FramedLine<'_>| {
+        lines.push((l.stream, l.usec, l.message.to_vec()));
+        Flow::Continue(())
+    };
+    assert!(d.push(&bytes, &mut take).unwrap().is_continue());
+    assert!(d.finish(&mut take).unwrap().is_continue());
+    let got: Vec<(LogStream, &[u8])> = lines.iter().map(|(s, _, m)| (*s, m.as_slice())).collect();
+    assert_eq!(got, [(LogStream::Stdout, &b"out-1"[..]), (LogStream::Stderr, b"err-1"), (LogStream::Stdout, b"a\0b")]);
+    let now = berth::model::now_usec();
+    assert!(lines.iter().all(|(_, usec, _)| *usec >= t0 && *usec <= now));
+    assert!(lines.windows(2).all(|w| w[0].1 <= w[1].1));
+    // A format berthd does not know is refused by name.
+    let (_r, w) = nix::unistd::pipe().unwrap();
+    let mut bad = BTreeMap::new();
+    bad.insert("Format".to_string(), zbus::OwnedVariant::try_from(zbus::Variant::from("json")).unwrap());
+    let e = c.manager().logs_container(&name, zbus::Fd::from(w.as_fd()), bad.into_iter().collect()).await.unwrap_err();
+    assert!(e.to_string().contains("Format"), "{e}");
+    c.remove(&name, false, None).await.unwrap();
+}
+
+/// A follow with --until ends then, while the container goes on writing.
+#[tokio::test]
+async fn follow_ends_at_until() {
+    let f = common::installed();
+    let _g = common::daemon_lock().read().await;
+    let c = Client::system().await.unwrap();
+    let name = common::unique("until");
+    c.create(&name, &options(&f.rootfs, "i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.1; done")).await.unwrap();
+    c.start(&name, false).await.unwrap();
+    let until = berth::model::now_usec() + 2_000_000;
+    let arg = format!("{:.6}", until as f64 / 1e6);
+    let t0 = std::time::Instant::now();
+    let o = tokio::task::spawn_blocking({
+        let name = name.clone();
+        move || berthctl(&["logs", "-f", "--until", &arg, &name])
+    })
+    .await
+    .unwrap();
+    let took = t0.elapsed();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Generous: a busy machine.
+    assert!(took > Duration::from_millis(1500) && took < Duration::from_secs(6), "{took:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).lines().count() >= 5);
+    assert_eq!(c.state(&name).await.unwrap(), State::Running);
+    c.remove(&name, true, Some(0)).await.unwrap();
+}

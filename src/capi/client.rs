@@ -80,11 +80,14 @@ pub extern "C" fn berth_client_new_address(address: *const c_char, out: *mut *mu
     })
 }
 
-/// Close a client; NULL is ignored. Event watches of this client keep
-/// working until they are freed.
+/// Close a client; NULL is ignored. Event watches and log handles of this
+/// client keep working until they are freed.
 #[no_mangle]
 pub extern "C" fn berth_client_free(client: *mut berth_client) {
-    quiet((), || free_box(client))
+    quiet((), || {
+        free_box(client);
+        super::events::reap();
+    })
 }
 
 /// CreateContainer: a new container `name` (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`,

@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Once};
 use std::thread::JoinHandle;
 use tokio::sync::watch;
 
@@ -53,6 +54,46 @@ pub struct berth_event_watch {
 
 static NEXT_WATCH: AtomicU64 = AtomicU64::new(1);
 
+/// Watch threads stopped from their own callback, to be joined. Such a
+/// thread ends only after its callback returns, and its last steps drop
+/// its connection (and the runtime, when no client handle is left); were
+/// it left detached, a program that exits right after would race with it.
+/// It is joined by the next `berth_client_free()` or
+/// `berth_event_watch_free()` on another thread, or at exit.
+static REAPER: Mutex<Vec<(u64, JoinHandle<()>)>> = Mutex::new(Vec::new());
+
+/// Join the watch threads of [`REAPER`], but not the calling one.
+pub(crate) fn reap() {
+    let me = WATCH_OF_THREAD.with(Cell::get);
+    let mine = {
+        let mut r = REAPER.lock().unwrap_or_else(|e| e.into_inner());
+        let all = std::mem::take(&mut *r);
+        let (mine, others): (Vec<_>, Vec<_>) = all.into_iter().partition(|(id, _)| *id == me);
+        *r = mine;
+        others
+    };
+    for (_, t) in mine {
+        // A panic on that thread was caught there already (the callback's
+        // boundary); nothing is left to report.
+        let _ = t.join();
+    }
+}
+
+extern "C" fn reap_at_exit() {
+    quiet((), reap)
+}
+
+/// Join stopped watch threads at exit too, once a watch exists.
+fn reap_at_exit_once() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: atexit takes a function without arguments that lives as
+        // long as the library; reap_at_exit never unwinds (quiet). It fails
+        // only without memory; the frees then still join the threads.
+        let _ = unsafe { nix::libc::atexit(reap_at_exit) };
+    });
+}
+
 thread_local! {
     /// The watch whose thread this is (0: none). Not `thread::current()`:
     /// on a thread C made, that allocates a handle that is never freed.
@@ -93,6 +134,7 @@ pub extern "C" fn berth_client_watch_events(
         let out = Out::new(out, "out")?;
         // Subscribing adds the match rule on the bus before it returns.
         let events = inner.call(async { inner.client.manager().receive_event().await.map_err(crate::client::from_bus) })?;
+        reap_at_exit_once();
         let (stop, mut stopped) = watch::channel(false);
         let ud = UserData(userdata);
         let id = NEXT_WATCH.fetch_add(1, Ordering::Relaxed);
@@ -129,7 +171,10 @@ pub extern "C" fn berth_client_watch_events(
 
 /// Stop a watch and free it; NULL is ignored. Once this returns no further
 /// callback runs. It may be called from the watch's own callback: it then
-/// returns at once and the watch thread ends after the callback.
+/// returns at once, and the watch thread ends after the callback; the next
+/// `berth_client_free()`, `berth_event_watch_free()` from another thread,
+/// or the program's exit waits for that end (so exit waits for a callback
+/// still running after it freed its watch).
 #[no_mangle]
 pub extern "C" fn berth_event_watch_free(watch: *mut berth_event_watch) {
     quiet((), || {
@@ -139,11 +184,14 @@ pub extern "C" fn berth_event_watch_free(watch: *mut berth_event_watch) {
         // SAFETY: from Box::into_raw in berth_client_watch_events, given
         // back once.
         let mut w = unsafe { Box::from_raw(watch) };
+        // Sending fails only when the thread has ended already.
         let _ = w.stop.send(true);
-        if WATCH_OF_THREAD.with(|t| t.get()) != w.id {
-            if let Some(t) = w.thread.take() {
-                let _ = t.join();
-            }
+        let Some(t) = w.thread.take() else { return };
+        if WATCH_OF_THREAD.with(Cell::get) == w.id {
+            REAPER.lock().unwrap_or_else(|e| e.into_inner()).push((w.id, t));
+        } else {
+            let _ = t.join();
+            reap();
         }
     })
 }

@@ -46,14 +46,14 @@ pub use files::{BERTH_COPY_CHOWN, BERTH_COPY_NO_OVERWRITE_DIR_NONDIR, BERTH_COPY
 pub use root::berth_export_callback;
 pub use events::{berth_event, berth_event_callback, berth_event_watch, BERTH_EVENT_KIND_UNKNOWN};
 pub use list::{berth_container_info, berth_container_list};
-pub use logs::{berth_log_callback, berth_logs_options, BERTH_LOGS_STDERR, BERTH_LOGS_STDOUT};
+pub use logs::{berth_log_callback, berth_log_line, berth_logs, berth_logs_options, BERTH_LOGS_STDERR, BERTH_LOGS_STDOUT};
 pub use spec::berth_spec;
 
 use std::ffi::c_char;
 
 /// A stop timeout that means "the container's own StopTimeout" (for stop,
 /// restart and remove).
-pub const BERTH_TIMEOUT_DEFAULT: u32 = 0xFFFF_FFFF;
+pub const BERTH_TIMEOUT_DEFAULT: u32 = 0xFFFF_FFFF_u32;
 
 /// A `timeout_ms` for `berth_client_wait()` that means "no limit".
 pub const BERTH_WAIT_FOREVER: u64 = 0;

@@ -213,6 +213,10 @@ pub enum Command {
         /// Prefix each line with its RFC 3339 time.
         #[arg(short = 't', long)]
         timestamps: bool,
+        /// Prefix each line with the stream it was written to, `stdout ` or
+        /// `stderr ` (after the time with -t).
+        #[arg(long)]
+        tag: bool,
         /// Only what the container wrote to standard output.
         #[arg(long)]
         stdout: bool,

@@ -217,8 +217,9 @@ async fn import(c: &Client, file: &str, name: Option<&str>) -> Result<Vec<String
     c.import_image(f.as_fd(), name).await
 }
 
-/// Run each call, printing what it names; the first error is the result.
-async fn each<F, Fut>(items: &[String], f: F) -> Result<()>
+/// Run each call, printing what it names and each error once; the exit
+/// status is the first failure's.
+async fn each<F, Fut>(items: &[String], f: F) -> Result<i32>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
@@ -252,11 +253,11 @@ pub async fn image(c: &Client, cmd: ImageCommand) -> Result<i32> {
             }
         }
         ImageCommand::Rm { force, images } => {
-            each(&images, |i| {
+            return each(&images, |i| {
                 let c = c.clone();
                 async move { c.remove_image(&i, force).await }
             })
-            .await?
+            .await;
         }
     }
     Ok(0)
@@ -286,11 +287,11 @@ pub async fn volume(c: &Client, cmd: VolumeCommand) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(&out).expect("descriptions serialize"));
         }
         VolumeCommand::Rm { force, names } => {
-            each(&names, |n| {
+            return each(&names, |n| {
                 let c = c.clone();
                 async move { c.remove_volume(&n, force).await }
             })
-            .await?
+            .await;
         }
     }
     Ok(0)
@@ -309,7 +310,6 @@ pub async fn unmount(c: &Client, force: bool, names: &[String]) -> Result<i32> {
         async move { c.unmount(&n, force).await }
     })
     .await
-    .map(|()| 0)
 }
 
 /// `export -o FILE NAME`, or to standard output when it is not a terminal.

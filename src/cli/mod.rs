@@ -116,22 +116,27 @@ async fn ps(c: &Client, all: bool, quiet: bool, format: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn each<F, Fut>(names: &[String], f: F) -> Result<()>
+/// Run a verb on each name in turn, printing each name done and each
+/// error (once: the exit status comes back instead of the error, which is
+/// printed already); the status is the first failure's.
+pub(crate) async fn each<F, Fut>(names: &[String], f: F) -> Result<i32>
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
-    let mut first_err = None;
+    let mut status = 0;
     for n in names {
         match f(n.clone()).await {
             Ok(()) => println!("{n}"),
             Err(e) => {
                 eprintln!("Error: {e}");
-                first_err.get_or_insert(e);
+                if status == 0 {
+                    status = exit_status(&e);
+                }
             }
         }
     }
-    first_err.map_or(Ok(()), Err)
+    Ok(status)
 }
 
 
@@ -292,7 +297,7 @@ async fn network(c: &Client, cmd: NetworkCommand) -> Result<i32> {
             Ok(0)
         }
         NetworkCommand::Rm { names } => {
-            each(&names, |n| { let c = c.clone(); async move { c.remove_network(&n).await } }).await.map(|()| 0)
+            each(&names, |n| { let c = c.clone(); async move { c.remove_network(&n).await } }).await
         }
         NetworkCommand::Reload { all, names } => {
             if all {
@@ -301,7 +306,7 @@ async fn network(c: &Client, cmd: NetworkCommand) -> Result<i32> {
                 }
                 return Ok(0);
             }
-            each(&names, |n| { let c = c.clone(); async move { c.reload_network(&n).await } }).await.map(|()| 0)
+            each(&names, |n| { let c = c.clone(); async move { c.reload_network(&n).await } }).await
         }
     }
 }
@@ -309,7 +314,6 @@ async fn network(c: &Client, cmd: NetworkCommand) -> Result<i32> {
 /// Run one berthctl command; returns the process exit status.
 pub async fn run(cli: Cli) -> Result<i32> {
     let c = Client::connect(cli.address.as_deref()).await?;
-    let ok = |r: Result<()>| r.map(|()| 0);
     match cli.command {
         Command::Create(a) => {
             let (name, o) = create_options(&a)?;
@@ -352,7 +356,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             Ok(code)
         }
-        Command::Init { recursive, names } => ok(each(&names, |n| { let c = c.clone(); async move { c.init(&n, recursive).await } }).await),
+        Command::Init { recursive, names } => each(&names, |n| { let c = c.clone(); async move { c.init(&n, recursive).await } }).await,
         Command::Start { recursive, attach: true, interactive, detach_keys: keys, names } => {
             let [name] = names.as_slice() else {
                 return Err(Error::invalid("names", "start --attach takes one container"));
@@ -364,7 +368,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let ended = attach::attach(conn, Local { stdin, terminal: spec.terminal }).await?;
             container_code(&c, name, ended).await
         }
-        Command::Start { recursive, names, .. } => ok(each(&names, |n| { let c = c.clone(); async move { c.start(&n, recursive).await } }).await),
+        Command::Start { recursive, names, .. } => each(&names, |n| { let c = c.clone(); async move { c.start(&n, recursive).await } }).await,
         Command::Attach { no_stdin, detach_keys: keys, name } => {
             let spec = c.info(&name).await?.spec;
             let stdin = spec.interactive && !no_stdin;
@@ -394,20 +398,20 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let config = ExecConfig::from_options(&o)?;
             exec(&c, &name, config, detach, keys).await
         }
-        Command::Stop { time, names } => ok(each(&names, |n| { let c = c.clone(); async move { c.stop(&n, time).await } }).await),
+        Command::Stop { time, names } => each(&names, |n| { let c = c.clone(); async move { c.stop(&n, time).await } }).await,
         Command::Kill { signal, names } => {
             let sig = parse_signal(&signal, "Signal")?;
-            ok(each(&names, |n| { let c = c.clone(); async move { c.kill(&n, sig).await } }).await)
+            each(&names, |n| { let c = c.clone(); async move { c.kill(&n, sig).await } }).await
         }
-        Command::Restart { time, names } => ok(each(&names, |n| { let c = c.clone(); async move { c.restart(&n, time).await } }).await),
-        Command::Pause { names } => ok(each(&names, |n| { let c = c.clone(); async move { c.pause(&n).await } }).await),
-        Command::Unpause { names } => ok(each(&names, |n| { let c = c.clone(); async move { c.unpause(&n).await } }).await),
+        Command::Restart { time, names } => each(&names, |n| { let c = c.clone(); async move { c.restart(&n, time).await } }).await,
+        Command::Pause { names } => each(&names, |n| { let c = c.clone(); async move { c.pause(&n).await } }).await,
+        Command::Unpause { names } => each(&names, |n| { let c = c.clone(); async move { c.unpause(&n).await } }).await,
         Command::Rm { force, all, time, names } => {
             let names = if all { c.list().await?.into_iter().map(|l| l.name).collect() } else { names };
-            ok(each(&names, |n| { let c = c.clone(); async move { c.remove(&n, force, time).await } }).await)
+            each(&names, |n| { let c = c.clone(); async move { c.remove(&n, force, time).await } }).await
         }
-        Command::Sync { names } => ok(each(&names, |n| { let c = c.clone(); async move { c.sync(&n).await } }).await),
-        Command::Cleanup { names } => ok(each(&names, |n| { let c = c.clone(); async move { c.cleanup(&n).await } }).await),
+        Command::Sync { names } => each(&names, |n| { let c = c.clone(); async move { c.sync(&n).await } }).await,
+        Command::Cleanup { names } => each(&names, |n| { let c = c.clone(); async move { c.cleanup(&n).await } }).await,
         Command::Ps { all, quiet, format } => ps(&c, all, quiet, &format).await.map(|()| 0),
         Command::Inspect { names } => {
             let mut out = Vec::new();
@@ -434,7 +438,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             println!("{name}");
             Ok(0)
         }
-        Command::Logs { follow, since, until, tail, timestamps, stdout, stderr, name } => {
+        Command::Logs { follow, since, until, tail, timestamps, tag, stdout, stderr, name } => {
             let o = LogOptions {
                 follow,
                 since: since.map(|s| parse_time(&s, "since")).transpose()?,
@@ -443,6 +447,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 timestamps,
                 stdout,
                 stderr,
+                stream_tag: tag,
+                ..LogOptions::default()
             };
             use std::os::fd::AsFd;
             let out = std::io::stdout();

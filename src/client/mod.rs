@@ -450,6 +450,14 @@ mod tests {
     }
 
     #[test]
+    fn a_vanished_object_is_no_such_container() {
+        let e = gone_or("web", zbus::Error::FDO(Box::new(zbus::fdo::Error::UnknownObject("Unknown object '/x'".into()))));
+        assert_eq!((e.kind(), e.to_string().as_str()), (ErrorKind::NoSuchContainer, "no such container: web"));
+        let e = gone_or("web", zbus::Error::FDO(Box::new(zbus::fdo::Error::AccessDenied("m".into()))));
+        assert_eq!(e.kind(), ErrorKind::AccessDenied);
+    }
+
+    #[test]
     fn named_errors_keep_their_kind_and_text_once() {
         let name = zbus::names::OwnedErrorName::try_from("org.berth.Berth1.Error.NoSuchContainer").unwrap();
         let e = from_bus(zbus::Error::MethodError(name, Some("no such container: x".into()), zbus::message::Message::method_call("/", "X").build(&()).unwrap()));

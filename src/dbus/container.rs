@@ -84,7 +84,12 @@ impl ContainerObject {
         Ok(())
     }
     /// Write the container's output into `fd` (from the journal), one line
-    /// per entry; with Follow, until the container stops.
+    /// per entry; with Follow, until the container stops or Until. Options:
+    /// Follow b, Since t, Until t, Tail t, Stdout b, Stderr b, Timestamps b
+    /// and StreamTag b (text prefixes), Format s: "text" (default) or
+    /// "framed", where each line is a record: a 16-byte header (usec u64,
+    /// stream u8 1/2, flags u8 with bit 0 partial, 2 bytes 0, length u32,
+    /// little-endian), then the line's bytes.
     async fn logs(&self, fd: zbus::OwnedFd, options: HashMap<String, OwnedVariant>, #[zbus(header)] header: Header<'_>) -> Result<()> {
         let o = super::options::log_options(options)?;
         let fd: std::os::fd::OwnedFd = fd.into();

@@ -64,7 +64,8 @@ pub fn from_variants_plain(options: HashMap<String, OwnedVariant>) -> Result<BTr
 }
 
 /// Logs options: Follow b, Since t, Until t (µs since the epoch), Tail t,
-/// Timestamps b, Stdout b, Stderr b.
+/// Timestamps b, Stdout b, Stderr b, StreamTag b, Format s ("text" or
+/// "framed": binary records, see `model::log_frame`).
 pub fn log_options(options: HashMap<String, OwnedVariant>) -> Result<LogOptions> {
     LogOptions::from_options(&plain(options)?)
 }

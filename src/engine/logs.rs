@@ -3,7 +3,7 @@
 //! event streams use.
 
 use crate::journal::{self, Cancel, Follow, Format, ReadOptions, Stop, Streams};
-use crate::model::{Error, LogOptions, Result, State, Usec};
+use crate::model::{Error, LogFormat, LogOptions, Result, State, Usec};
 use crate::store::Record;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -67,7 +67,7 @@ pub async fn stream(id: &str, mut rx: tokio::sync::watch::Receiver<Record>, o: &
             stop.stop();
         })
     });
-    let format = Format { timestamps: o.timestamps, stream_tag: false };
+    let format = Format { timestamps: o.timestamps, stream_tag: o.stream_tag, framed: o.format == LogFormat::Framed };
     let r = journal::logs_to_fd(format!("CONTAINER_ID_FULL={id}"), read_options(o, stop), out.into(), format, Cancel::new()?).await;
     if let Some(w) = watcher {
         w.abort();

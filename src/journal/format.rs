@@ -1,10 +1,13 @@
 //! A log line as `berthctl logs` prints it: optionally its RFC 3339 time
 //! (as podman's and docker's `logs -t`) and its stream, then the bytes the
 //! container wrote, then a newline unless the line was cut (a partial piece
-//! runs on into the next one, so the long line comes out whole).
+//! runs on into the next one, so the long line comes out whole). Or, framed,
+//! as a binary record of [`crate::model::log_frame`] for readers that need
+//! each line's stream and time exactly.
 
 use super::options::Stream;
 use super::reader::LogLine;
+use crate::model::log_frame::{push_frame, LogStream};
 use crate::model::Usec;
 
 /// What to put before each line.
@@ -14,6 +17,9 @@ pub struct Format {
     pub timestamps: bool,
     /// `stdout ` or `stderr ` before each line (after the time).
     pub stream_tag: bool,
+    /// Binary records (`model::log_frame`) instead of text; the prefixes
+    /// above do not apply, the records carry both.
+    pub framed: bool,
 }
 
 /// Formats lines one after another. A cut line's pieces come out as one
@@ -33,6 +39,14 @@ impl LineFormatter {
 
     /// Append `line`, formatted, to `out`.
     pub fn push(&mut self, out: &mut Vec<u8>, line: &LogLine<'_>) {
+        if self.format.framed {
+            let stream = match line.stream {
+                Stream::Stdout => LogStream::Stdout,
+                Stream::Stderr => LogStream::Stderr,
+            };
+            push_frame(out, line.usec, stream, line.partial, line.message);
+            return;
+        }
         let continues = match self.open {
             Some(s) if s == line.stream => true,
             Some(_) => {
@@ -138,15 +152,15 @@ mod tests {
         let l = LogLine { usec: 1_700_000_000_123_456, stream: Stream::Stderr, seq: Some(4), partial: false, message: b"oops\xff" };
         let mut out = Vec::new();
         LineFormatter::new(Format::default()).push(&mut out, &l);
-        LineFormatter::new(Format { timestamps: true, stream_tag: false }).push(&mut out, &l);
-        LineFormatter::new(Format { timestamps: true, stream_tag: true }).push(&mut out, &l);
+        LineFormatter::new(Format { timestamps: true, ..Format::default() }).push(&mut out, &l);
+        LineFormatter::new(Format { timestamps: true, stream_tag: true, ..Format::default() }).push(&mut out, &l);
         assert_eq!(out, b"oops\xff\n2023-11-14T22:13:20.123456Z oops\xff\n2023-11-14T22:13:20.123456Z stderr oops\xff\n");
     }
 
     #[test]
     fn cut_lines_come_out_whole() {
         let piece = |stream, partial, message| LogLine { usec: 0, stream, seq: None, partial, message };
-        let mut f = LineFormatter::new(Format { timestamps: false, stream_tag: true });
+        let mut f = LineFormatter::new(Format { stream_tag: true, ..Format::default() });
         let mut out = Vec::new();
         f.push(&mut out, &piece(Stream::Stdout, true, b"aa"));
         f.push(&mut out, &piece(Stream::Stdout, true, b"bb"));
@@ -157,5 +171,18 @@ mod tests {
         f.finish(&mut out);
         f.finish(&mut out);
         assert_eq!(out, b"stdout aabbc\nstdout dd\nstderr err\nstdout ee\n");
+    }
+
+    #[test]
+    fn framed_records_keep_stream_time_and_pieces() {
+        let mut f = LineFormatter::new(Format { framed: true, timestamps: true, stream_tag: true });
+        let mut out = Vec::new();
+        f.push(&mut out, &LogLine { usec: 7, stream: Stream::Stderr, seq: Some(1), partial: true, message: b"a\nb" });
+        f.push(&mut out, &LogLine { usec: 8, stream: Stream::Stderr, seq: Some(2), partial: false, message: b"c" });
+        f.finish(&mut out);
+        let mut want = Vec::new();
+        push_frame(&mut want, 7, LogStream::Stderr, true, b"a\nb");
+        push_frame(&mut want, 8, LogStream::Stderr, false, b"c");
+        assert_eq!(out, want);
     }
 }

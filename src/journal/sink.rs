@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn writes_to_a_socket_and_a_file() {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let mut sink = FdSink::new(&a, Format { timestamps: true, stream_tag: true }, None).unwrap();
+        let mut sink = FdSink::new(&a, Format { timestamps: true, stream_tag: true, ..Format::default() }, None).unwrap();
         assert!(sink.line(&line(b"hi")).is_continue());
         assert_eq!(sink.finish().unwrap(), Delivery::Complete);
         drop(a);

@@ -32,6 +32,7 @@ pub enum ErrorKind {
     InvalidArgument = 6,
     /// A container this one depends on is not running.
     DependencyNotRunning = 7,
+    /// The call was cancelled (a log read by `berth_logs_cancel()`).
     Canceled = 8,
     /// A wait or start did not finish in time.
     Timeout = 9,

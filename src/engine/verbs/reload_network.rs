@@ -2,7 +2,7 @@
 //! addresses and ports (after a firewall reload dropped netavark's rules).
 
 use super::super::{blocking, Engine};
-use crate::model::{Error, Result, Verb};
+use crate::model::{Error, ErrorKind, Result, Verb};
 use crate::network::NetworkError;
 
 impl Engine {
@@ -29,7 +29,9 @@ impl Engine {
     }
 
     /// ReloadNetworks: every running bridged container's network; the
-    /// names reloaded. All are tried; the first failure is returned.
+    /// names reloaded. All are tried; the first failure is returned. One
+    /// that was removed or stopped since the listing is not running any
+    /// more: it is left out, not a failure.
     pub async fn reload_networks(&self) -> Result<Vec<String>> {
         let mut done = Vec::new();
         let mut first_err = None;
@@ -39,6 +41,9 @@ impl Engine {
             }
             match self.reload_network(rec.name.as_str()).await {
                 Ok(()) => done.push(rec.name.to_string()),
+                Err(e) if matches!(e.kind(), ErrorKind::NoSuchContainer | ErrorKind::Removed | ErrorKind::InvalidState) => {
+                    tracing::debug!(container = %rec.name, "gone or stopped before its network was reloaded: {e}");
+                }
                 Err(e) => {
                     tracing::warn!(container = %rec.name, "cannot reload its network: {e}");
                     first_err.get_or_insert(e);
