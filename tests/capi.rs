@@ -52,8 +52,27 @@ fn header_is_current() {
     );
 }
 
+/// A program that hangs is killed after this long, so that it fails the
+/// test instead of stalling the whole suite.
+const PROGRAM_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 fn run(cmd: &mut Command) -> Output {
-    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (done, watch) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if watch.recv_timeout(PROGRAM_LIMIT).is_err() {
+            eprintln!("{pid} still runs after {PROGRAM_LIMIT:?}: killing it");
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    });
+    let o = child.wait_with_output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let _ = done.send(());
+    let _ = watchdog.join();
     assert!(
         o.status.success(),
         "{cmd:?} failed ({}):\n{}{}",
