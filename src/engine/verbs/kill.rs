@@ -26,12 +26,20 @@ impl Engine {
         // asks for with its own signal (see KILL_REQUEST_SIGNAL), and kills
         // the container's cgroup itself. Should the monitor be gone, every
         // process of the unit gets SIGKILL from systemd.
-        if signal == 9 {
-            if self.inner.units.kill(&unit, KillWhom::Main, KILL_REQUEST_SIGNAL).await.is_err() {
-                self.inner.units.kill(&unit, KillWhom::All, 9).await?;
+        let sent = if signal == 9 {
+            match self.inner.units.kill(&unit, KillWhom::Main, KILL_REQUEST_SIGNAL).await {
+                Ok(()) => Ok(()),
+                Err(_) => self.inner.units.kill(&unit, KillWhom::All, 9).await,
             }
         } else {
-            self.inner.units.kill(&unit, KillWhom::Main, signal).await?;
+            self.inner.units.kill(&unit, KillWhom::Main, signal).await
+        };
+        if let Err(e) = sent {
+            // The container may have ended meanwhile (its unit unloaded): say
+            // that, as for a kill of a stopped container.
+            let now = self.refresh(&c).await?;
+            now.state.check(Verb::Kill, name)?;
+            return Err(e);
         }
         self.crash_point("kill: signalled").await;
         self.emit(&rec, EventKind::Kill);
