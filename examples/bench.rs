@@ -354,14 +354,12 @@ async fn podman(p: &(String, Vec<String>), verb: &str, name: &str, command: &[&s
 }
 
 async fn berthd_rss_mb() -> Result<f64> {
-    let pid = run(&["systemctl", "show", "-p", "MainPID", "--value", "berthd.service"]).await?;
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim()))?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS in berthd's status")?;
-    Ok(kb / 1024.0)
+    berthd_status_mb("VmRSS").await
+}
+
+/// berthd's thread count.
+async fn berthd_threads() -> Result<f64> {
+    berthd_status("Threads").await
 }
 
 /// A created container to running: berth's StartContainer against the floor
@@ -853,6 +851,7 @@ async fn isolation(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     c.create(waited, &spec(&s.rootfs, &SLEEP, false)).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = berthd_rss_mb().await?;
+    let idle_threads = berthd_threads().await?;
     let mut clients = vec![];
     let mut calls = vec![];
     for _ in 0..16 {
@@ -865,13 +864,20 @@ async fn isolation(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let busy = berthd_rss_mb().await?;
+    let busy_threads = berthd_threads().await?;
     for call in &calls {
         call.abort();
     }
-    drop(clients);
     drop(calls);
+    // The callers hang up (a dropped connection may linger in its tasks).
+    for cl in clients {
+        let _ = cl.connection().clone().close().await;
+    }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = berthd_rss_mb().await?;
+    let after_threads = berthd_threads().await?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let later = berthd_rss_mb().await?;
     c.remove(waited, false, None).await?;
 
     println!("
@@ -879,7 +885,8 @@ isolation: one client stalls a logs stream; 16 clients leave 1008 Wait calls beh
     println!("  {:<44} {:>9} {:>9} {:>9}", "", "median", "p99", "max");
     let st = stats(&list);
     println!("  {:<44} {:>9.2} {:>9.2} {:>9.2}", "ListContainers meanwhile, ms", st.med, st.p99, st.max);
-    println!("  berthd VmRSS, MB: before the waits {idle:.1}; with 1008 waits {busy:.1}; after their clients left {after:.1}");
+    println!("  berthd VmRSS, MB: before the waits {idle:.1}; with 1008 waits {busy:.1}; after their clients left {after:.1}, 10 s later {later:.1}");
+    println!("  berthd threads: before {idle_threads}; with the waits {busy_threads}; after {after_threads}");
     t.check("ListContainers p99, a logs reader stalled: < 10 ms", format!("{:.2} ms", st.p99), st.p99 < 10.0);
     t.check("RSS after waiting clients left: within 1 MB", format!("{:+.2} MB", after - idle), after - idle <= 1.0);
     Ok(())
@@ -1525,6 +1532,11 @@ async fn images(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
 
 /// A field of berthd's /proc status (VmRSS, VmHWM), in MB.
 async fn berthd_status_mb(field: &str) -> Result<f64> {
+    Ok(berthd_status(field).await? / 1024.0)
+}
+
+/// A number of berthd's /proc status (its unit dropped).
+async fn berthd_status(field: &str) -> Result<f64> {
     let pid = run(&["systemctl", "show", "-p", "MainPID", "--value", "berthd.service"]).await?;
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim()))?;
     let kb: f64 = status
@@ -1532,7 +1544,7 @@ async fn berthd_status_mb(field: &str) -> Result<f64> {
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .with_context(|| format!("no {field} in berthd's status"))?;
-    Ok(kb / 1024.0)
+    Ok(kb)
 }
 
 /// Copies: a 1 GB file into and out of a running container through berthd

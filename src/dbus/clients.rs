@@ -82,15 +82,27 @@ impl Drop for Ticket {
         }
         if t.counts.is_empty() {
             drop(t);
-            trim_memory();
+            trim_memory_soon();
         }
     }
 }
 
-/// Give freed memory back to the system (glibc keeps it otherwise).
-fn trim_memory() {
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe { nix::libc::malloc_trim(0) };
+/// Give freed memory back to the system (glibc keeps it otherwise), once
+/// the calls that just ended are freed too: the last ticket goes before
+/// the rest of its call (and the other cancelled calls) is dropped.
+fn trim_memory_soon() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static PENDING: AtomicBool = AtomicBool::new(false);
+    let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+    if PENDING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    rt.spawn(async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        PENDING.store(false, Ordering::Release);
+        // SAFETY: malloc_trim only walks the allocator's own free lists.
+        let _ = tokio::task::spawn_blocking(|| unsafe { nix::libc::malloc_trim(0) }).await;
+    });
 }
 
 impl Clients {
