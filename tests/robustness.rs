@@ -290,14 +290,16 @@ async fn systemctl_kill_works_on_container_units() {
             for _ in 0..5 {
                 ok("systemctl", &["kill", "--kill-whom=all", "--signal=USR1", &unit]);
             }
-            let out = run("systemctl", &["kill", "--signal=KILL", &unit]);
-            if !out.status.success() {
-                // systemd 252 re-reads cgroup.procs of a cgroup runc removes
-                // once its container died (ENODEV); the kill itself went
-                // through. crun (no cgroup manager) never shows it.
-                let err = String::from_utf8_lossy(&out.stderr);
-                assert!(rt == "runc" && err.contains("No such device"), "systemctl kill {unit}: {err}");
-            }
+            // systemd kills the unit's cgroups in the order the kernel lists
+            // them; runc must go before its container (see runtime::cgroup).
+            let cg = run("systemctl", &["show", "-p", "ControlGroup", "--value", &unit]);
+            let dir = format!("/sys/fs/cgroup{}", String::from_utf8_lossy(&cg.stdout).trim());
+            let order: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .filter_map(|e| e.ok().filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect();
+            assert_eq!(order, ["monitor", "payload"], "{dir} lists its cgroups in another order");
+            ok("systemctl", &["kill", "--signal=KILL", &unit]);
             assert_eq!(c.wait(&name, &[], None).await.unwrap(), 137);
             c.remove(&name, false, None).await.unwrap();
         }

@@ -1,16 +1,23 @@
 //! A container unit's cgroup, split in two below the unit (it has
-//! `Delegate=yes`): `supervisor` holds berth-monitor, `payload` the OCI
-//! runtime and the container. Pausing freezes `payload` alone, so the
-//! monitor keeps serving (and handles a stop of a paused container), and
-//! the unit's stop-post commands, which systemd runs in `.control`, never
-//! run frozen.
+//! `Delegate=yes`): `monitor` holds berth-monitor, `payload` the container
+//! (and crun; runc stays with the monitor and places the container itself).
+//! Pausing freezes `payload` alone, so the monitor keeps serving (and
+//! handles a stop of a paused container), and the unit's stop-post
+//! commands, which systemd runs in `.control`, never run frozen.
+//!
+//! The names are chosen for the order the kernel lists them in (by a hash
+//! of the name): `monitor` before `payload`. systemd's kill of the whole
+//! unit walks the children in that order, so runc is SIGKILLed before its
+//! container dies; listed the other way, runc outlived the container long
+//! enough to remove `payload` while systemd was reading its processes, and
+//! `systemctl kill` failed with "Input/output error".
 
 use crate::model::{Error, Result};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub const SUPERVISOR: &str = "supervisor";
+pub const SUPERVISOR: &str = "monitor";
 pub const PAYLOAD: &str = "payload";
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
