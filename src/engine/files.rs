@@ -159,6 +159,7 @@ pub(crate) fn files_error(name: &str, e: files::Error) -> Error {
         | F::EntryEscapes { .. }
         | F::EntryThroughArchiveSymlink { .. }
         | F::HardLinkOutside { .. }
+        | F::BadHardLink { .. }
         | F::WouldReplaceDirectory { .. }
         | F::WouldReplaceNonDirectory { .. } => Error::InvalidArchive { message: e.to_string() },
         F::ProcessCheck { .. }
