@@ -409,3 +409,44 @@ fn hostile_hard_links_are_named_and_change_nothing() {
     names.sort();
     assert_eq!(names, ["file", "hl", "sub"]);
 }
+
+#[test]
+fn a_stopped_containers_volumes_are_reached_at_their_destinations() {
+    let (d, root) = dest_root();
+    let vol = d.path().join("volume");
+    fs::create_dir_all(d.path().join("root/srv/data")).unwrap();
+    fs::write(d.path().join("root/srv/data/under-the-mount"), "hidden by the volume").unwrap();
+    fs::create_dir_all(vol.join("sub")).unwrap();
+    fs::write(vol.join("in-volume"), "volume data").unwrap();
+    symlink("/", vol.join("top")).unwrap();
+    symlink("../../..", vol.join("sub/up")).unwrap();
+    let root = root.with_volume("/srv/./data/", &vol).unwrap();
+    let read = |p: &str| {
+        let mut s = String::new();
+        let mut out = Vec::new();
+        copy_out(&root, p, &mut out, &GO).unwrap();
+        let mut a = tar::Archive::new(&out[..]);
+        a.entries().unwrap().next().unwrap().unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    assert_eq!(read("/srv/data/in-volume"), "volume data");
+    assert_eq!(read("/srv/../srv/data/in-volume"), "volume data");
+    // Inside the volume, links and `..` stay in the volume.
+    assert_eq!(read("/srv/data/top/in-volume"), "volume data");
+    assert_eq!(read("/srv/data/sub/up/in-volume"), "volume data");
+    assert_eq!(stat(&root, "/srv/data/top", true).unwrap().link_target.as_deref(), Some("/srv/data"));
+    // Beside it, the root as before.
+    assert_eq!(read("/srv/data/../../etc/passwd"), "container");
+    assert!(matches!(stat(&root, "/srv/data/under-the-mount", false), Err(Error::NotFound { .. })));
+    // A copy of a parent shows the volume's contents at its destination.
+    let names: Vec<String> = listing(&archive_of(&root, "/srv")).into_iter().map(|e| e.0).collect();
+    assert!(names.contains(&"srv/data/in-volume".to_string()) && !names.iter().any(|n| n.contains("under-the-mount")), "{names:?}");
+    // Copies in land in the volume.
+    copy(&root, "/srv/data", &raw_archive(&[("new/f", tar::EntryType::Regular, "", b"in")])).unwrap();
+    assert_eq!(fs::read_to_string(vol.join("new/f")).unwrap(), "in");
+    copy(&root, "/srv", &raw_archive(&[("data/g", tar::EntryType::Regular, "", b"g")])).unwrap();
+    assert_eq!(fs::read_to_string(vol.join("g")).unwrap(), "g");
+    assert!(!d.path().join("root/srv/data/new").exists() && !d.path().join("root/srv/data/g").exists());
+    // Only a stopped container's root takes volumes, and not at /.
+    assert!(matches!(ContainerRoot::of_dir(d.path()).unwrap().with_volume("/", &vol), Err(Error::InvalidPath { .. })));
+}
