@@ -13,6 +13,7 @@
 //! comes from an image; its lock is held through the call, so nothing
 //! starts it on a root that is about to be unmounted.
 
+use super::roots::root_needed;
 use super::{blocking, Container, Engine};
 use crate::files::{self, ContainerRoot};
 use crate::model::{Error, Result, State, Verb};
@@ -20,7 +21,7 @@ use crate::store::Record;
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,11 +40,11 @@ pub(crate) struct Reached {
     root: Option<ContainerRoot>,
     pub(crate) rec: Record,
     c: Arc<Container>,
-    /// The container's lock, held through the call for a stopped
-    /// container (its root) and for a paused copy.
+    /// The container's lock, held through a paused copy.
     hold: Option<OwnedMutexGuard<()>>,
-    /// Mounted for this call: unmounted after.
-    unmount: bool,
+    /// A stopped container's root, counted in its users: the last user
+    /// unmounts it when nothing else needs it.
+    shared_root: bool,
     /// Frozen for this call: thawed after.
     thaw: bool,
 }
@@ -68,16 +69,37 @@ impl Engine {
                 self.crash_point("files: frozen").await;
             }
             let hold = if thaw { Some(g) } else { None };
-            return Ok(Reached { root: Some(root), rec, c, hold, unmount: false, thaw });
+            return Ok(Reached { root: Some(root), rec, c, hold, shared_root: false, thaw });
         }
+        // Stopped: its root, mounted while a call uses it, and its volumes
+        // at their destinations, as the container would see them running.
+        // The lock is given back once the root is open: a stalled caller
+        // holds no other verb up (a start meanwhile mounts the same root,
+        // which then stays mounted).
         let unmount = !self.root_is_mounted(&rec).await?;
         let path = self.mount_root(&rec).await?;
         if unmount {
             self.crash_point("files: root mounted").await;
         }
-        let opened = blocking(move || ContainerRoot::of_dir(&path)).await.map_err(|e| files_error(name, e));
+        let volumes = self.volume_sources(&rec).await?;
+        let opened = blocking(move || {
+            let mut root = ContainerRoot::of_dir(&path)?;
+            for (destination, source) in volumes {
+                root = root.with_volume(&destination, &source)?;
+            }
+            Ok(root)
+        })
+        .await
+        .map_err(|e| files_error(name, e));
         match opened {
-            Ok(root) => Ok(Reached { root: Some(root), rec, c, hold: Some(g), unmount, thaw: false }),
+            Ok(root) => {
+                c.root_users.fetch_add(1, Ordering::AcqRel);
+                if unmount {
+                    c.root_mounted_for_files.store(true, Ordering::Release);
+                }
+                drop(g);
+                Ok(Reached { root: Some(root), rec, c, hold: None, shared_root: true, thaw: false })
+            }
             Err(e) => {
                 if unmount {
                     self.unmount_root(&rec).await?;
@@ -87,20 +109,51 @@ impl Engine {
         }
     }
 
+    /// Where each volume of a stopped container comes from on the host:
+    /// a bind mount's directory, a named or anonymous volume's (one never
+    /// made, or a bind source that is gone, is left out: nothing is there).
+    async fn volume_sources(&self, rec: &Record) -> Result<Vec<(String, PathBuf)>> {
+        let (inner, volumes) = (self.inner.clone(), rec.spec.volumes.clone());
+        blocking(move || {
+            let mut out = Vec::new();
+            for v in volumes {
+                let source = match &v.volume {
+                    Some(name) => match inner.volumes.inspect(name) {
+                        Ok(vol) => vol.mountpoint,
+                        Err(crate::image::Error::VolumeNotFound { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    },
+                    None if v.anonymous => continue,
+                    None => v.source.clone(),
+                };
+                if source.is_dir() {
+                    out.push((v.destination.to_string_lossy().into_owned(), source));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// Undo what [`Engine::reach`] did for the call: close the root's
     /// descriptor, thaw, unmount.
     pub(crate) async fn release(&self, r: Reached) -> Result<()> {
-        let Reached { root, rec, c, hold, unmount, thaw } = r;
+        let Reached { root, rec, c, hold, shared_root, thaw } = r;
         drop(root);
         if thaw {
             self.inner.units.thaw(&rec.unit_name()).await?;
             self.crash_point("files: thawed").await;
             self.refresh(&c).await?;
         }
-        if unmount {
-            self.unmount_root(&rec).await?;
-        }
         drop(hold);
+        if shared_root {
+            let _g = c.op.lock().await;
+            let now = c.record();
+            let last = c.root_users.fetch_sub(1, Ordering::AcqRel) == 1;
+            if last && c.root_mounted_for_files.swap(false, Ordering::AcqRel) && !root_needed(&now) && now.state != State::Removing {
+                self.unmount_root(&now).await?;
+            }
+        }
         Ok(())
     }
 
@@ -116,7 +169,11 @@ impl Engine {
         let mut r = self.reach(name, pause).await?;
         let (root, rec) = (r.root.take(), r.rec.clone());
         let out = blocking(move || match root {
-            Some(root) => work(&root, &rec),
+            // A failure once the container's process is gone is its stop.
+            Some(root) => work(&root, &rec).map_err(|e| match root.check_alive() {
+                Err(gone @ files::Error::ProcessGone { .. }) => files_error(rec.name.as_str(), gone),
+                _ => e,
+            }),
             None => Err(Error::Canceled { what: "the call".into() }),
         })
         .await;
@@ -210,15 +267,24 @@ pub(crate) async fn detached<T: Send + 'static>(
 }
 
 /// Wait until `fd` is ready for `events`, or the call is given up (false).
-fn ready(fd: std::os::fd::BorrowedFd<'_>, events: nix::poll::PollFlags, stop: &AtomicBool) -> io::Result<bool> {
-    use nix::poll::{poll, PollFd, PollTimeout};
+/// With `watch` (a pidfd of the container's process), its exit ends the
+/// wait with an error: a caller that neither reads nor closes its end
+/// does not keep a copy of a stopped container going.
+fn ready(fd: BorrowedFd<'_>, events: nix::poll::PollFlags, stop: &AtomicBool, watch: Option<&OwnedFd>) -> io::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     loop {
         if stop.load(Ordering::Acquire) {
             return Ok(false);
         }
-        let mut fds = [PollFd::new(fd, events)];
+        let mut fds = vec![PollFd::new(fd, events)];
+        if let Some(w) = watch {
+            fds.push(PollFd::new(w.as_fd(), PollFlags::POLLIN));
+        }
         match poll(&mut fds, PollTimeout::from(POLL_MS)) {
             Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) if fds.get(1).and_then(|w| w.revents()).is_some_and(|r| !r.is_empty()) => {
+                return Err(io::Error::other("the container's process exited"))
+            }
             Ok(_) => return Ok(true),
             Err(e) => return Err(e.into()),
         }
@@ -237,13 +303,15 @@ fn stopped(kind: io::ErrorKind) -> io::Error {
 pub(crate) struct CallerReader {
     pub(crate) f: File,
     pub(crate) stop: Arc<AtomicBool>,
+    /// The container's pidfd, for a running container.
+    pub(crate) watch: Option<OwnedFd>,
 }
 
 impl Read for CallerReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = buf.len().min(IO_CHUNK);
         loop {
-            if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLIN, &self.stop)? {
+            if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLIN, &self.stop, self.watch.as_ref())? {
                 return Err(stopped(io::ErrorKind::ConnectionAborted));
             }
             match self.f.read(&mut buf[..n]) {
@@ -259,13 +327,15 @@ impl Read for CallerReader {
 pub(crate) struct CallerWriter {
     pub(crate) f: File,
     pub(crate) stop: Arc<AtomicBool>,
+    /// The container's pidfd, for a running container.
+    pub(crate) watch: Option<OwnedFd>,
 }
 
 impl Write for CallerWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = buf.len().min(IO_CHUNK);
         loop {
-            if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLOUT, &self.stop)? {
+            if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLOUT, &self.stop, self.watch.as_ref())? {
                 return Err(stopped(io::ErrorKind::BrokenPipe));
             }
             match self.f.write(&buf[..n]) {
@@ -277,6 +347,13 @@ impl Write for CallerWriter {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// A duplicate of a running container's pidfd, for [`CallerReader`] and
+/// [`CallerWriter`] to watch; None for a stopped container.
+pub(crate) fn watch(root: &ContainerRoot) -> Result<Option<OwnedFd>> {
+    let fd = root.process_fd().map(|fd| fd.try_clone_to_owned()).transpose();
+    fd.map_err(|e| Error::internal(format!("cannot duplicate the container's pidfd: {e}")))
 }
 
 /// Fail at once on a descriptor that cannot be read.
@@ -304,10 +381,10 @@ mod tests {
     fn a_given_up_call_ends_reads_and_writes_instead_of_retrying() {
         let (r, w) = nix::unistd::pipe().unwrap();
         let stop = Arc::new(AtomicBool::new(true));
-        let mut reader = CallerReader { f: File::from(r), stop: stop.clone() };
+        let mut reader = CallerReader { f: File::from(r), stop: stop.clone(), watch: None };
         let mut buf = [0u8; 4];
         assert_ne!(reader.read_exact(&mut buf).unwrap_err().kind(), io::ErrorKind::Interrupted);
-        let mut writer = CallerWriter { f: File::from(w), stop };
+        let mut writer = CallerWriter { f: File::from(w), stop, watch: None };
         assert_eq!(writer.write_all(b"x").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
     }
 

@@ -27,7 +27,7 @@ impl Engine {
             let n = name.clone();
             let size = blocking(move || {
                 let store = ArtifactStore::open(dir)?;
-                store.add(&artifact, CallerReader { f: input, stop: flag })
+                store.add(&artifact, CallerReader { f: input, stop: flag, watch: None })
             })
             .await
             .map_err(|e| files_error(&n, e))?;
