@@ -297,25 +297,82 @@ fn stopped(kind: io::ErrorKind) -> io::Error {
     io::Error::new(kind, "the call was given up (its caller left)")
 }
 
-/// Reads the caller's descriptor from a blocking thread: waits in poll for
-/// data (the descriptor may be non-blocking; its flags are shared with the
-/// caller and are not changed), and gives up when told to stop.
+/// How the caller's descriptor is read or written without a thread ever
+/// sleeping in the kernel on it (where neither a stop nor the container's
+/// exit could reach it): its file status flags are shared with the caller
+/// and are not changed.
+enum Route {
+    /// recv/send with MSG_DONTWAIT on the caller's socket.
+    Socket,
+    /// Our own non-blocking open of the caller's pipe (through
+    /// /proc/self/fd: a new file description of the same pipe).
+    Reopened(File),
+    /// The caller's descriptor itself: regular files never wait.
+    Direct,
+}
+
+impl Route {
+    fn of(f: &File, write: bool) -> Result<Route> {
+        use nix::fcntl::OFlag;
+        use nix::sys::stat::{fstat, Mode, SFlag};
+        let st = fstat(f.as_raw_fd()).map_err(|e| Error::invalid("fd", format!("not a usable descriptor: {e}")))?;
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if kind == SFlag::S_IFSOCK {
+            return Ok(Route::Socket);
+        }
+        if kind != SFlag::S_IFIFO {
+            return Ok(Route::Direct);
+        }
+        let access = if write { OFlag::O_WRONLY } else { OFlag::O_RDONLY };
+        let flags = access | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+        match nix::fcntl::open(&fd_path(f), flags, Mode::empty()) {
+            // SAFETY: open returned a new descriptor that nothing else owns.
+            Ok(fd) => Ok(Route::Reopened(File::from(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }))),
+            // A pipe whose reader is gone cannot be opened for writing: the
+            // first write on the caller's own end says EPIPE.
+            Err(nix::errno::Errno::ENXIO) => Ok(Route::Direct),
+            Err(e) => Err(Error::invalid("fd", format!("cannot open the caller's pipe: {e}"))),
+        }
+    }
+}
+
+/// Reads the caller's descriptor from a blocking thread: reads what is
+/// there, waits in poll when nothing is, and gives up when told to stop or
+/// when the container's process (`watch`) exits.
 pub(crate) struct CallerReader {
-    pub(crate) f: File,
-    pub(crate) stop: Arc<AtomicBool>,
-    /// The container's pidfd, for a running container.
-    pub(crate) watch: Option<OwnedFd>,
+    f: File,
+    route: Route,
+    stop: Arc<AtomicBool>,
+    watch: Option<OwnedFd>,
+}
+
+impl CallerReader {
+    pub(crate) fn new(f: File, stop: Arc<AtomicBool>, watch: Option<OwnedFd>) -> Result<Self> {
+        let route = Route::of(&f, false)?;
+        Ok(CallerReader { f, route, stop, watch })
+    }
 }
 
 impl Read for CallerReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = buf.len().min(IO_CHUNK);
         loop {
-            if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLIN, &self.stop, self.watch.as_ref())? {
+            if self.stop.load(Ordering::Acquire) {
                 return Err(stopped(io::ErrorKind::ConnectionAborted));
             }
-            match self.f.read(&mut buf[..n]) {
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+            let r = match &mut self.route {
+                Route::Socket => nix::sys::socket::recv(self.f.as_raw_fd(), &mut buf[..n], nix::sys::socket::MsgFlags::MSG_DONTWAIT)
+                    .map_err(io::Error::from),
+                Route::Reopened(p) => p.read(&mut buf[..n]),
+                Route::Direct => self.f.read(&mut buf[..n]),
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLIN, &self.stop, self.watch.as_ref())? {
+                        return Err(stopped(io::ErrorKind::ConnectionAborted));
+                    }
+                }
                 r => return r,
             }
         }
@@ -325,21 +382,39 @@ impl Read for CallerReader {
 /// Writes the caller's descriptor from a blocking thread, as
 /// [`CallerReader`] reads one; a reader that went away is a broken pipe.
 pub(crate) struct CallerWriter {
-    pub(crate) f: File,
-    pub(crate) stop: Arc<AtomicBool>,
-    /// The container's pidfd, for a running container.
-    pub(crate) watch: Option<OwnedFd>,
+    f: File,
+    route: Route,
+    stop: Arc<AtomicBool>,
+    watch: Option<OwnedFd>,
+}
+
+impl CallerWriter {
+    pub(crate) fn new(f: File, stop: Arc<AtomicBool>, watch: Option<OwnedFd>) -> Result<Self> {
+        let route = Route::of(&f, true)?;
+        Ok(CallerWriter { f, route, stop, watch })
+    }
 }
 
 impl Write for CallerWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = buf.len().min(IO_CHUNK);
         loop {
-            if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLOUT, &self.stop, self.watch.as_ref())? {
+            if self.stop.load(Ordering::Acquire) {
                 return Err(stopped(io::ErrorKind::BrokenPipe));
             }
-            match self.f.write(&buf[..n]) {
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+            let flags = nix::sys::socket::MsgFlags::MSG_DONTWAIT | nix::sys::socket::MsgFlags::MSG_NOSIGNAL;
+            let r = match &mut self.route {
+                Route::Socket => nix::sys::socket::send(self.f.as_raw_fd(), &buf[..n], flags).map_err(io::Error::from),
+                Route::Reopened(p) => p.write(&buf[..n]),
+                Route::Direct => self.f.write(&buf[..n]),
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLOUT, &self.stop, self.watch.as_ref())? {
+                        return Err(stopped(io::ErrorKind::BrokenPipe));
+                    }
+                }
                 r => return r,
             }
         }
@@ -381,11 +456,37 @@ mod tests {
     fn a_given_up_call_ends_reads_and_writes_instead_of_retrying() {
         let (r, w) = nix::unistd::pipe().unwrap();
         let stop = Arc::new(AtomicBool::new(true));
-        let mut reader = CallerReader { f: File::from(r), stop: stop.clone(), watch: None };
+        let mut reader = CallerReader::new(File::from(r), stop.clone(), None).unwrap();
         let mut buf = [0u8; 4];
         assert_ne!(reader.read_exact(&mut buf).unwrap_err().kind(), io::ErrorKind::Interrupted);
-        let mut writer = CallerWriter { f: File::from(w), stop, watch: None };
+        let mut writer = CallerWriter::new(File::from(w), stop, None).unwrap();
         assert_eq!(writer.write_all(b"x").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[test]
+    fn a_caller_that_never_reads_is_left_when_the_container_exits_or_it_closes() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let root = ContainerRoot::of_process(child.id() as i32).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut writer = CallerWriter::new(File::from(w), Arc::new(AtomicBool::new(false)), watch(&root).unwrap()).unwrap();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            child.kill().unwrap();
+            child.wait().unwrap();
+        });
+        let e = writer.write_all(&vec![0u8; 4 << 20]).unwrap_err();
+        killer.join().unwrap();
+        assert!(e.to_string().contains("exited"), "{e}");
+        // Without a process to watch: the reader closing its end ends it.
+        let (r2, w2) = nix::unistd::pipe().unwrap();
+        let mut writer = CallerWriter::new(File::from(w2), Arc::new(AtomicBool::new(false)), None).unwrap();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(r2);
+        });
+        assert_eq!(writer.write_all(&vec![0u8; 4 << 20]).unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        closer.join().unwrap();
+        drop(r);
     }
 
     #[test]

@@ -36,7 +36,7 @@ impl Engine {
                         let (uid, gid) = container_user(root, rec, image_user.as_deref())?;
                         opts.owner = Ownership::Fixed { uid, gid };
                     }
-                    let input = std::io::BufReader::with_capacity(1 << 20, CallerReader { f: input, stop: flag.clone(), watch: watch(root)? });
+                    let input = std::io::BufReader::with_capacity(1 << 20, CallerReader::new(input, flag.clone(), watch(root)?)?);
                     crate::files::copy_in(root, &path, input, &opts, &flag).map_err(|e| files_error(rec.name.as_str(), e))
                 })
                 .await?;

@@ -22,7 +22,7 @@ impl Engine {
         detached(stop, async move {
             let stats = engine
                 .with_root(&name, false, move |root, rec| {
-                    let w = BufWriter::with_capacity(1 << 20, CallerWriter { f: out, stop: flag.clone(), watch: watch(root)? });
+                    let w = BufWriter::with_capacity(1 << 20, CallerWriter::new(out, flag.clone(), watch(root)?)?);
                     crate::files::copy_out(root, &path, w, &flag).map_err(|e| files_error(rec.name.as_str(), e))
                 })
                 .await?;
