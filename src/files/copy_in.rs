@@ -342,7 +342,17 @@ impl Extract<'_> {
     /// An existing directory `dest/comps`, resolved inside the root.
     fn lookup_dir(&self, comps: &[Vec<u8>], shown: &str) -> Result<OwnedFd> {
         open_in_root_bytes(self.root, &self.container_path(comps), OFlag::O_PATH | OFlag::O_DIRECTORY)
-            .map_err(|e| Error::CreateEntry { entry: shown.to_string(), source: e.into() })
+            .map_err(|e| self.lookup_error(comps, e, shown))
+    }
+
+    /// A failed lookup of `dest/comps`: what is not there (any more), not
+    /// a directory, or a link the container cannot follow (the container
+    /// swapped something meanwhile) is named for that path.
+    fn lookup_error(&self, comps: &[Vec<u8>], e: Errno, shown: &str) -> Error {
+        match e {
+            Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP => Error::resolve(&String::from_utf8_lossy(&self.container_path(comps)), e),
+            e => Error::CreateEntry { entry: shown.to_string(), source: e.into() },
+        }
     }
 
     /// The parent directory of an entry, made (0755, as tar does) when the
@@ -357,7 +367,7 @@ impl Extract<'_> {
         let fd = match open_in_root_bytes(self.root, &self.container_path(comps), OFlag::O_PATH | OFlag::O_DIRECTORY) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => self.make_parents(comps, shown)?,
-            Err(e) => return Err(Error::CreateEntry { entry: shown.to_string(), source: e.into() }),
+            Err(e) => return Err(self.lookup_error(comps, e, shown)),
         };
         let raw = fd.as_raw_fd();
         self.parent = Some((comps.to_vec(), fd));
@@ -374,16 +384,23 @@ impl Extract<'_> {
                 Err(Errno::ENOENT) => {
                     match mkdirat(Some(fd.as_raw_fd()), OsStr::from_bytes(&comps[i]), Mode::from_bits_truncate(0o755)) {
                         Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => return Err(self.lookup_error(&comps[..i], e, shown)),
                         Err(e) => return Err(err(e)),
                     }
-                    fd = open_fd(
+                    fd = match open_fd(
                         Some(fd.as_raw_fd()),
                         Path::new(OsStr::from_bytes(&comps[i])),
                         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
-                    )
-                    .map_err(err)?;
+                    ) {
+                        Ok(fd) => fd,
+                        // Swapped for a link or a file since it was made.
+                        Err(Errno::ELOOP | Errno::ENOTDIR | Errno::ENOENT) => {
+                            return Err(Error::ChangedDuringCopy { path: String::from_utf8_lossy(&self.container_path(&comps[..=i])).into_owned() })
+                        }
+                        Err(e) => return Err(err(e)),
+                    };
                 }
-                Err(e) => return Err(err(e)),
+                Err(e) => return Err(self.lookup_error(&comps[..=i], e, shown)),
             }
         }
         Ok(fd)
