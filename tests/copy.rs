@@ -450,13 +450,24 @@ async fn hostile_archives_create_nothing_outside_the_destination() {
         ("symlinked dir then file", raw_tar(&[("d", Directory, "", b""), ("d", Symlink, "/etc", b""), ("d/escaped", Regular, "", b"x")])),
         ("hard link out", raw_tar(&[("hl", Link, "../../etc/passwd", b"")])),
         ("hard link absolute", raw_tar(&[("hl", Link, "/etc/passwd", b"")])),
+        ("hard link through the container's link", raw_tar(&[("hl", Link, "etc-link/passwd", b"")])),
+        ("hard link to the archive's link out", raw_tar(&[("s", Symlink, "/etc/passwd", b""), ("hl", Link, "s", b"")])),
+        ("hard link before its target", raw_tar(&[("hl", Link, "later", b""), ("later", Regular, "", b"x")])),
+        ("hard link with .. in its target", raw_tar(&[("hl", Link, "sub/../../passwd", b"")])),
+        ("hard link to a directory", raw_tar(&[("sub/", Directory, "", b""), ("hl", Link, "sub", b"")])),
     ];
+    symlink("/etc", rootfs.join("data/dest/etc-link")).unwrap();
     let passwd = fs::read(rootfs.join("etc/passwd")).unwrap();
     for (what, f) in cases {
         match c.copy_from_archive(&name, "/data/dest", f.as_fd(), &keep_owners()).await {
-            Ok(_) => println!("{what}: extracted, inside"),
-            Err(e) => println!("{what}: {}: {e}", e.name()),
+            Ok(_) => panic!("{what}: extracted"),
+            Err(e) => {
+                println!("{what}: {}: {e}", e.name());
+                assert_eq!(e.name(), "InvalidArchive", "{what}: {e}");
+                assert!(e.to_string().contains("archive entry"), "{what}: the entry is named: {e}");
+            }
         }
+        assert!(!rootfs.join("data/dest/hl").exists(), "{what}: a hard link was made");
         for p in [rootfs.join("escaped"), rootfs.join("data/escaped"), rootfs.join("etc/escaped"), host.path().join("escaped")] {
             assert!(!p.exists(), "{what}: {} was created", p.display());
         }
