@@ -52,11 +52,17 @@ fn list(v: &[&str]) -> OptionValue {
 /// A container that sleeps, from `source` (a rootfs directory or an
 /// image), with `runtime`; started when `running`.
 async fn container(c: &Client, name: &str, source: &Source, runtime: &str, running: bool) {
+    container_with(c, name, source, runtime, running, BTreeMap::new()).await
+}
+
+/// [`container`], with more options.
+async fn container_with(c: &Client, name: &str, source: &Source, runtime: &str, running: bool, more: BTreeMap<String, OptionValue>) {
     let mut o: BTreeMap<String, OptionValue> = [
         ("Command".to_string(), list(&["/bin/sh", "-c", "mkdir -p /data; while true; do sleep 0.1; done"])),
         ("Runtime".to_string(), s(runtime)),
     ]
     .into();
+    o.extend(more);
     match source {
         Source::Rootfs(dir) => o.insert("Rootfs".into(), s(dir)),
         Source::Image(name) => o.insert("Image".into(), s(name)),
@@ -149,6 +155,14 @@ fn make_tree(top: &Path) {
     sparse.set_len(64 * MIB).unwrap();
     sparse.write_all_at(b"middle", 40 * MIB).unwrap();
     drop(sparse);
+    // 1 GiB with data at its start, middle and end, holes between.
+    let huge = File::create(top.join("huge-sparse")).unwrap();
+    huge.set_len(1 << 30).unwrap();
+    huge.write_all_at(&[1u8; 4096], 0).unwrap();
+    huge.write_all_at(b"half way", 512 * MIB).unwrap();
+    huge.write_all_at(b"the end", (1 << 30) - 7).unwrap();
+    drop(huge);
+    set_xattr(&top.join("private"), "user.berth.dir", b"on a directory");
     let mut dense = File::create(top.join("dense")).unwrap();
     let block: Vec<u8> = (0..MIB).map(|j| (j * 7 % 251) as u8).collect();
     for _ in 0..8 {
@@ -204,6 +218,11 @@ async fn round_trip(c: &Client, name: &str, tag: &str, what: &str) {
     assert_eq!(written, out.metadata().unwrap().len(), "{what}");
     extract(&mut out, &w.path().join("back"));
     assert_same(&before, &snapshot(&w.path().join("back").join(tag)));
+    // The holes came back as holes.
+    let huge = fs::metadata(w.path().join("back").join(tag).join("huge-sparse")).unwrap();
+    assert_eq!(huge.len(), 1 << 30, "{what}");
+    assert!(huge.blocks() * 512 < 16 * MIB, "{what}: the 1 GiB sparse file takes {} bytes", huge.blocks() * 512);
+    assert!(written < 32 * MIB, "{what}: {written} bytes written (holes are not sent)");
 }
 
 fn mounted(id: &str) -> bool {
@@ -261,28 +280,57 @@ async fn stat_resolves_links_as_the_container_sees_them() {
 }
 
 /// What a copy in the race may end with: landed, or a named error about
-/// the container's side.
-fn race_outcome(r: berth::model::Result<u64>) -> &'static str {
+/// the container's side (a path gone or swapped, a link the container
+/// cannot follow out of its root, a file swapped under the copy).
+fn race_outcome(r: &berth::model::Result<u64>) -> &'static str {
     match r {
-        Ok(_) => "ok",
+        Ok(_) => "landed",
         Err(e) => match e.name() {
             "NoSuchPath" => "NoSuchPath",
             "NotADirectory" => "NotADirectory",
             "InvalidArgument" => "InvalidArgument",
             "Canceled" => "Canceled",
-            "Internal" if e.to_string().contains("cannot create") => "CreateEntry",
             other => panic!("unexpected error in a race: {other}: {e}"),
         },
     }
 }
 
+/// A small tar stream in a pipe (it fits in the pipe's buffer), its write
+/// end closed: what the sender hands berthd.
+fn piped_archive(names: &[&str], data: &[u8]) -> std::os::fd::OwnedFd {
+    let mut b = tar::Builder::new(Vec::new());
+    for n in names {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        b.append_data(&mut h, n, data).unwrap();
+    }
+    let bytes = b.into_inner().unwrap();
+    assert!(bytes.len() < 60_000, "the archive must fit in the pipe");
+    let (r, w) = nix::unistd::pipe().unwrap();
+    File::from(w).write_all(&bytes).unwrap();
+    r
+}
+
 #[tokio::test]
 async fn a_container_swapping_symlinks_never_reaches_the_host() {
-    const ROUNDS: usize = 150;
+    const ROUNDS: usize = 1000;
     let _g = daemon_lock().read().await;
     let c = client().await;
     let host = scratch();
-    let rootfs = common::busybox_rootfs(host.path());
+    // A small root (busybox and the three applets the swapping loop runs):
+    // a copy of `/` is one of the race's outcomes, 2,000 times over.
+    let rootfs = host.path().join("rootfs");
+    for d in ["bin", "proc", "dev", "sys", "tmp", "etc", "data"] {
+        fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    for applet in ["sh", "ln", "mkdir"] {
+        symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+    }
     let marker = format!("HOST-MARKER-{}", std::process::id());
     fs::write(host.path().join("canary"), "the host's canary").unwrap();
     fs::create_dir(host.path().join("etc")).unwrap();
@@ -295,34 +343,55 @@ async fn a_container_swapping_symlinks_never_reaches_the_host() {
         [("Rootfs".to_string(), s(rootfs.to_str().unwrap())), ("Command".to_string(), list(&["/bin/sh", "-c", swap]))].into();
     c.create(&name, &o).await.unwrap();
     c.start(&name, false).await.unwrap();
-    let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
-    for i in 0..ROUNDS {
-        let mut out = tempfile::tempfile_in("/var/tmp").unwrap();
-        let r = c.copy_to_archive(&name, "/data/link", out.as_fd()).await;
-        if r.is_ok() {
-            let mut data = Vec::new();
-            out.rewind().unwrap();
-            out.read_to_end(&mut data).unwrap();
-            assert!(!data.windows(marker.len()).any(|w| w == marker.as_bytes()), "round {i}: a host file was copied out");
+    let t0 = std::time::Instant::now();
+    // Copies out and copies in at the same time, over the one connection.
+    let out_loop = {
+        let (c, name, marker) = (c.clone(), name.clone(), marker.clone());
+        async move {
+            let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+            for i in 0..ROUNDS {
+                let mut f = tempfile::tempfile_in("/var/tmp").unwrap();
+                let r = c.copy_to_archive(&name, "/data/link", f.as_fd()).await;
+                if r.is_ok() {
+                    let mut data = Vec::new();
+                    f.rewind().unwrap();
+                    f.read_to_end(&mut data).unwrap();
+                    assert!(memchr::memmem::find(&data, marker.as_bytes()).is_none(), "round {i}: a host file was copied out");
+                }
+                *outcomes.entry(race_outcome(&r)).or_default() += 1;
+            }
+            outcomes
         }
-        *outcomes.entry(if r.is_ok() { "out: ok" } else { "out: failed" }).or_default() += 1;
-        let mut b = tar::Builder::new(Vec::new());
-        for n in ["canary", "secret", &format!("in-{i}")] {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(5);
-            h.set_mode(0o644);
-            h.set_mtime(0);
-            h.set_uid(0);
-            h.set_gid(0);
-            b.append_data(&mut h, n, &b"PWNED"[..]).unwrap();
+    };
+    let in_loop = {
+        let (c, name) = (c.clone(), name.clone());
+        async move {
+            let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+            let mut landed = Vec::new();
+            for i in 0..ROUNDS {
+                let mine = format!("in-{i}");
+                let input = piped_archive(&["canary", "secret", &mine], b"PWNED");
+                let r = c.copy_from_archive(&name, "/data/link", input.as_fd(), &keep_owners()).await;
+                if r.is_ok() {
+                    landed.push(mine);
+                }
+                *outcomes.entry(race_outcome(&r)).or_default() += 1;
+            }
+            (outcomes, landed)
         }
-        let mut f = tempfile::tempfile_in("/var/tmp").unwrap();
-        f.write_all(&b.into_inner().unwrap()).unwrap();
-        f.rewind().unwrap();
-        *outcomes.entry(race_outcome(c.copy_from_archive(&name, "/data/link", f.as_fd(), &keep_owners()).await)).or_default() += 1;
-    }
+    };
+    let (out, (into, landed)) = tokio::join!(out_loop, in_loop);
+    let took = t0.elapsed();
     c.remove(&name, true, Some(0)).await.unwrap();
-    println!("race outcomes over {ROUNDS} rounds each way: {outcomes:?}");
+    println!("race over {ROUNDS} rounds each way in {:.1} s", took.as_secs_f64());
+    println!("  copies out: {out:?}");
+    println!("  copies in:  {into:?}");
+    // Every copy in that landed is inside the container: where the link
+    // led at that moment (the real directory, the container's / or /etc).
+    for n in &landed {
+        let places = [rootfs.join("data/real").join(n), rootfs.join(n), rootfs.join("etc").join(n)];
+        assert!(places.iter().any(|p| p.exists()), "{n} landed, but not inside the container");
+    }
     assert_eq!(fs::read_to_string(host.path().join("canary")).unwrap(), "the host's canary");
     assert_eq!(fs::metadata(host.path().join("canary")).unwrap().mtime_nsec(), canary_mtime);
     assert_eq!(fs::read_to_string(host.path().join("etc/secret")).unwrap(), marker);
@@ -331,7 +400,9 @@ async fn a_container_swapping_symlinks_never_reaches_the_host() {
     assert_eq!(names, ["canary", "etc", "rootfs"], "nothing new next to the container's root");
     assert_eq!(fs::read_dir(host.path().join("etc")).unwrap().count(), 1);
     assert!(!Path::new("/canary").exists() && !Path::new("/secret").exists() && !Path::new("/etc/secret").exists());
-    assert!(outcomes.get("ok").copied().unwrap_or(0) > 0, "no copy in landed: {outcomes:?}");
+    assert!(!Path::new("/in-0").exists() && !Path::new("/etc/in-0").exists());
+    assert!(into.get("landed").copied().unwrap_or(0) > 0, "no copy in landed: {into:?}");
+    assert!(out.get("landed").copied().unwrap_or(0) > 0, "no copy out landed: {out:?}");
 }
 
 /// Raw tar entries: (name, type, link target, data).
@@ -379,13 +450,24 @@ async fn hostile_archives_create_nothing_outside_the_destination() {
         ("symlinked dir then file", raw_tar(&[("d", Directory, "", b""), ("d", Symlink, "/etc", b""), ("d/escaped", Regular, "", b"x")])),
         ("hard link out", raw_tar(&[("hl", Link, "../../etc/passwd", b"")])),
         ("hard link absolute", raw_tar(&[("hl", Link, "/etc/passwd", b"")])),
+        ("hard link through the container's link", raw_tar(&[("hl", Link, "etc-link/passwd", b"")])),
+        ("hard link to the archive's link out", raw_tar(&[("s", Symlink, "/etc/passwd", b""), ("hl", Link, "s", b"")])),
+        ("hard link before its target", raw_tar(&[("hl", Link, "later", b""), ("later", Regular, "", b"x")])),
+        ("hard link with .. in its target", raw_tar(&[("hl", Link, "sub/../../passwd", b"")])),
+        ("hard link to a directory", raw_tar(&[("sub/", Directory, "", b""), ("hl", Link, "sub", b"")])),
     ];
+    symlink("/etc", rootfs.join("data/dest/etc-link")).unwrap();
     let passwd = fs::read(rootfs.join("etc/passwd")).unwrap();
     for (what, f) in cases {
         match c.copy_from_archive(&name, "/data/dest", f.as_fd(), &keep_owners()).await {
-            Ok(_) => println!("{what}: extracted, inside"),
-            Err(e) => println!("{what}: {}: {e}", e.name()),
+            Ok(_) => panic!("{what}: extracted"),
+            Err(e) => {
+                println!("{what}: {}: {e}", e.name());
+                assert_eq!(e.name(), "InvalidArchive", "{what}: {e}");
+                assert!(e.to_string().contains("archive entry"), "{what}: the entry is named: {e}");
+            }
         }
+        assert!(!rootfs.join("data/dest/hl").exists(), "{what}: a hard link was made");
         for p in [rootfs.join("escaped"), rootfs.join("data/escaped"), rootfs.join("etc/escaped"), host.path().join("escaped")] {
             assert!(!p.exists(), "{what}: {} was created", p.display());
         }
@@ -618,4 +700,123 @@ async fn berthctl_cp_both_ways_and_as_streams() {
     ok(BERTHCTL, &["cp", &ctr("/data/while-stopped"), &h("back-from-stopped")]);
     assert_eq!(fs::read_to_string(host.join("back-from-stopped")).unwrap(), "hello from the host\n");
     c.remove(&name, true, Some(0)).await.unwrap();
+}
+
+/// A copy out of `path` whose reader never reads and keeps its end open:
+/// berthd is left waiting to write. The call, and the reader's end.
+async fn stalled_copy_out(c: &Client, name: &str, path: &str) -> (tokio::task::JoinHandle<berth::model::Result<u64>>, std::os::fd::OwnedFd) {
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let (c2, n, p) = (c.clone(), name.to_string(), path.to_string());
+    let call = tokio::spawn(async move { c2.copy_to_archive(&n, &p, w.as_fd()).await });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(!call.is_finished(), "the copy ended although nobody read it");
+    (call, r)
+}
+
+#[tokio::test]
+async fn a_stalled_reader_holds_up_no_other_verb() {
+    use std::time::Duration;
+    use tokio::time::timeout;
+    let _g = daemon_lock().read().await;
+    let c = client().await;
+    let image = busybox_image(&c).await;
+    let quick = Duration::from_secs(20);
+    for running in [true, false] {
+        let what = if running { "running" } else { "stopped" };
+        let name = common::unique("stall");
+        container(&c, &name, &Source::Image(image.clone()), "crun", true).await;
+        let big = raw_tar(&[("big", tar::EntryType::Regular, "", &vec![5u8; 16 << 20]), ("small", tar::EntryType::Regular, "", b"s")]);
+        c.copy_from_archive(&name, "/data", big.as_fd(), &keep_owners()).await.unwrap();
+        if !running {
+            c.stop(&name, Some(0)).await.unwrap();
+        }
+        let id = c.info(&name).await.unwrap().id;
+        let (call, reader) = stalled_copy_out(&c, &name, "/data/big").await;
+        // Inspect, stat and a second copy go on meanwhile.
+        timeout(quick, c.info(&name)).await.unwrap_or_else(|_| panic!("{what}: inspect waited for the stalled copy")).unwrap();
+        timeout(quick, c.stat(&name, "/data/big", false)).await.unwrap_or_else(|_| panic!("{what}: stat waited")).unwrap();
+        let out = tempfile::tempfile_in("/var/tmp").unwrap();
+        let second = timeout(quick, c.copy_to_archive(&name, "/data/small", out.as_fd()));
+        second.await.unwrap_or_else(|_| panic!("{what}: a second copy waited")).unwrap();
+        if running {
+            // Stop goes on, and the copy ends with it.
+            timeout(quick, c.stop(&name, Some(0))).await.unwrap_or_else(|_| panic!("stop waited for the stalled copy")).unwrap();
+            let r = timeout(quick, call).await.expect("the stalled copy outlived its container's stop").unwrap();
+            let e = r.unwrap_err();
+            assert_eq!(e.name(), "Canceled", "{e}");
+            assert!(e.to_string().contains("stopped"), "{e}");
+            drop(reader);
+        } else {
+            // Start goes on (on the same root), and the copy ends when its
+            // reader closes its end; the root stays mounted for the
+            // container that now runs on it.
+            timeout(quick, c.start(&name, false)).await.unwrap_or_else(|_| panic!("start waited for the stalled copy")).unwrap();
+            drop(reader);
+            let r = timeout(quick, call).await.expect("the copy went on after its reader closed").unwrap();
+            assert_eq!(r.unwrap_err().name(), "Canceled");
+            assert_eq!(c.state(&name).await.unwrap(), State::Running);
+            assert!(mounted(&id), "the running container's root is still mounted");
+            assert_eq!(c.stat(&name, "/data/small", false).await.unwrap().size, 1);
+            c.stop(&name, Some(0)).await.unwrap();
+            // Stopped again: a copy mounts the root and gives it back.
+            let was = mounted(&id);
+            c.stat(&name, "/data/small", false).await.unwrap();
+            assert_eq!(mounted(&id), was);
+        }
+        c.remove(&name, true, Some(0)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn volumes_are_reached_running_and_stopped() {
+    let _g = daemon_lock().read().await;
+    let c = client().await;
+    let image = busybox_image(&c).await;
+    let w = scratch();
+    let bind = w.path().join("bind");
+    fs::create_dir(&bind).unwrap();
+    fs::write(bind.join("from-host"), "bind data").unwrap();
+    for (kind, source) in [("rootfs", Source::Rootfs(common::Fixture::new().rootfs)), ("image", Source::Image(image.clone()))] {
+        let vol = common::unique("cpvol");
+        let name = common::unique("vols");
+        let volumes = list(&[&format!("{}:/mnt/bind", bind.display()), &format!("{vol}:/srv/named")]);
+        container_with(&c, &name, &source, "crun", true, [("Volumes".to_string(), volumes)].into()).await;
+        let vol_dir = c.inspect_volume(&vol).await.unwrap().mountpoint;
+        for tag in ["running", "stopped"] {
+            let what = format!("{kind} {tag}");
+            if tag == "stopped" {
+                c.stop(&name, Some(0)).await.unwrap();
+            }
+            let file = format!("{kind}-{tag}");
+            for dest in ["/mnt/bind", "/srv/named", "/srv/named/../named/"] {
+                let archive = raw_tar(&[(&file, tar::EntryType::Regular, "", dest.as_bytes())]);
+                c.copy_from_archive(&name, dest, archive.as_fd(), &keep_owners()).await.unwrap_or_else(|e| panic!("{what}: {dest}: {e}"));
+            }
+            assert_eq!(fs::read_to_string(bind.join(&file)).unwrap(), "/mnt/bind", "{what}");
+            assert_eq!(fs::read_to_string(vol_dir.join(&file)).unwrap(), "/srv/named/../named/", "{what}");
+            assert_eq!(c.stat(&name, "/mnt/bind/from-host", false).await.unwrap().size, 9, "{what}");
+            assert_eq!(c.stat(&name, &format!("/srv/named/{file}"), false).await.unwrap().size, 20, "{what}");
+            // A copy of a parent holds the volumes' contents.
+            let mut out = tempfile::tempfile_in("/var/tmp").unwrap();
+            c.copy_to_archive(&name, "/mnt", out.as_fd()).await.unwrap();
+            out.rewind().unwrap();
+            let names: Vec<String> =
+                tar::Archive::new(&out).entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
+            assert!(names.contains(&"mnt/bind/from-host".to_string()), "{what}: {names:?}");
+            assert!(names.contains(&format!("mnt/bind/{file}")), "{what}: {names:?}");
+            let mut out = tempfile::tempfile_in("/var/tmp").unwrap();
+            c.copy_to_archive(&name, "/srv", out.as_fd()).await.unwrap();
+            out.rewind().unwrap();
+            let names: Vec<String> =
+                tar::Archive::new(&out).entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect();
+            assert!(names.contains(&format!("srv/named/{file}")), "{what}: {names:?}");
+        }
+        // What was copied in while it ran is there stopped, and the other way round.
+        assert_eq!(c.stat(&name, &format!("/srv/named/{kind}-running"), false).await.unwrap().size, 20);
+        c.start(&name, false).await.unwrap();
+        assert_eq!(c.stat(&name, &format!("/mnt/bind/{kind}-stopped"), false).await.unwrap().size, 9);
+        assert_eq!(c.stat(&name, &format!("/srv/named/{kind}-stopped"), false).await.unwrap().size, 20);
+        c.remove(&name, true, Some(0)).await.unwrap();
+        c.remove_volume(&vol, true).await.unwrap();
+    }
 }

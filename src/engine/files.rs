@@ -13,6 +13,7 @@
 //! comes from an image; its lock is held through the call, so nothing
 //! starts it on a root that is about to be unmounted.
 
+use super::roots::root_needed;
 use super::{blocking, Container, Engine};
 use crate::files::{self, ContainerRoot};
 use crate::model::{Error, Result, State, Verb};
@@ -20,7 +21,7 @@ use crate::store::Record;
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,11 +40,11 @@ pub(crate) struct Reached {
     root: Option<ContainerRoot>,
     pub(crate) rec: Record,
     c: Arc<Container>,
-    /// The container's lock, held through the call for a stopped
-    /// container (its root) and for a paused copy.
+    /// The container's lock, held through a paused copy.
     hold: Option<OwnedMutexGuard<()>>,
-    /// Mounted for this call: unmounted after.
-    unmount: bool,
+    /// A stopped container's root, counted in its users: the last user
+    /// unmounts it when nothing else needs it.
+    shared_root: bool,
     /// Frozen for this call: thawed after.
     thaw: bool,
 }
@@ -52,6 +53,21 @@ impl Engine {
     /// The root of container `name`, running or not; with `pause`, a
     /// running container is frozen until [`Engine::release`].
     pub(crate) async fn reach(&self, name: &str, pause: bool) -> Result<Reached> {
+        // A running container, not to be frozen: its process's root,
+        // checked through the pidfd to be its unit's, answers without a
+        // round trip to systemd (copies come many at a time). Anything
+        // else takes the lock and refreshes.
+        if !pause {
+            let c = self.get(name)?;
+            let rec = c.record();
+            let pid = if rec.state == State::Running { self.main_pid(&rec) as i32 } else { 0 };
+            if pid > 0 {
+                let unit = rec.unit_name();
+                if let Ok(root) = blocking(move || open_process_root(pid, &unit)).await {
+                    return Ok(Reached { root: Some(root), rec, c, hold: None, shared_root: false, thaw: false });
+                }
+            }
+        }
         let (c, g) = self.locked(name).await?;
         let rec = self.refresh(&c).await?;
         rec.state.check(Verb::Files, name)?;
@@ -68,16 +84,37 @@ impl Engine {
                 self.crash_point("files: frozen").await;
             }
             let hold = if thaw { Some(g) } else { None };
-            return Ok(Reached { root: Some(root), rec, c, hold, unmount: false, thaw });
+            return Ok(Reached { root: Some(root), rec, c, hold, shared_root: false, thaw });
         }
+        // Stopped: its root, mounted while a call uses it, and its volumes
+        // at their destinations, as the container would see them running.
+        // The lock is given back once the root is open: a stalled caller
+        // holds no other verb up (a start meanwhile mounts the same root,
+        // which then stays mounted).
         let unmount = !self.root_is_mounted(&rec).await?;
         let path = self.mount_root(&rec).await?;
         if unmount {
             self.crash_point("files: root mounted").await;
         }
-        let opened = blocking(move || ContainerRoot::of_dir(&path)).await.map_err(|e| files_error(name, e));
+        let volumes = self.volume_sources(&rec).await?;
+        let opened = blocking(move || {
+            let mut root = ContainerRoot::of_dir(&path)?;
+            for (destination, source) in volumes {
+                root = root.with_volume(&destination, &source)?;
+            }
+            Ok(root)
+        })
+        .await
+        .map_err(|e| files_error(name, e));
         match opened {
-            Ok(root) => Ok(Reached { root: Some(root), rec, c, hold: Some(g), unmount, thaw: false }),
+            Ok(root) => {
+                c.root_users.fetch_add(1, Ordering::AcqRel);
+                if unmount {
+                    c.root_mounted_for_files.store(true, Ordering::Release);
+                }
+                drop(g);
+                Ok(Reached { root: Some(root), rec, c, hold: None, shared_root: true, thaw: false })
+            }
             Err(e) => {
                 if unmount {
                     self.unmount_root(&rec).await?;
@@ -87,20 +124,51 @@ impl Engine {
         }
     }
 
+    /// Where each volume of a stopped container comes from on the host:
+    /// a bind mount's directory, a named or anonymous volume's (one never
+    /// made, or a bind source that is gone, is left out: nothing is there).
+    async fn volume_sources(&self, rec: &Record) -> Result<Vec<(String, PathBuf)>> {
+        let (inner, volumes) = (self.inner.clone(), rec.spec.volumes.clone());
+        blocking(move || {
+            let mut out = Vec::new();
+            for v in volumes {
+                let source = match &v.volume {
+                    Some(name) => match inner.volumes.inspect(name) {
+                        Ok(vol) => vol.mountpoint,
+                        Err(crate::image::Error::VolumeNotFound { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    },
+                    None if v.anonymous => continue,
+                    None => v.source.clone(),
+                };
+                if source.is_dir() {
+                    out.push((v.destination.to_string_lossy().into_owned(), source));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// Undo what [`Engine::reach`] did for the call: close the root's
     /// descriptor, thaw, unmount.
     pub(crate) async fn release(&self, r: Reached) -> Result<()> {
-        let Reached { root, rec, c, hold, unmount, thaw } = r;
+        let Reached { root, rec, c, hold, shared_root, thaw } = r;
         drop(root);
         if thaw {
             self.inner.units.thaw(&rec.unit_name()).await?;
             self.crash_point("files: thawed").await;
             self.refresh(&c).await?;
         }
-        if unmount {
-            self.unmount_root(&rec).await?;
-        }
         drop(hold);
+        if shared_root {
+            let _g = c.op.lock().await;
+            let now = c.record();
+            let last = c.root_users.fetch_sub(1, Ordering::AcqRel) == 1;
+            if last && c.root_mounted_for_files.swap(false, Ordering::AcqRel) && !root_needed(&now) && now.state != State::Removing {
+                self.unmount_root(&now).await?;
+            }
+        }
         Ok(())
     }
 
@@ -116,7 +184,11 @@ impl Engine {
         let mut r = self.reach(name, pause).await?;
         let (root, rec) = (r.root.take(), r.rec.clone());
         let out = blocking(move || match root {
-            Some(root) => work(&root, &rec),
+            // A failure once the container's process is gone is its stop.
+            Some(root) => work(&root, &rec).map_err(|e| match root.check_alive() {
+                Err(gone @ files::Error::ProcessGone { .. }) => files_error(rec.name.as_str(), gone),
+                _ => e,
+            }),
             None => Err(Error::Canceled { what: "the call".into() }),
         })
         .await;
@@ -159,6 +231,7 @@ pub(crate) fn files_error(name: &str, e: files::Error) -> Error {
         | F::EntryEscapes { .. }
         | F::EntryThroughArchiveSymlink { .. }
         | F::HardLinkOutside { .. }
+        | F::BadHardLink { .. }
         | F::WouldReplaceDirectory { .. }
         | F::WouldReplaceNonDirectory { .. } => Error::InvalidArchive { message: e.to_string() },
         F::ProcessCheck { .. }
@@ -209,15 +282,24 @@ pub(crate) async fn detached<T: Send + 'static>(
 }
 
 /// Wait until `fd` is ready for `events`, or the call is given up (false).
-fn ready(fd: std::os::fd::BorrowedFd<'_>, events: nix::poll::PollFlags, stop: &AtomicBool) -> io::Result<bool> {
-    use nix::poll::{poll, PollFd, PollTimeout};
+/// With `watch` (a pidfd of the container's process), its exit ends the
+/// wait with an error: a caller that neither reads nor closes its end
+/// does not keep a copy of a stopped container going.
+fn ready(fd: BorrowedFd<'_>, events: nix::poll::PollFlags, stop: &AtomicBool, watch: Option<&OwnedFd>) -> io::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     loop {
         if stop.load(Ordering::Acquire) {
             return Ok(false);
         }
-        let mut fds = [PollFd::new(fd, events)];
+        let mut fds = vec![PollFd::new(fd, events)];
+        if let Some(w) = watch {
+            fds.push(PollFd::new(w.as_fd(), PollFlags::POLLIN));
+        }
         match poll(&mut fds, PollTimeout::from(POLL_MS)) {
             Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) if fds.get(1).and_then(|w| w.revents()).is_some_and(|r| !r.is_empty()) => {
+                return Err(io::Error::other("the container's process exited"))
+            }
             Ok(_) => return Ok(true),
             Err(e) => return Err(e.into()),
         }
@@ -230,23 +312,82 @@ fn stopped(kind: io::ErrorKind) -> io::Error {
     io::Error::new(kind, "the call was given up (its caller left)")
 }
 
-/// Reads the caller's descriptor from a blocking thread: waits in poll for
-/// data (the descriptor may be non-blocking; its flags are shared with the
-/// caller and are not changed), and gives up when told to stop.
+/// How the caller's descriptor is read or written without a thread ever
+/// sleeping in the kernel on it (where neither a stop nor the container's
+/// exit could reach it): its file status flags are shared with the caller
+/// and are not changed.
+enum Route {
+    /// recv/send with MSG_DONTWAIT on the caller's socket.
+    Socket,
+    /// Our own non-blocking open of the caller's pipe (through
+    /// /proc/self/fd: a new file description of the same pipe).
+    Reopened(File),
+    /// The caller's descriptor itself: regular files never wait.
+    Direct,
+}
+
+impl Route {
+    fn of(f: &File, write: bool) -> Result<Route> {
+        use nix::fcntl::OFlag;
+        use nix::sys::stat::{fstat, Mode, SFlag};
+        let st = fstat(f.as_raw_fd()).map_err(|e| Error::invalid("fd", format!("not a usable descriptor: {e}")))?;
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        if kind == SFlag::S_IFSOCK {
+            return Ok(Route::Socket);
+        }
+        if kind != SFlag::S_IFIFO {
+            return Ok(Route::Direct);
+        }
+        let access = if write { OFlag::O_WRONLY } else { OFlag::O_RDONLY };
+        let flags = access | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+        match nix::fcntl::open(&fd_path(f), flags, Mode::empty()) {
+            // SAFETY: open returned a new descriptor that nothing else owns.
+            Ok(fd) => Ok(Route::Reopened(File::from(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }))),
+            // A pipe whose reader is gone cannot be opened for writing: the
+            // first write on the caller's own end says EPIPE.
+            Err(nix::errno::Errno::ENXIO) => Ok(Route::Direct),
+            Err(e) => Err(Error::invalid("fd", format!("cannot open the caller's pipe: {e}"))),
+        }
+    }
+}
+
+/// Reads the caller's descriptor from a blocking thread: reads what is
+/// there, waits in poll when nothing is, and gives up when told to stop or
+/// when the container's process (`watch`) exits.
 pub(crate) struct CallerReader {
-    pub(crate) f: File,
-    pub(crate) stop: Arc<AtomicBool>,
+    f: File,
+    route: Route,
+    stop: Arc<AtomicBool>,
+    watch: Option<OwnedFd>,
+}
+
+impl CallerReader {
+    pub(crate) fn new(f: File, stop: Arc<AtomicBool>, watch: Option<OwnedFd>) -> Result<Self> {
+        let route = Route::of(&f, false)?;
+        Ok(CallerReader { f, route, stop, watch })
+    }
 }
 
 impl Read for CallerReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = buf.len().min(IO_CHUNK);
         loop {
-            if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLIN, &self.stop)? {
+            if self.stop.load(Ordering::Acquire) {
                 return Err(stopped(io::ErrorKind::ConnectionAborted));
             }
-            match self.f.read(&mut buf[..n]) {
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+            let r = match &mut self.route {
+                Route::Socket => nix::sys::socket::recv(self.f.as_raw_fd(), &mut buf[..n], nix::sys::socket::MsgFlags::MSG_DONTWAIT)
+                    .map_err(io::Error::from),
+                Route::Reopened(p) => p.read(&mut buf[..n]),
+                Route::Direct => self.f.read(&mut buf[..n]),
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLIN, &self.stop, self.watch.as_ref())? {
+                        return Err(stopped(io::ErrorKind::ConnectionAborted));
+                    }
+                }
                 r => return r,
             }
         }
@@ -256,19 +397,39 @@ impl Read for CallerReader {
 /// Writes the caller's descriptor from a blocking thread, as
 /// [`CallerReader`] reads one; a reader that went away is a broken pipe.
 pub(crate) struct CallerWriter {
-    pub(crate) f: File,
-    pub(crate) stop: Arc<AtomicBool>,
+    f: File,
+    route: Route,
+    stop: Arc<AtomicBool>,
+    watch: Option<OwnedFd>,
+}
+
+impl CallerWriter {
+    pub(crate) fn new(f: File, stop: Arc<AtomicBool>, watch: Option<OwnedFd>) -> Result<Self> {
+        let route = Route::of(&f, true)?;
+        Ok(CallerWriter { f, route, stop, watch })
+    }
 }
 
 impl Write for CallerWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = buf.len().min(IO_CHUNK);
         loop {
-            if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLOUT, &self.stop)? {
+            if self.stop.load(Ordering::Acquire) {
                 return Err(stopped(io::ErrorKind::BrokenPipe));
             }
-            match self.f.write(&buf[..n]) {
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => continue,
+            let flags = nix::sys::socket::MsgFlags::MSG_DONTWAIT | nix::sys::socket::MsgFlags::MSG_NOSIGNAL;
+            let r = match &mut self.route {
+                Route::Socket => nix::sys::socket::send(self.f.as_raw_fd(), &buf[..n], flags).map_err(io::Error::from),
+                Route::Reopened(p) => p.write(&buf[..n]),
+                Route::Direct => self.f.write(&buf[..n]),
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !ready(self.f.as_fd(), nix::poll::PollFlags::POLLOUT, &self.stop, self.watch.as_ref())? {
+                        return Err(stopped(io::ErrorKind::BrokenPipe));
+                    }
+                }
                 r => return r,
             }
         }
@@ -276,6 +437,13 @@ impl Write for CallerWriter {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// A duplicate of a running container's pidfd, for [`CallerReader`] and
+/// [`CallerWriter`] to watch; None for a stopped container.
+pub(crate) fn watch(root: &ContainerRoot) -> Result<Option<OwnedFd>> {
+    let fd = root.process_fd().map(|fd| fd.try_clone_to_owned()).transpose();
+    fd.map_err(|e| Error::internal(format!("cannot duplicate the container's pidfd: {e}")))
 }
 
 /// Fail at once on a descriptor that cannot be read.
@@ -303,11 +471,37 @@ mod tests {
     fn a_given_up_call_ends_reads_and_writes_instead_of_retrying() {
         let (r, w) = nix::unistd::pipe().unwrap();
         let stop = Arc::new(AtomicBool::new(true));
-        let mut reader = CallerReader { f: File::from(r), stop: stop.clone() };
+        let mut reader = CallerReader::new(File::from(r), stop.clone(), None).unwrap();
         let mut buf = [0u8; 4];
         assert_ne!(reader.read_exact(&mut buf).unwrap_err().kind(), io::ErrorKind::Interrupted);
-        let mut writer = CallerWriter { f: File::from(w), stop };
+        let mut writer = CallerWriter::new(File::from(w), stop, None).unwrap();
         assert_eq!(writer.write_all(b"x").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[test]
+    fn a_caller_that_never_reads_is_left_when_the_container_exits_or_it_closes() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let root = ContainerRoot::of_process(child.id() as i32).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut writer = CallerWriter::new(File::from(w), Arc::new(AtomicBool::new(false)), watch(&root).unwrap()).unwrap();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            child.kill().unwrap();
+            child.wait().unwrap();
+        });
+        let e = writer.write_all(&vec![0u8; 4 << 20]).unwrap_err();
+        killer.join().unwrap();
+        assert!(e.to_string().contains("exited"), "{e}");
+        // Without a process to watch: the reader closing its end ends it.
+        let (r2, w2) = nix::unistd::pipe().unwrap();
+        let mut writer = CallerWriter::new(File::from(w2), Arc::new(AtomicBool::new(false)), None).unwrap();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(r2);
+        });
+        assert_eq!(writer.write_all(&vec![0u8; 4 << 20]).unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        closer.join().unwrap();
+        drop(r);
     }
 
     #[test]

@@ -91,6 +91,11 @@ pub(crate) struct Container {
     rec: StdMutex<Record>,
     tx: watch::Sender<Record>,
     sync_queued: AtomicBool,
+    /// Calls using a stopped container's root (copies, stat), and whether
+    /// one of them mounted it: the last one unmounts it then, unless
+    /// something else needs it. Changed under the lock only.
+    pub(crate) root_users: std::sync::atomic::AtomicUsize,
+    pub(crate) root_mounted_for_files: AtomicBool,
 }
 
 impl Container {
@@ -103,6 +108,8 @@ impl Container {
             rec: StdMutex::new(rec),
             tx,
             sync_queued: AtomicBool::new(false),
+            root_users: std::sync::atomic::AtomicUsize::new(0),
+            root_mounted_for_files: AtomicBool::new(false),
         })
     }
 

@@ -16,8 +16,14 @@
 //!   parent is inside its root; the last component is created on that
 //!   parent fd (`O_CREAT | O_EXCL | O_NOFOLLOW`, `mkdirat`, `symlinkat`,
 //!   `linkat`, `mknodat`), after unlinking what was there;
-//! - a hard link must name an entry inside the destination
-//!   ([`Error::HardLinkOutside`]) and never follows a symlink.
+//! - a hard link must name an existing file below the destination,
+//!   reached without any symlink (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`
+//!   from the destination's fd): one climbing out is
+//!   [`Error::HardLinkOutside`]; one to a path not extracted yet, a
+//!   directory, a symlink, itself, or through a symlink is
+//!   [`Error::BadHardLink`]. All of that is checked before anything is made
+//!   for the entry, and the link is made under a temporary name and renamed
+//!   into place, so a refused or failed link changes nothing.
 //!
 //! Owners, permission bits (after the owner, so setuid survives), extended
 //! attributes and mtimes are applied through the new file's fd.
@@ -41,7 +47,7 @@ use super::resolve::{check_path, components, file_type, lstat_at, open_in_root, 
 use super::root::{open_fd, ContainerRoot};
 use super::xattr;
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag};
+use nix::fcntl::{openat2, renameat, AtFlags, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fchmod, fstat, futimens, mkdirat, mknodat, utimensat, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
@@ -175,6 +181,11 @@ impl Extract<'_> {
             };
         };
         self.check_no_archive_symlink(&comps, &shown)?;
+        // A hard link's target is checked before anything is made for it.
+        let link_target = match e.kind {
+            EntryKind::HardLink => Some(self.hard_link_target(e, &comps, &shown)?),
+            _ => None,
+        };
         // A cached parent at or below this entry may be replaced by it.
         if self.parent.as_ref().is_some_and(|(c, _)| c.starts_with(&comps)) {
             self.parent = None;
@@ -192,21 +203,10 @@ impl Extract<'_> {
                 self.symlinks.insert(comps.clone());
                 self.own_link(parent, name, e, &shown)
             }
-            EntryKind::HardLink => {
-                let target =
-                    self.renamed(normalize(&e.link, &shown).map_err(|_| Error::HardLinkOutside {
-                        entry: shown.clone(),
-                        target: String::from_utf8_lossy(&e.link).into_owned(),
-                    })?);
-                let Some((tname, tparent)) = target.split_last() else {
-                    return Err(Error::HardLinkOutside { entry: shown, target: String::from_utf8_lossy(&e.link).into_owned() });
-                };
-                self.check_no_archive_symlink(&target, &shown)?;
-                let tparent_fd = self.lookup_dir(tparent, &shown)?;
-                self.clear(parent, name, false, &shown)?;
-                linkat(Some(tparent_fd.as_raw_fd()), OsStr::from_bytes(tname), Some(parent), name, AtFlags::empty())
-                    .map_err(|err| Error::CreateEntry { entry: shown.clone(), source: err.into() })
-            }
+            EntryKind::HardLink => match &link_target {
+                Some(target) => self.make_hard_link(parent, name, target, e, &shown),
+                None => Ok(()),
+            },
             EntryKind::Char | EntryKind::Block | EntryKind::Fifo => {
                 self.clear(parent, name, false, &shown)?;
                 let kind = match e.kind {
@@ -230,6 +230,82 @@ impl Extract<'_> {
             }
             EntryKind::Other(_) => Ok(()),
         }
+    }
+
+    /// Where hard link entry `e` (at `comps`) points: its target's parent
+    /// directory, opened below the destination without following any
+    /// symlink, and the target's name there; the target exists and is
+    /// neither a directory nor a symlink nor the entry itself.
+    fn hard_link_target(&self, e: &Entry, comps: &Comps, shown: &str) -> Result<(OwnedFd, Vec<u8>)> {
+        let target_shown = String::from_utf8_lossy(&e.link).into_owned();
+        let bad = |reason| Error::BadHardLink { entry: shown.to_string(), target: target_shown.clone(), reason };
+        let outside = || Error::HardLinkOutside { entry: shown.to_string(), target: target_shown.clone() };
+        if e.link.is_empty() {
+            return Err(bad("is empty"));
+        }
+        let target = self.renamed(normalize(&e.link, shown).map_err(|_| outside())?);
+        let Some((tname, tparent)) = target.split_last() else { return Err(bad("is the destination directory itself")) };
+        if target == *comps {
+            return Err(bad("is the entry itself"));
+        }
+        self.check_no_archive_symlink(&target, shown)?;
+        let dest = self.lookup_dir(&[], shown)?;
+        let rel = tparent.join(&b"/"[..]);
+        let how = OpenHow::new().flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC).resolve(
+            ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+        );
+        let rel_path = if rel.is_empty() { OsStr::new(".") } else { OsStr::from_bytes(&rel) };
+        let mut retries = 0;
+        let dir = loop {
+            match openat2(dest.as_raw_fd(), rel_path, how) {
+                // SAFETY: openat2 returned a new fd that nothing else owns.
+                Ok(fd) => break unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) },
+                Err(Errno::EAGAIN) | Err(Errno::EINTR) if retries < 100 => retries += 1,
+                Err(Errno::ELOOP) => return Err(bad("is reached through a symbolic link")),
+                Err(Errno::ENOENT) => return Err(bad("does not exist (a link must come after its target)")),
+                Err(Errno::ENOTDIR) => return Err(bad("is reached through something that is not a directory")),
+                Err(Errno::EXDEV) => return Err(outside()),
+                Err(err) => return Err(Error::CreateEntry { entry: shown.to_string(), source: err.into() }),
+            }
+        };
+        match lstat_at(dir.as_raw_fd(), OsStr::from_bytes(tname)) {
+            Ok(None) | Err(Errno::ENOENT) => Err(bad("does not exist (a link must come after its target)")),
+            Ok(Some(st)) if file_type(&st) == SFlag::S_IFDIR => Err(bad("is a directory")),
+            Ok(Some(st)) if file_type(&st) == SFlag::S_IFLNK => Err(bad("is a symbolic link")),
+            Ok(Some(_)) => Ok((dir, tname.clone())),
+            Err(err) => Err(Error::CreateEntry { entry: shown.to_string(), source: err.into() }),
+        }
+    }
+
+    /// Make `name` in `parent` a new name of the checked target: linked
+    /// under a temporary name first, then renamed over what was there, so
+    /// a failure leaves `name` as it was.
+    fn make_hard_link(&mut self, parent: RawFd, name: &OsStr, target: &(OwnedFd, Vec<u8>), e: &Entry, shown: &str) -> Result<()> {
+        let (tdir, tname) = target;
+        let bad = |reason| Error::BadHardLink { entry: shown.to_string(), target: String::from_utf8_lossy(&e.link).into_owned(), reason };
+        let create = |err: Errno| Error::CreateEntry { entry: shown.to_string(), source: err.into() };
+        let mut n = 0u32;
+        let tmp = loop {
+            let tmp = format!(".berth-link.{}.{}.{n}", std::process::id(), self.entries);
+            match linkat(Some(tdir.as_raw_fd()), OsStr::from_bytes(tname), Some(parent), OsStr::new(&tmp), AtFlags::empty()) {
+                Ok(()) => break tmp,
+                Err(Errno::EEXIST) if n < 100 => n += 1,
+                Err(Errno::ENOENT) => return Err(bad("does not exist (it went away during the copy)")),
+                Err(Errno::EXDEV) => return Err(bad("is on another file system than the entry")),
+                Err(Errno::EMLINK) => return Err(bad("has too many links already")),
+                Err(err) => return Err(create(err)),
+            }
+        };
+        let existing_dir = matches!(lstat_at(parent, name), Ok(Some(st)) if file_type(&st) == SFlag::S_IFDIR);
+        let cleared = if existing_dir { self.clear(parent, name, false, shown).map(|_| ()) } else { Ok(()) };
+        let placed = cleared.and_then(|()| renameat(Some(parent), tmp.as_str(), Some(parent), name).map_err(create));
+        // Renaming a name onto another name of the same file leaves both:
+        // the temporary one goes in every case (already gone is fine).
+        match unlinkat(Some(parent), tmp.as_str(), UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(err) => tracing::warn!("cannot remove the temporary link {tmp} for {shown}: {err}"),
+        }
+        placed
     }
 
     fn renamed(&self, comps: Comps) -> Comps {
@@ -266,7 +342,17 @@ impl Extract<'_> {
     /// An existing directory `dest/comps`, resolved inside the root.
     fn lookup_dir(&self, comps: &[Vec<u8>], shown: &str) -> Result<OwnedFd> {
         open_in_root_bytes(self.root, &self.container_path(comps), OFlag::O_PATH | OFlag::O_DIRECTORY)
-            .map_err(|e| Error::CreateEntry { entry: shown.to_string(), source: e.into() })
+            .map_err(|e| self.lookup_error(comps, e, shown))
+    }
+
+    /// A failed lookup of `dest/comps`: what is not there (any more), not
+    /// a directory, or a link the container cannot follow (the container
+    /// swapped something meanwhile) is named for that path.
+    fn lookup_error(&self, comps: &[Vec<u8>], e: Errno, shown: &str) -> Error {
+        match e {
+            Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP => Error::resolve(&String::from_utf8_lossy(&self.container_path(comps)), e),
+            e => Error::CreateEntry { entry: shown.to_string(), source: e.into() },
+        }
     }
 
     /// The parent directory of an entry, made (0755, as tar does) when the
@@ -281,7 +367,7 @@ impl Extract<'_> {
         let fd = match open_in_root_bytes(self.root, &self.container_path(comps), OFlag::O_PATH | OFlag::O_DIRECTORY) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => self.make_parents(comps, shown)?,
-            Err(e) => return Err(Error::CreateEntry { entry: shown.to_string(), source: e.into() }),
+            Err(e) => return Err(self.lookup_error(comps, e, shown)),
         };
         let raw = fd.as_raw_fd();
         self.parent = Some((comps.to_vec(), fd));
@@ -298,16 +384,23 @@ impl Extract<'_> {
                 Err(Errno::ENOENT) => {
                     match mkdirat(Some(fd.as_raw_fd()), OsStr::from_bytes(&comps[i]), Mode::from_bits_truncate(0o755)) {
                         Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e @ (Errno::ENOENT | Errno::ENOTDIR)) => return Err(self.lookup_error(&comps[..i], e, shown)),
                         Err(e) => return Err(err(e)),
                     }
-                    fd = open_fd(
+                    fd = match open_fd(
                         Some(fd.as_raw_fd()),
                         Path::new(OsStr::from_bytes(&comps[i])),
                         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
-                    )
-                    .map_err(err)?;
+                    ) {
+                        Ok(fd) => fd,
+                        // Swapped for a link or a file since it was made.
+                        Err(Errno::ELOOP | Errno::ENOTDIR | Errno::ENOENT) => {
+                            return Err(Error::ChangedDuringCopy { path: String::from_utf8_lossy(&self.container_path(&comps[..=i])).into_owned() })
+                        }
+                        Err(e) => return Err(err(e)),
+                    };
                 }
-                Err(e) => return Err(err(e)),
+                Err(e) => return Err(self.lookup_error(&comps[..=i], e, shown)),
             }
         }
         Ok(fd)

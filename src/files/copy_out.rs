@@ -75,7 +75,21 @@ pub fn copy_out(root: &ContainerRoot, path: &str, out: impl Write, cancel: &Atom
         return Err(Error::NotADirectory { path: path.to_string() });
     }
 
-    let mut walk = Walk { w: ArchiveWriter::new(out), accounts: Accounts::read(root), links: HashMap::new(), cancel, entries: 0 };
+    // Where archive paths sit in the container: under the path itself for
+    // its contents, else under its parent.
+    let mut anchor = bytes.to_vec();
+    if !contents_only {
+        anchor.extend_from_slice(b"/..");
+    }
+    let mut walk = Walk {
+        w: ArchiveWriter::new(out),
+        accounts: Accounts::read(root),
+        links: HashMap::new(),
+        cancel,
+        entries: 0,
+        root,
+        anchor,
+    };
     if contents_only {
         let dir = reopen(&start, OFlag::O_RDONLY | OFlag::O_DIRECTORY).map_err(|e| Error::resolve(path, e))?;
         if !is_pseudo_fs(&dir) {
@@ -96,6 +110,9 @@ struct Walk<'c, W: Write> {
     links: HashMap<(u64, u64), Vec<u8>>,
     cancel: &'c AtomicBool,
     entries: u64,
+    root: &'c ContainerRoot,
+    /// The container path archive paths are relative to.
+    anchor: Vec<u8>,
 }
 
 /// One open directory being walked.
@@ -148,7 +165,12 @@ impl<W: Write> Walk<'_, W> {
             };
             match file_type(&st) {
                 SFlag::S_IFDIR => {
-                    let dir = match open_fd(Some(parent), Path::new(&name), OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW) {
+                    let opened = match self.volume_dir(&apath) {
+                        // A stopped container's volume stands there.
+                        Some(v) => v,
+                        None => open_fd(Some(parent), Path::new(&name), OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW),
+                    };
+                    let dir = match opened {
                         Ok(d) => d,
                         Err(Errno::ENOENT) => continue,
                         Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => return Err(Error::ChangedDuringCopy { path: shown }),
@@ -182,6 +204,18 @@ impl<W: Write> Walk<'_, W> {
             }
         }
         Ok(())
+    }
+
+    /// The directory of the stopped container's volume whose destination
+    /// is archive path `apath`, opened for reading.
+    fn volume_dir(&self, apath: &[u8]) -> Option<nix::Result<OwnedFd>> {
+        let mut p = self.anchor.clone();
+        p.push(b'/');
+        p.extend_from_slice(apath);
+        match self.root.volume_for(&p) {
+            Some((v, rest)) if rest.is_empty() => Some(reopen(&v.dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY)),
+            _ => None,
+        }
     }
 
     fn emit_dir(&mut self, dir: &OwnedFd, apath: &[u8], shown: &str) -> Result<()> {

@@ -323,3 +323,130 @@ fn round_trip_keeps_everything() {
     assert_eq!(fs::metadata(b.join("a.txt")).unwrap().ino(), fs::metadata(b.join("sub/a-again")).unwrap().ino());
     assert_eq!(fs::read_link(b.join("up")).unwrap(), Path::new("../../.."));
 }
+
+/// Every name under `dir` with what says it is the same thing: type and
+/// mode, inode, link count, size, mtime, link target, contents of files.
+fn state_of(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let m = fs::symlink_metadata(&p).unwrap();
+        let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        let what = if m.file_type().is_symlink() {
+            format!("link {}", fs::read_link(&p).unwrap().display())
+        } else if m.is_file() {
+            format!("file {:?}", fs::read(&p).unwrap())
+        } else {
+            for e in fs::read_dir(&p).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+            "dir".to_string()
+        };
+        out.insert(rel, format!("{what} mode {:o} ino {} nlink {} size {} mtime {}.{}", m.mode(), m.ino(), m.nlink(), m.len(), m.mtime(), m.mtime_nsec()));
+    }
+    out
+}
+
+#[test]
+fn hostile_hard_links_are_named_and_change_nothing() {
+    use tar::EntryType::{Link, Regular, Symlink};
+    type Entries = &'static [(&'static str, tar::EntryType, &'static str, &'static [u8])];
+    // (what, entries, names the entries before the link make, error variant, reason)
+    let cases: &[(&str, Entries, &[&str], &str, &str)] = &[
+        ("target outside by ..", &[("hl", Link, "../../outside", b"")], &[], "HardLinkOutside", ""),
+        (".. in the link name, climbing out", &[("hl", Link, "sub/../../etc/passwd", b"")], &[], "HardLinkOutside", ""),
+        ("absolute target, not in the archive", &[("hl", Link, "/etc/passwd", b"")], &[], "BadHardLink", "does not exist"),
+        ("through the container's link out of the destination", &[("hl", Link, "esc/passwd", b"")], &[], "BadHardLink", "through a symbolic link"),
+        ("through the container's link up", &[("hl", Link, "up/etc/passwd", b"")], &[], "BadHardLink", "through a symbolic link"),
+        ("through a file", &[("hl", Link, "file/x", b"")], &[], "BadHardLink", "not a directory"),
+        ("through the archive's link", &[("lnk", Symlink, "/", b""), ("hl", Link, "lnk/etc/passwd", b"")], &["lnk"], "EntryThroughArchiveSymlink", ""),
+        ("to the archive's link escaping", &[("s", Symlink, "/etc/passwd", b""), ("hl", Link, "s", b"")], &["s"], "BadHardLink", "is a symbolic link"),
+        ("to the container's link escaping", &[("hl", Link, "esc", b"")], &[], "BadHardLink", "is a symbolic link"),
+        ("to a path not extracted yet", &[("hl", Link, "later", b""), ("later", Regular, "", b"x")], &[], "BadHardLink", "does not exist"),
+        ("not extracted yet, in a new directory", &[("newdir/hl", Link, "newdir/later", b"")], &[], "BadHardLink", "does not exist"),
+        ("to a directory", &[("hl", Link, "sub", b"")], &[], "BadHardLink", "is a directory"),
+        ("to itself", &[("hl", Link, "hl", b"")], &[], "BadHardLink", "the entry itself"),
+        ("to the destination", &[("hl", Link, ".", b"")], &[], "BadHardLink", "the destination directory itself"),
+        ("with no target", &[("hl", Link, "", b"")], &[], "BadHardLink", "is empty"),
+    ];
+    for (what, entries, made, variant, reason) in cases {
+        let (d, root) = dest_root();
+        let dest = d.path().join("root/dest");
+        fs::create_dir(dest.join("sub")).unwrap();
+        fs::write(dest.join("file"), "f").unwrap();
+        fs::write(dest.join("hl"), "keep").unwrap();
+        symlink("/etc", dest.join("esc")).unwrap();
+        symlink("..", dest.join("up")).unwrap();
+        let mut before = state_of(d.path());
+        let err = copy(&root, "/dest", &raw_archive(entries)).unwrap_err();
+        let shown = format!("{err:?}");
+        assert!(shown.starts_with(variant) && err.to_string().contains(reason), "{what}: {shown}: {err}");
+        if let Error::BadHardLink { entry, .. } | Error::HardLinkOutside { entry, .. } = &err {
+            assert!(entry.ends_with("hl"), "{what}: the entry is named: {err}");
+        }
+        let mut after = state_of(d.path());
+        for m in *made {
+            after.remove(&format!("root/dest/{m}"));
+            // The entries before the link changed the destination's mtime.
+            after.remove("root/dest");
+            before.remove("root/dest");
+        }
+        assert_eq!(after, before, "{what}: something changed on disk");
+    }
+
+    // A `..` that stays inside, and a link over an existing file: made.
+    let (d, root) = dest_root();
+    let dest = d.path().join("root/dest");
+    fs::create_dir(dest.join("sub")).unwrap();
+    fs::write(dest.join("file"), "f").unwrap();
+    fs::write(dest.join("hl"), "replaced").unwrap();
+    copy(&root, "/dest", &raw_archive(&[("hl", Link, "sub/../file", b"")])).unwrap();
+    assert_eq!(fs::metadata(dest.join("hl")).unwrap().ino(), fs::metadata(dest.join("file")).unwrap().ino());
+    assert_eq!(fs::read_to_string(dest.join("hl")).unwrap(), "f");
+    // Again, onto the same file: nothing left behind.
+    copy(&root, "/dest", &raw_archive(&[("hl", Link, "file", b"")])).unwrap();
+    let mut names: Vec<String> = fs::read_dir(&dest).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["file", "hl", "sub"]);
+}
+
+#[test]
+fn a_stopped_containers_volumes_are_reached_at_their_destinations() {
+    let (d, root) = dest_root();
+    let vol = d.path().join("volume");
+    fs::create_dir_all(d.path().join("root/srv/data")).unwrap();
+    fs::write(d.path().join("root/srv/data/under-the-mount"), "hidden by the volume").unwrap();
+    fs::create_dir_all(vol.join("sub")).unwrap();
+    fs::write(vol.join("in-volume"), "volume data").unwrap();
+    symlink("/", vol.join("top")).unwrap();
+    symlink("../../..", vol.join("sub/up")).unwrap();
+    let root = root.with_volume("/srv/./data/", &vol).unwrap();
+    let read = |p: &str| {
+        let mut s = String::new();
+        let mut out = Vec::new();
+        copy_out(&root, p, &mut out, &GO).unwrap();
+        let mut a = tar::Archive::new(&out[..]);
+        a.entries().unwrap().next().unwrap().unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    assert_eq!(read("/srv/data/in-volume"), "volume data");
+    assert_eq!(read("/srv/../srv/data/in-volume"), "volume data");
+    // Inside the volume, links and `..` stay in the volume.
+    assert_eq!(read("/srv/data/top/in-volume"), "volume data");
+    assert_eq!(read("/srv/data/sub/up/in-volume"), "volume data");
+    assert_eq!(stat(&root, "/srv/data/top", true).unwrap().link_target.as_deref(), Some("/srv/data"));
+    // Beside it, the root as before.
+    assert_eq!(read("/srv/data/../../etc/passwd"), "container");
+    assert!(matches!(stat(&root, "/srv/data/under-the-mount", false), Err(Error::NotFound { .. })));
+    // A copy of a parent shows the volume's contents at its destination.
+    let names: Vec<String> = listing(&archive_of(&root, "/srv")).into_iter().map(|e| e.0).collect();
+    assert!(names.contains(&"srv/data/in-volume".to_string()) && !names.iter().any(|n| n.contains("under-the-mount")), "{names:?}");
+    // Copies in land in the volume.
+    copy(&root, "/srv/data", &raw_archive(&[("new/f", tar::EntryType::Regular, "", b"in")])).unwrap();
+    assert_eq!(fs::read_to_string(vol.join("new/f")).unwrap(), "in");
+    copy(&root, "/srv", &raw_archive(&[("data/g", tar::EntryType::Regular, "", b"g")])).unwrap();
+    assert_eq!(fs::read_to_string(vol.join("g")).unwrap(), "g");
+    assert!(!d.path().join("root/srv/data/new").exists() && !d.path().join("root/srv/data/g").exists());
+    // Only a stopped container's root takes volumes, and not at /.
+    assert!(matches!(ContainerRoot::of_dir(d.path()).unwrap().with_volume("/", &vol), Err(Error::InvalidPath { .. })));
+}

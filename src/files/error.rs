@@ -88,6 +88,9 @@ pub enum Error {
     #[error("archive entry {entry:?} is a hard link to {target:?}, outside the destination")]
     HardLinkOutside { entry: String, target: String },
 
+    #[error("archive entry {entry:?} is a hard link to {target:?}, which {reason}")]
+    BadHardLink { entry: String, target: String, reason: &'static str },
+
     #[error("archive entry {entry:?} would replace a directory with a non-directory")]
     WouldReplaceDirectory { entry: String },
 

@@ -53,9 +53,18 @@ pub(crate) fn open_in_root_bytes(root: &ContainerRoot, path: &[u8], flags: OFlag
     // The kernel asks for a retry (EAGAIN) when a rename anywhere raced a
     // lookup through `..`; a container renaming in a loop must not make a
     // copy spin forever, so the retries are bounded.
+    // Under a stopped container's volume: inside the volume's directory.
+    let under;
+    let (base, path) = match root.volume_for(path) {
+        Some((v, rest)) => {
+            under = rest.join(&b"/"[..]);
+            (v.dir.as_raw_fd(), &under[..])
+        }
+        None => (root.raw(), path),
+    };
     let mut retries = 0;
     loop {
-        match openat2(root.raw(), lookup_path(path), how(flags)) {
+        match openat2(base, lookup_path(path), how(flags)) {
             // SAFETY: openat2 returned a new fd that nothing else owns.
             Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
             Err(Errno::EAGAIN) | Err(Errno::EINTR) if retries < MAX_RETRIES => retries += 1,
@@ -99,7 +108,12 @@ pub(crate) fn file_type(st: &FileStat) -> SFlag {
 /// O_NOFOLLOW` fds one component at a time, so it never leaves the root.
 pub(crate) fn canonical_path(root: &ContainerRoot, path: &str, follow_final: bool) -> Result<String> {
     check_path(path)?;
-    let mut pending: Vec<Vec<u8>> = components(path.as_bytes()).rev().map(<[u8]>::to_vec).collect();
+    // Under a stopped container's volume: walked inside the volume.
+    let (base, prefix, rest) = match root.volume_for(path.as_bytes()) {
+        Some((v, rest)) => (v.dir.as_raw_fd(), v.destination.clone(), rest.join(&b"/"[..])),
+        None => (root.raw(), Vec::new(), path.as_bytes().to_vec()),
+    };
+    let mut pending: Vec<Vec<u8>> = components(&rest).rev().map(<[u8]>::to_vec).collect();
     let mut done: Vec<(Vec<u8>, OwnedFd)> = Vec::new();
     let mut links = 0;
     while let Some(comp) = pending.pop() {
@@ -107,7 +121,7 @@ pub(crate) fn canonical_path(root: &ContainerRoot, path: &str, follow_final: boo
             done.pop();
             continue;
         }
-        let dir = done.last().map_or(root.raw(), |(_, fd)| fd.as_raw_fd());
+        let dir = done.last().map_or(base, |(_, fd)| fd.as_raw_fd());
         let fd = open_fd(Some(dir), Path::new(OsStr::from_bytes(&comp)), OFlag::O_PATH | OFlag::O_NOFOLLOW)
             .map_err(|e| Error::resolve(path, e))?;
         let st = fstat(fd.as_raw_fd()).map_err(|e| Error::resolve(path, e))?;
@@ -131,7 +145,7 @@ pub(crate) fn canonical_path(root: &ContainerRoot, path: &str, follow_final: boo
         done.push((comp, fd));
     }
     let mut out = String::from("/");
-    let names: Vec<String> = done.iter().map(|(c, _)| String::from_utf8_lossy(c).into_owned()).collect();
+    let names: Vec<String> = prefix.iter().chain(done.iter().map(|(c, _)| c)).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
     out.push_str(&names.join("/"));
     Ok(out)
 }

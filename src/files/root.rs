@@ -20,6 +20,17 @@ pub struct ContainerRoot {
     dir: OwnedFd,
     process: Option<Process>,
     origin: PathBuf,
+    /// Volumes of a stopped container, most deeply mounted first.
+    volumes: Vec<Volume>,
+}
+
+/// A directory standing at `destination` in the container, as a volume or
+/// bind mount would when the container runs.
+#[derive(Debug)]
+pub(crate) struct Volume {
+    /// The destination's components (no `.`, `..` or empty ones).
+    pub(crate) destination: Vec<Vec<u8>>,
+    pub(crate) dir: OwnedFd,
 }
 
 #[derive(Debug)]
@@ -59,7 +70,7 @@ impl ContainerRoot {
         })?;
         let process = Process { pid, pidfd, start_time };
         process.check_alive()?;
-        Ok(ContainerRoot { dir, process: Some(process), origin: proc_dir.join("root") })
+        Ok(ContainerRoot { dir, process: Some(process), origin: proc_dir.join("root"), volumes: Vec::new() })
     }
 
     /// Like [`ContainerRoot::of_process`], and also refuse when the process's
@@ -79,7 +90,44 @@ impl ContainerRoot {
     pub fn of_dir(path: &Path) -> Result<Self> {
         let dir = open_fd(None, path, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
             .map_err(|e| Error::OpenRoot { path: path.to_path_buf(), source: e.into() })?;
-        Ok(ContainerRoot { dir, process: None, origin: path.to_path_buf() })
+        Ok(ContainerRoot { dir, process: None, origin: path.to_path_buf(), volumes: Vec::new() })
+    }
+
+    /// Show the host directory `source` at `destination` in a stopped
+    /// container's root, as its volume or bind mount does when it runs
+    /// (a running container's mounts are already in its root).
+    ///
+    /// A path that names the destination or something below it (after
+    /// `..` is applied to its text) is then resolved inside `source` with
+    /// the same rules as inside the root: `RESOLVE_IN_ROOT` with `source`
+    /// as the root, so nothing in the volume leads out of it. A symlink
+    /// elsewhere in the root that points into the destination leads to the
+    /// root's own directory there, not to the volume.
+    pub fn with_volume(mut self, destination: &str, source: &Path) -> Result<Self> {
+        let comps: Vec<Vec<u8>> = normalized(destination.as_bytes());
+        if comps.is_empty() || self.process.is_some() {
+            return Err(Error::InvalidPath {
+                path: destination.to_string(),
+                reason: "a volume needs a destination below / in a stopped container's root",
+            });
+        }
+        let dir = open_fd(None, source, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+            .map_err(|e| Error::OpenRoot { path: source.to_path_buf(), source: e.into() })?;
+        self.volumes.retain(|v| v.destination != comps);
+        self.volumes.push(Volume { destination: comps, dir });
+        self.volumes.sort_by(|a, b| b.destination.len().cmp(&a.destination.len()));
+        Ok(self)
+    }
+
+    /// The volume a container path falls under, with the rest of the path
+    /// below its destination; None when it is the root's.
+    pub(crate) fn volume_for(&self, path: &[u8]) -> Option<(&Volume, Vec<Vec<u8>>)> {
+        if self.volumes.is_empty() {
+            return None;
+        }
+        let comps = normalized(path);
+        let v = self.volumes.iter().find(|v| comps.starts_with(&v.destination))?;
+        Some((v, comps[v.destination.len()..].to_vec()))
     }
 
     /// The process whose root this is, for a running container.
@@ -104,6 +152,12 @@ impl ContainerRoot {
             Some(p) => p.check_alive(),
             None => Ok(()),
         }
+    }
+
+    /// A pidfd of the container's process (readable once it exits), for
+    /// a running container.
+    pub fn process_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.process.as_ref().map(|p| p.pidfd.as_fd())
     }
 
     pub(crate) fn raw(&self) -> RawFd {
@@ -136,6 +190,20 @@ impl Process {
             Err(source) => Err(Error::ProcessCheck { pid: self.pid, source }),
         }
     }
+}
+
+/// A path's components with `.` and empty ones dropped and `..` applied
+/// to the text (at the top it stays at the top).
+fn normalized(path: &[u8]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for c in path.split(|b| *b == b'/').filter(|c| !c.is_empty() && *c != b".") {
+        if c == b".." {
+            out.pop();
+        } else {
+            out.push(c.to_vec());
+        }
+    }
+    out
 }
 
 fn pidfd_open(pid: i32) -> Result<OwnedFd> {

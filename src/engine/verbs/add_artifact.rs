@@ -26,11 +26,11 @@ impl Engine {
             let dir = engine.inner.store.state_layout().artifact_dir(&rec.id);
             let n = name.clone();
             let size = blocking(move || {
-                let store = ArtifactStore::open(dir)?;
-                store.add(&artifact, CallerReader { f: input, stop: flag })
+                let input = CallerReader::new(input, flag, None)?;
+                let store = ArtifactStore::open(dir).map_err(|e| files_error(&n, e))?;
+                store.add(&artifact, input).map_err(|e| files_error(&n, e))
             })
-            .await
-            .map_err(|e| files_error(&n, e))?;
+            .await?;
             engine.crash_point("add artifact: stored").await;
             Ok(size)
         })

@@ -1,7 +1,7 @@
 //! CopyFromArchive: a tar stream read from the caller's descriptor,
 //! extracted under a directory in the container, running or stopped.
 
-use super::super::files::{check_readable, detached, fd_path, files_error, CallerReader};
+use super::super::files::{check_readable, detached, fd_path, files_error, watch, CallerReader};
 use super::super::Engine;
 use crate::files::{ContainerRoot, CopyInOptions, Ownership};
 use crate::model::{CopyOptions, Error, Result};
@@ -36,7 +36,7 @@ impl Engine {
                         let (uid, gid) = container_user(root, rec, image_user.as_deref())?;
                         opts.owner = Ownership::Fixed { uid, gid };
                     }
-                    let input = std::io::BufReader::with_capacity(1 << 20, CallerReader { f: input, stop: flag.clone() });
+                    let input = std::io::BufReader::with_capacity(1 << 20, CallerReader::new(input, flag.clone(), watch(root)?)?);
                     crate::files::copy_in(root, &path, input, &opts, &flag).map_err(|e| files_error(rec.name.as_str(), e))
                 })
                 .await?;

@@ -1,7 +1,7 @@
 //! CopyToArchive: a path in the container written to the caller's
 //! descriptor as a tar stream, running or stopped.
 
-use super::super::files::{detached, files_error, CallerWriter};
+use super::super::files::{detached, files_error, watch, CallerWriter};
 use super::super::logs::check_writable;
 use super::super::Engine;
 use crate::model::Result;
@@ -22,7 +22,7 @@ impl Engine {
         detached(stop, async move {
             let stats = engine
                 .with_root(&name, false, move |root, rec| {
-                    let w = BufWriter::with_capacity(1 << 20, CallerWriter { f: out, stop: flag.clone() });
+                    let w = BufWriter::with_capacity(1 << 20, CallerWriter::new(out, flag.clone(), watch(root)?)?);
                     crate::files::copy_out(root, &path, w, &flag).map_err(|e| files_error(rec.name.as_str(), e))
                 })
                 .await?;

@@ -30,7 +30,7 @@ impl Engine {
                     return Err(Error::NoSuchArtifact { name: n, artifact });
                 }
                 let store = ArtifactStore::open(dir).map_err(|e| files_error(&n, e))?;
-                store.get(&artifact, CallerWriter { f: out, stop: flag }).map_err(|e| files_error(&n, e))
+                store.get(&artifact, CallerWriter::new(out, flag, None)?).map_err(|e| files_error(&n, e))
             })
             .await
         })
