@@ -12,6 +12,7 @@ mod crash;
 #[cfg(test)]
 mod fake;
 mod files;
+mod health;
 mod images;
 pub mod journal;
 pub mod logs;
@@ -91,6 +92,10 @@ pub(crate) struct Container {
     rec: StdMutex<Record>,
     tx: watch::Sender<Record>,
     sync_queued: AtomicBool,
+    /// One health check at a time reads and writes its results.
+    health: Mutex<()>,
+    /// A task runs its health checks until its unit is ready (NotifyHealthy).
+    ready_watch: AtomicBool,
 }
 
 impl Container {
@@ -103,6 +108,8 @@ impl Container {
             rec: StdMutex::new(rec),
             tx,
             sync_queued: AtomicBool::new(false),
+            health: Mutex::new(()),
+            ready_watch: AtomicBool::new(false),
         })
     }
 
@@ -333,7 +340,25 @@ impl Engine {
             // A death seen late (berthd was down) keeps the time it happened.
             usec: if died && rec.finished_at > 0 { rec.finished_at } else { crate::model::now_usec() },
             exit_code: if died { rec.exit_code } else { None },
+            health_status: None,
         };
+        self.send_event(ev);
+    }
+
+    /// A `health_status` event with the new status.
+    pub(crate) fn emit_health(&self, rec: &Record, status: crate::model::HealthStatus) {
+        let ev = Event {
+            name: rec.name.to_string(),
+            id: rec.id.clone(),
+            kind: EventKind::HealthStatus,
+            usec: crate::model::now_usec(),
+            exit_code: None,
+            health_status: Some(status),
+        };
+        self.send_event(ev);
+    }
+
+    fn send_event(&self, ev: Event) {
         // The journal first: a reader that missed the signal finds it there.
         journal::record(&ev);
         // Nobody listening is fine.
@@ -392,6 +417,10 @@ impl Engine {
             // systemd started it: at boot or by hand (first run), or by Restart=.
             let first = matches!(was, State::Configured | State::Created);
             self.emit(&rec, if first { EventKind::Start } else { EventKind::Restart });
+            self.health_new_run(c, &rec).await;
+        }
+        if rec.spec.health.is_some() {
+            self.follow_health(c, &rec, unit.as_ref()).await;
         }
         Ok(rec)
     }
@@ -506,6 +535,7 @@ impl Engine {
                 finished_at: rec.finished_at,
                 restart_count: rec.restart_count,
                 stopped_by_user: rec.stopped_by_user,
+                health: rec.spec.health.as_ref().map(|_| self.health_of(rec)),
             },
             unit: rec.unit_name(),
             source: rec.source.clone(),
