@@ -138,6 +138,23 @@ pub extern "C" fn berth_client_restart(client: *const berth_client, name: *const
     verb(client, name, |c, name| c.call(c.client.restart(name, timeout_arg(timeout))))
 }
 
+/// HealthcheckRun: run the container's health check now, as an exec in
+/// it; `*status` is its health after this result (podman's `healthcheck
+/// run`). A container without a check is BERTH_RESULT_INVALID_ARGUMENT, one
+/// that does not run BERTH_RESULT_INVALID_STATE.
+#[no_mangle]
+pub extern "C" fn berth_client_healthcheck_run(
+    client: *const berth_client,
+    name: *const c_char,
+    status: *mut crate::model::HealthStatus,
+) -> ErrorKind {
+    verb(client, name, |c, name| {
+        let out = Out::new(status, "status")?;
+        out.write(c.call(c.client.healthcheck_run(name))?);
+        Ok(())
+    })
+}
+
 /// PauseContainer: freeze a running container.
 #[no_mangle]
 pub extern "C" fn berth_client_pause(client: *const berth_client, name: *const c_char) -> ErrorKind {

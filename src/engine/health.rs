@@ -125,7 +125,7 @@ impl Engine {
     }
 
     /// The container's health in its current run, as inspect shows it.
-    pub(crate) fn health_of(&self, rec: &Record) -> HealthState {
+    pub fn health_of(&self, rec: &Record) -> HealthState {
         let f = self.inner.store.layout().run_dir(&rec.id).health();
         std::fs::read(&f)
             .ok()

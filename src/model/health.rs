@@ -80,15 +80,18 @@ pub const HEALTH_LOG_MAX: usize = 5;
 /// How much of a check's output a result keeps: its last 4 KiB, as podman.
 pub const HEALTH_OUTPUT_MAX: usize = 4096;
 
-/// podman's health statuses.
+/// podman's health statuses (C: `berth_health_status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[repr(u32)]
 pub enum HealthStatus {
     /// No check has passed since the container started.
     #[default]
-    Starting,
-    Healthy,
-    Unhealthy,
+    Starting = 1,
+    /// The last check passed (or fewer than HealthRetries failed since).
+    Healthy = 2,
+    /// HealthRetries checks in a row failed.
+    Unhealthy = 3,
 }
 
 impl HealthStatus {
