@@ -139,8 +139,9 @@ pub extern "C" fn berth_client_restart(client: *const berth_client, name: *const
 }
 
 /// HealthcheckRun: run the container's health check now, as an exec in
-/// it; `*status` is its health after this result (podman's `healthcheck
-/// run`). A container without a check is BERTH_RESULT_INVALID_ARGUMENT, one
+/// it; `*status` is this check's result as podman's `healthcheck run`
+/// gives it (HEALTHY passed; STARTING failed in the start period;
+/// UNHEALTHY failed). A container without a check is BERTH_RESULT_INVALID_ARGUMENT, one
 /// that does not run BERTH_RESULT_INVALID_STATE.
 #[no_mangle]
 pub extern "C" fn berth_client_healthcheck_run(

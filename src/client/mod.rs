@@ -242,7 +242,7 @@ impl Client {
     pub async fn restart(&self, name: &str, t: Option<u32>) -> Result<()> {
         self.manager.restart_container(name, timeout(t)).await.map_err(from_bus)
     }
-    /// Run the container's health check now; its health status after it.
+    /// Run the container's health check now; this check's result.
     pub async fn healthcheck_run(&self, name: &str) -> Result<crate::model::HealthStatus> {
         let s = self.manager.healthcheck_run(name).await.map_err(from_bus)?;
         crate::model::HealthStatus::parse(&s)

@@ -50,7 +50,7 @@ impl ContainerObject {
         self.engine.restart(&self.name, timeout_arg(timeout)).await?;
         Ok(())
     }
-    /// Run its health check now; its health status after it.
+    /// Run its health check now; this check's result (see the Manager's).
     async fn healthcheck_run(&self) -> Result<String> {
         Ok(self.engine.healthcheck_run(&self.name).await?.to_string())
     }

@@ -94,8 +94,9 @@ impl Manager {
         let ticket = self.objects.clients.enter(&header, Slot::Wait).await?;
         Ok(unless_gone(ticket, self.engine.wait(&name, &states, timeout)).await?.exit_code.unwrap_or(-1))
     }
-    /// Run the container's health check now; its health status after it
-    /// (starting, healthy or unhealthy).
+    /// Run the container's health check now; this check's result, as
+    /// podman's: healthy, unhealthy, or starting (failed in the start
+    /// period).
     async fn healthcheck_run(&self, name: String) -> Result<String> {
         Ok(self.engine.healthcheck_run(&name).await?.to_string())
     }

@@ -145,8 +145,11 @@ impl Engine {
         .await
     }
 
-    /// HealthcheckRun: run the container's check once, now; its status
-    /// after this result comes back. Only a running container is checked.
+    /// HealthcheckRun: run the container's check once, now. As podman's,
+    /// the answer is this check's: healthy when it passed, starting when
+    /// it failed in the start period before any pass, else unhealthy (the
+    /// container's own status, after retries, is in inspect). Only a
+    /// running container is checked.
     pub async fn healthcheck_run(&self, name: &str) -> Result<HealthStatus> {
         let c = self.get(name)?;
         let rec = c.record();
@@ -154,8 +157,11 @@ impl Engine {
         if rec.state != State::Running {
             return Err(Error::HealthcheckNotRunning { name: name.to_string(), state: rec.state });
         }
-        let (status, _) = self.check_once(&c, &rec, &check).await?;
-        Ok(status)
+        Ok(match self.check_once(&c, &rec, &check).await? {
+            (_, true) => HealthStatus::Healthy,
+            (HealthStatus::Starting, false) => HealthStatus::Starting,
+            (_, false) => HealthStatus::Unhealthy,
+        })
     }
 
     /// Run one check and record its result; (status after it, passed).
