@@ -107,7 +107,7 @@ impl Engine {
         }
         if rec.spec.notify_healthy && unit.is_some_and(|u| u.active_state == "activating") {
             if let Ok(c) = self.get(c.name.as_str()) {
-                self.watch_until_ready(c, false).await;
+                self.watch_until_ready(c, true).await;
             }
         }
     }

@@ -275,7 +275,12 @@ impl Engine {
                 let Some(inner) = weak.upgrade() else { return };
                 let engine = Engine { inner };
                 let targets: Vec<Arc<Container>> = match ev {
-                    Ok(UnitEvent::Changed(u)) => engine.containers().into_iter().filter(|c| c.unit == u).collect(),
+                    Ok(UnitEvent::Changed(u)) => match crate::systemd::timer::health_unit_owner(&u) {
+                        // A health timer or service changed: its container's
+                        // refresh keeps the timer in line.
+                        Some(name) => engine.get(name).into_iter().collect(),
+                        None => engine.containers().into_iter().filter(|c| c.unit == u).collect(),
+                    },
                     Ok(UnitEvent::Reloaded) => {
                         if let Err(e) = engine.sync_defined().await {
                             tracing::warn!("cannot take in file-defined containers: {e}");

@@ -37,6 +37,12 @@ pub fn health_units(name: &str) -> (String, String) {
     (format!("{}{name}:health.timer", super::UNIT_PREFIX), format!("{}{name}:health.service", super::UNIT_PREFIX))
 }
 
+/// The container whose health unit this is, if it is one.
+pub fn health_unit_owner(unit: &str) -> Option<&str> {
+    let rest = unit.strip_prefix(super::UNIT_PREFIX)?;
+    rest.strip_suffix(":health.timer").or_else(|| rest.strip_suffix(":health.service"))
+}
+
 impl HealthTimer {
     fn bound(&self, p: &mut Properties) {
         let unit = std::slice::from_ref(&self.container_unit);
@@ -89,6 +95,10 @@ mod tests {
     fn names_cannot_be_a_containers() {
         assert_eq!(health_units("web"), ("berth-web:health.timer".into(), "berth-web:health.service".into()));
         assert!(crate::model::ContainerName::new("web:health").is_err());
+        assert_eq!(health_unit_owner("berth-web:health.timer"), Some("web"));
+        assert_eq!(health_unit_owner("berth-web:health.service"), Some("web"));
+        assert_eq!(health_unit_owner("berth-web-health.service"), None);
+        assert_eq!(health_unit_owner("berth-web.service"), None);
     }
 
     #[test]
