@@ -41,6 +41,18 @@ fn health_units(name: &str) -> String {
     format!("{all}{}", failed.lines().filter(|l| l.contains(name)).collect::<Vec<_>>().join("\n"))
 }
 
+/// Wait for a condition; on a timeout, berthd's log says why.
+fn wait_or_log(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        if t0.elapsed() > limit {
+            let j = run("journalctl", &["-u", "berthd", "-n", "60", "--no-pager", "-o", "short-precise"]);
+            panic!("{what}: not within {limit:?}; berthd:\n{}", String::from_utf8_lossy(&j.stdout));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -52,11 +64,11 @@ async fn a_check_on_a_timer_healthy_then_unhealthy() {
     let name = common::unique("hc");
     let t_start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     ctl_ok(&[
-        "create", "--name", &name, "--stop-timeout", "1", "--health-cmd", "echo checking; test -e /tmp/ok",
+        "create", "--name", &name, "--stop-timeout", "1", "--health-cmd", &format!("echo checking; test -e /tmp/{name}"),
         "--health-interval", "1s", "--health-retries", "2", "--rootfs", &f.rootfs,
-        "/bin/sh", "-c", "touch /tmp/ok; exec sleep 1000",
+        "/bin/sh", "-c", &format!("touch /tmp/{name}; exec sleep 1000"),
     ]);
-    assert_eq!(health(&name)["Status"], serde_json::Value::Null, "no health before it runs: {}", inspect(&name));
+    assert_eq!(health(&name)["Status"], "starting", "{}", inspect(&name));
     ctl_ok(&["start", &name]);
     assert_eq!(health(&name)["Status"], "starting");
     // The timer runs the first check one interval after the start.
@@ -73,7 +85,7 @@ async fn a_check_on_a_timer_healthy_then_unhealthy() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     // The check starts failing: 1 per check, unhealthy after 2 in a row.
-    ctl_ok(&["exec", &name, "rm", "/tmp/ok"]);
+    ctl_ok(&["exec", &name, "rm", &format!("/tmp/{name}")]);
     let o = ctl(&["healthcheck", "run", &name]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "unhealthy");
@@ -147,14 +159,14 @@ async fn unhealthy_with_on_failure_restart_is_restarted() {
     let _g = common::daemon_lock().read().await;
     let name = common::unique("hrestart");
     ctl_ok(&[
-        "create", "--name", &name, "--stop-timeout", "1", "--health-cmd", "test -e /tmp/ok",
+        "create", "--name", &name, "--stop-timeout", "1", "--health-cmd", &format!("test -e /tmp/{name}"),
         "--health-interval", "1s", "--health-retries", "2", "--health-on-failure", "restart", "--rootfs", &f.rootfs,
         "/bin/sh", "-c", "exec sleep 1000",
     ]);
     ctl_ok(&["start", &name]);
     let first = inspect(&name)["State"]["StartedAt"].as_u64().unwrap();
     // Two failed checks (about 2 s), then a restart: a new run.
-    common::wait_until(Duration::from_secs(20), || {
+    wait_or_log("a restart after unhealthy", Duration::from_secs(20), || {
         let s = inspect(&name)["State"].clone();
         s["Status"] == "running" && s["StartedAt"].as_u64().unwrap_or(0) > first
     });
@@ -173,8 +185,8 @@ async fn notify_healthy_start_returns_after_the_first_pass() {
     let _g = common::daemon_lock().read().await;
     let name = common::unique("hready");
     ctl_ok(&[
-        "create", "--name", &name, "--stop-timeout", "1", "--health-cmd", "test -e /tmp/ok", "--health-interval", "1s",
-        "--notify-healthy", "--rootfs", &f.rootfs, "/bin/sh", "-c", "sleep 2; touch /tmp/ok; exec sleep 1000",
+        "create", "--name", &name, "--stop-timeout", "1", "--health-cmd", &format!("test -e /tmp/{name}"), "--health-interval", "1s",
+        "--notify-healthy", "--rootfs", &f.rootfs, "/bin/sh", "-c", &format!("sleep 2; touch /tmp/{name}; exec sleep 1000"),
     ]);
     let t0 = Instant::now();
     ctl_ok(&["start", &name]);
@@ -216,7 +228,7 @@ async fn a_container_file_with_notify_healthy() {
     std::fs::write(
         format!("{dir}/{name}.container"),
         format!(
-            "[Container]\nRootfs={}\nExec=/bin/sh -c 'sleep 2; touch /tmp/ok; exec sleep 1000'\nHealthCmd=test -e /tmp/ok\n\
+            "[Container]\nRootfs={}\nExec=/bin/sh -c 'sleep 2; touch /tmp/{name}; exec sleep 1000'\nHealthCmd=test -e /tmp/{name}\n\
              HealthInterval=1s\nNotify=healthy\nStopTimeout=1\n",
             f.rootfs
         ),
@@ -231,7 +243,7 @@ async fn a_container_file_with_notify_healthy() {
     assert!(took >= Duration::from_secs(2), "systemctl start returned before healthy: {took:?}");
     assert!(took < Duration::from_secs(10), "systemctl start took {took:?}");
     assert_eq!(health(&name)["Status"], "healthy");
-    common::wait_until(Duration::from_secs(10), || {
+    wait_or_log("the timer of a file-defined container", Duration::from_secs(10), || {
         ok("systemctl", &["list-timers", "--all", "--no-pager"]).contains(&format!("berth-{name}:health.timer"))
     });
     ok("systemctl", &["stop", &unit]);

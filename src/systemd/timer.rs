@@ -53,7 +53,7 @@ impl HealthTimer {
     pub fn timer_properties(&self) -> Properties {
         let mut p = Properties::new();
         p.string("Description", &self.description)
-            .timers_monotonic(&[("OnActiveUSec", self.interval_usec), ("OnUnitInactiveUSec", self.interval_usec)])
+            .timers_monotonic(&[("OnActiveSec", self.interval_usec), ("OnUnitInactiveSec", self.interval_usec)])
             .u64("AccuracyUSec", 1_000_000)
             .boolean("RemainAfterElapse", false);
         self.bound(&mut p);
