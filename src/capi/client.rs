@@ -4,7 +4,7 @@
 use super::ffi::{arg, c_string, free_box, guard, quiet, string, Failure, Out, Res};
 use super::spec::berth_spec;
 use crate::client::Client;
-use crate::model::{ErrorKind, State};
+use crate::model::{ErrorKind, HealthStatus, State};
 use std::ffi::c_char;
 use std::future::Future;
 use std::sync::Arc;
@@ -147,7 +147,7 @@ pub extern "C" fn berth_client_restart(client: *const berth_client, name: *const
 pub extern "C" fn berth_client_healthcheck_run(
     client: *const berth_client,
     name: *const c_char,
-    status: *mut crate::model::HealthStatus,
+    status: *mut HealthStatus,
 ) -> ErrorKind {
     verb(client, name, |c, name| {
         let out = Out::new(status, "status")?;
