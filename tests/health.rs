@@ -180,6 +180,28 @@ async fn unhealthy_with_on_failure_restart_is_restarted() {
 }
 
 #[tokio::test]
+async fn unhealthy_with_on_failure_kill_is_restarted_by_its_restart_policy() {
+    let f = installed();
+    let _g = common::daemon_lock().read().await;
+    let name = common::unique("hkill");
+    ctl_ok(&[
+        "create", "--name", &name, "--health-cmd", "false", "--health-interval", "1s", "--health-retries", "1",
+        "--health-on-failure", "kill", "--restart", "always", "--rootfs", &f.rootfs, "/bin/sleep", "1000",
+    ]);
+    ctl_ok(&["start", &name]);
+    let unit = format!("berth-{name}.service");
+    // Killed (137), not stopped by the user: systemd's Restart= starts it again.
+    wait_or_log("a restart by systemd after the kill", Duration::from_secs(20), || {
+        ok("systemctl", &["show", "-p", "NRestarts", "--value", &unit]).trim().parse::<u32>().unwrap_or(0) >= 1
+    });
+    let j = ok("journalctl", &["--no-pager", "-o", "cat", &format!("CONTAINER_NAME={name}"), "SYSLOG_IDENTIFIER=berthd"]);
+    assert!(j.contains(&format!("container {name} kill")), "{j}");
+    assert_eq!(inspect(&name)["State"]["StoppedByUser"], false);
+    ctl_ok(&["rm", "-f", "-t", "0", &name]);
+    assert_eq!(health_units(&name).trim(), "", "health units left after rm");
+}
+
+#[tokio::test]
 async fn notify_healthy_start_returns_after_the_first_pass() {
     let f = installed();
     let _g = common::daemon_lock().read().await;

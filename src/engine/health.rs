@@ -12,14 +12,13 @@
 //! killed between a container's start and its timer's finds it on its next
 //! look; the results are one file replaced whole.
 
-use super::{blocking, Container, Engine, KillWhom};
+use super::{blocking, Container, Engine};
 use crate::model::{
     now_usec, Error, EventKind, ExecConfig, HealthLog, HealthOnFailure, HealthState, HealthStatus,
     Healthcheck, Result, State, Verb,
 };
 use crate::model::health::output_tail;
 use crate::runtime::monitor::control::{Reply, Request};
-use crate::runtime::KILL_REQUEST_SIGNAL;
 use crate::store::{Record, SessionFiles};
 use crate::systemd::{health_units, HealthTimer, JobResult, UnitStatus};
 use std::sync::atomic::Ordering;
@@ -266,20 +265,24 @@ impl Engine {
         });
     }
 
-    /// HealthOnFailure=kill: SIGKILL, not as the user's stop, so that the
-    /// unit's restart policy (Restart=) applies, as podman's kill with
-    /// systemd's restart policy.
+    /// HealthOnFailure=kill: SIGKILL to the container's init, not the
+    /// user's stop (the monitor's kill request is one): the run ends as if
+    /// the container died, so the unit's restart policy (Restart=) applies,
+    /// as podman's kill with systemd's restart policy.
     async fn health_kill(&self, name: &str) -> Result<()> {
         let (c, _g) = self.locked(name).await?;
         let rec = self.refresh(&c).await?;
         rec.state.check(Verb::Kill, name)?;
-        let unit = rec.unit_name();
-        if let Err(e) = self.inner.units.kill(&unit, KillWhom::Main, KILL_REQUEST_SIGNAL).await {
-            self.inner.units.kill(&unit, KillWhom::All, 9).await.map_err(|_| e)?;
+        let pid = self.main_pid(&rec);
+        if pid == 0 {
+            return Err(Error::HealthcheckNotRunning { name: name.to_string(), state: rec.state });
         }
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL)
+            .map_err(|e| Error::internal(format!("killing the init of container {name} (pid {pid}): {e}")))?;
         self.crash_point("health: killed").await;
         self.emit(&rec, EventKind::Kill);
-        self.refresh(&c).await.map(drop)
+        Ok(())
     }
 
     /// NotifyHealthy: run the checks while the unit starts, every interval
