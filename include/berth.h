@@ -339,6 +339,35 @@ typedef uint32_t berth_result;
 #endif // __cplusplus
 
 /**
+ * podman's health statuses (C: `berth_health_status`).
+ */
+enum berth_health_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No check has passed since the container started.
+   */
+  BERTH_HEALTH_STATUS_STARTING = 1,
+  /**
+   * The last check passed (or fewer than HealthRetries failed since).
+   */
+  BERTH_HEALTH_STATUS_HEALTHY = 2,
+  /**
+   * HealthRetries checks in a row failed.
+   */
+  BERTH_HEALTH_STATUS_UNHEALTHY = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum berth_health_status berth_health_status;
+#else
+typedef uint32_t berth_health_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The lifecycle state of a container (libpod's). Each value is one bit,
  * so that a set of states is their bitwise OR (in C:
  * `BERTH_STATE_STOPPED | BERTH_STATE_EXITED`).
@@ -427,6 +456,10 @@ enum berth_event_kind
    * Its root file system was exported as tar.
    */
   BERTH_EVENT_KIND_EXPORT,
+  /**
+   * Its health status changed (the status is in `health_status`).
+   */
+  BERTH_EVENT_KIND_HEALTH_STATUS,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -955,6 +988,17 @@ berth_result berth_client_kill(const struct berth_client *client, const char *na
 berth_result berth_client_restart(const struct berth_client *client,
                                   const char *name,
                                   uint32_t timeout);
+
+/**
+ * HealthcheckRun: run the container's health check now, as an exec in
+ * it; `*status` is this check's result as podman's `healthcheck run`
+ * gives it (HEALTHY passed; STARTING failed in the start period;
+ * UNHEALTHY failed). A container without a check is BERTH_RESULT_INVALID_ARGUMENT, one
+ * that does not run BERTH_RESULT_INVALID_STATE.
+ */
+berth_result berth_client_healthcheck_run(const struct berth_client *client,
+                                          const char *name,
+                                          berth_health_status *status);
 
 /**
  * PauseContainer: freeze a running container.

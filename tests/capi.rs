@@ -29,6 +29,7 @@ fn generated_header() -> Vec<u8> {
         .with_src(format!("{ROOT}/src/model/error.rs"))
         .with_src(format!("{ROOT}/src/model/state.rs"))
         .with_src(format!("{ROOT}/src/model/event.rs"))
+        .with_src(format!("{ROOT}/src/model/health.rs"))
         .generate()
         .expect("cbindgen failed");
     let mut out = Vec::new();

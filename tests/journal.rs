@@ -474,8 +474,8 @@ fn events_come_back_typed() {
     let id = new_id();
     let since = now_usec();
     let evs = [
-        Event { name: name.clone(), id: id.clone(), kind: EventKind::Start, usec: now_usec(), exit_code: None },
-        Event { name: name.clone(), id: id.clone(), kind: EventKind::Died, usec: now_usec() + 1, exit_code: Some(3) },
+        Event { name: name.clone(), id: id.clone(), kind: EventKind::Start, usec: now_usec(), exit_code: None, health_status: None },
+        Event { name: name.clone(), id: id.clone(), kind: EventKind::Died, usec: now_usec() + 1, exit_code: Some(3), health_status: None },
     ];
     for e in &evs {
         berth::engine::journal::record(e);
@@ -506,7 +506,7 @@ fn events_come_back_typed() {
         (seen, end)
     });
     std::thread::sleep(Duration::from_millis(100));
-    let third = Event { name: name.clone(), id: id.clone(), kind: EventKind::Remove, usec: now_usec(), exit_code: None };
+    let third = Event { name: name.clone(), id: id.clone(), kind: EventKind::Remove, usec: now_usec(), exit_code: None, health_status: None };
     berth::engine::journal::record(&third);
     common::ok("journalctl", &["--sync"]);
     stop.stop();

@@ -42,6 +42,7 @@ fn case(runtime: &str, script: &str, notify: bool, start_timeout: Duration) -> C
         stop_signal: 15,
         stop_timeout: 5,
         notify,
+        ready_on_request: false,
         notify_socket: dir.path().join("notify.sock"),
         terminal: false,
         interactive: false,

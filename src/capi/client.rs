@@ -4,7 +4,7 @@
 use super::ffi::{arg, c_string, free_box, guard, quiet, string, Failure, Out, Res};
 use super::spec::berth_spec;
 use crate::client::Client;
-use crate::model::{ErrorKind, State};
+use crate::model::{ErrorKind, HealthStatus, State};
 use std::ffi::c_char;
 use std::future::Future;
 use std::sync::Arc;
@@ -136,6 +136,24 @@ pub extern "C" fn berth_client_kill(client: *const berth_client, name: *const c_
 #[no_mangle]
 pub extern "C" fn berth_client_restart(client: *const berth_client, name: *const c_char, timeout: u32) -> ErrorKind {
     verb(client, name, |c, name| c.call(c.client.restart(name, timeout_arg(timeout))))
+}
+
+/// HealthcheckRun: run the container's health check now, as an exec in
+/// it; `*status` is this check's result as podman's `healthcheck run`
+/// gives it (HEALTHY passed; STARTING failed in the start period;
+/// UNHEALTHY failed). A container without a check is BERTH_RESULT_INVALID_ARGUMENT, one
+/// that does not run BERTH_RESULT_INVALID_STATE.
+#[no_mangle]
+pub extern "C" fn berth_client_healthcheck_run(
+    client: *const berth_client,
+    name: *const c_char,
+    status: *mut HealthStatus,
+) -> ErrorKind {
+    verb(client, name, |c, name| {
+        let out = Out::new(status, "status")?;
+        out.write(c.call(c.client.healthcheck_run(name))?);
+        Ok(())
+    })
 }
 
 /// PauseContainer: freeze a running container.

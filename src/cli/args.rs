@@ -228,6 +228,9 @@ pub enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Health checks: run one now.
+    #[command(subcommand)]
+    Healthcheck(HealthcheckCommand),
     /// List a container's published ports, as podman port.
     Port {
         name: String,
@@ -306,6 +309,14 @@ pub enum Command {
         #[arg(long)]
         filter: Vec<String>,
     },
+}
+
+/// `berthctl healthcheck ...`, as podman's.
+#[derive(Debug, Subcommand)]
+pub enum HealthcheckCommand {
+    /// Run the container's health check now: exit 0 healthy, 1 unhealthy
+    /// or still starting (the status printed), 125 when it cannot run.
+    Run { name: String },
 }
 
 /// `berthctl network ...`: podman's network verbs.

@@ -6,7 +6,7 @@ mod copy;
 mod flags;
 mod images;
 
-pub use args::{Cli, Command, CreateArgs, NetworkCommand};
+pub use args::{Cli, Command, CreateArgs, HealthcheckCommand, NetworkCommand};
 pub use attach::{attach, stdin_is_terminal, Ended, Local};
 pub use copy::{CpFlags, Location};
 pub use images::{ImageCommand, ImageListArgs, VolumeCommand};
@@ -170,7 +170,10 @@ pub fn parse_time(s: &str, key: &str) -> Result<u64> {
 }
 
 fn print_event(e: &crate::model::Event) {
-    let code = e.exit_code.map(|c| format!(", exit_code={c}")).unwrap_or_default();
+    let mut code = e.exit_code.map(|c| format!(", exit_code={c}")).unwrap_or_default();
+    if let Some(h) = e.health_status {
+        code.push_str(&format!(", health_status={h}"));
+    }
     println!(
         "{} container {} {} (id={}{code})",
         crate::model::rfc3339(e.usec),
@@ -456,6 +459,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Network(n) => network(&c, n).await,
+        Command::Healthcheck(HealthcheckCommand::Run { name }) => match c.healthcheck_run(&name).await? {
+            crate::model::HealthStatus::Healthy => Ok(0),
+            status => {
+                println!("{status}");
+                Ok(1)
+            }
+        },
         Command::Port { name, port } => {
             let lines = c.ports(&name).await?;
             let wanted = port.map(|p| if p.contains('/') { p } else { format!("{p}/tcp") });

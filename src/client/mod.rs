@@ -242,6 +242,12 @@ impl Client {
     pub async fn restart(&self, name: &str, t: Option<u32>) -> Result<()> {
         self.manager.restart_container(name, timeout(t)).await.map_err(from_bus)
     }
+    /// Run the container's health check now; this check's result.
+    pub async fn healthcheck_run(&self, name: &str) -> Result<crate::model::HealthStatus> {
+        let s = self.manager.healthcheck_run(name).await.map_err(from_bus)?;
+        crate::model::HealthStatus::parse(&s)
+            .ok_or_else(|| Error::internal(format!("berthd answered a health check with {s:?}, which is no health status")))
+    }
     pub async fn pause(&self, name: &str) -> Result<()> {
         self.manager.pause_container(name).await.map_err(from_bus)
     }

@@ -23,6 +23,7 @@ pub trait Manager {
     fn update_container(&self, name: &str, resources: HashMap<String, OwnedVariant>) -> zbus::Result<()>;
     fn wait_container(&self, name: &str, conditions: &[&str], timeout_usec: u64) -> zbus::Result<i32>;
     fn sync_container(&self, name: &str) -> zbus::Result<()>;
+    fn healthcheck_run(&self, name: &str) -> zbus::Result<String>;
     fn cleanup_container(&self, name: &str) -> zbus::Result<()>;
     fn inspect_container(&self, name: &str) -> zbus::Result<String>;
     fn logs_container(&self, name: &str, fd: zbus::Fd<'_>, options: HashMap<String, OwnedVariant>) -> zbus::Result<()>;

@@ -50,6 +50,10 @@ impl ContainerObject {
         self.engine.restart(&self.name, timeout_arg(timeout)).await?;
         Ok(())
     }
+    /// Run its health check now; this check's result (see the Manager's).
+    async fn healthcheck_run(&self) -> Result<String> {
+        Ok(self.engine.healthcheck_run(&self.name).await?.to_string())
+    }
     async fn pause(&self) -> Result<()> {
         self.engine.pause(&self.name).await?;
         Ok(())
@@ -284,10 +288,22 @@ impl ContainerObject {
     fn image_id(&self) -> zbus::fdo::Result<String> {
         Ok(self.rec()?.image_id.unwrap_or_default())
     }
-    /// `container` when the container sends READY=1 itself, else `started`.
+    /// `container` when the container sends READY=1 itself, `healthy` when
+    /// its first passing health check makes it ready, else `started`.
     #[zbus(property(emits_changed_signal = "const"))]
     fn notify_mode(&self) -> zbus::fdo::Result<String> {
-        Ok(if self.rec()?.spec.notify { "container" } else { "started" }.into())
+        let spec = self.rec()?.spec;
+        Ok(if spec.notify { "container" } else if spec.notify_healthy { "healthy" } else { "started" }.into())
+    }
+    /// Its health status in this run: starting, healthy or unhealthy; ""
+    /// without a health check. Changes are `health_status` events.
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn health(&self) -> zbus::fdo::Result<String> {
+        let rec = self.rec()?;
+        Ok(match rec.spec.health {
+            Some(_) => self.engine.health_of(&rec).status.to_string(),
+            None => String::new(),
+        })
     }
     #[zbus(property(emits_changed_signal = "const"))]
     fn stop_signal(&self) -> zbus::fdo::Result<String> {

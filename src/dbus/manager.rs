@@ -94,6 +94,12 @@ impl Manager {
         let ticket = self.objects.clients.enter(&header, Slot::Wait).await?;
         Ok(unless_gone(ticket, self.engine.wait(&name, &states, timeout)).await?.exit_code.unwrap_or(-1))
     }
+    /// Run the container's health check now; this check's result, as
+    /// podman's: healthy, unhealthy, or starting (failed in the start
+    /// period).
+    async fn healthcheck_run(&self, name: String) -> Result<String> {
+        Ok(self.engine.healthcheck_run(&name).await?.to_string())
+    }
     async fn sync_container(&self, name: String) -> Result<()> {
         self.engine.sync(&name).await?;
         Ok(())

@@ -13,7 +13,7 @@ use crate::model::{now_usec, Error, Resources, Result};
 use crate::runtime::monitor::control::{Refusal, Reply, Request};
 use crate::runtime::seqpacket;
 use crate::store::{ExecStarted, ExitRecord, RunDir, SessionFiles};
-use crate::systemd::{JobResult, UnitConfig, UnitEvent, UnitStatus};
+use crate::systemd::{HealthTimer, JobResult, UnitConfig, UnitEvent, UnitStatus};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashSet};
 use std::os::fd::OwnedFd;
@@ -36,6 +36,9 @@ pub(crate) struct FakeUnit {
 #[derive(Default)]
 struct World {
     units: BTreeMap<String, FakeUnit>,
+    /// Health-check timers (and their services), by name: the unit each is
+    /// bound to.
+    timers: BTreeMap<String, String>,
     /// The next start fails: the container exits with this code at once.
     fail_next_start: Option<i32>,
     /// The next start hangs in "activating" (no READY=1 yet).
@@ -70,6 +73,8 @@ impl World {
     /// The container ended: the monitor's exit file, and the unit is gone
     /// (inactive transient units are collected at once).
     fn end(&mut self, unit: &str, code: i32, requested: bool) {
+        // BindsTo=: a timer bound to the unit stops with it, and is collected.
+        self.timers.retain(|_, bound| bound != unit);
         if let Some(u) = self.units.remove(unit) {
             let finished_at = self.now();
             let rec = ExitRecord { exit_code: code, finished_at, stop_requested: requested, started_at: u.started_at };
@@ -113,8 +118,26 @@ impl FakeUnits {
         self.world.lock().unwrap().units.get(unit).cloned()
     }
 
+    /// Every unit loaded, timers and their services included.
     pub fn units(&self) -> Vec<String> {
-        self.world.lock().unwrap().units.keys().cloned().collect()
+        let w = self.world.lock().unwrap();
+        w.units.keys().chain(w.timers.keys()).cloned().collect()
+    }
+
+    /// The loaded health-check timers.
+    pub fn timers(&self) -> Vec<String> {
+        self.world.lock().unwrap().timers.keys().filter(|t| t.ends_with(".timer")).cloned().collect()
+    }
+
+    /// A timer is lost (stopped by hand, or its start was lost).
+    pub fn drop_timer(&self, timer: &str) {
+        self.world.lock().unwrap().timers.remove(timer);
+    }
+
+    /// A timer is loaded that is bound to `unit`, as a crash could leave one
+    /// (its unit is not running).
+    pub fn add_timer(&self, timer: &str, unit: &str) {
+        self.world.lock().unwrap().timers.insert(timer.to_string(), unit.to_string());
     }
 }
 
@@ -149,6 +172,29 @@ impl Units for FakeUnits {
         Ok(result)
     }
 
+    async fn start_timer(&self, t: &HealthTimer) -> Result<JobResult> {
+        let mut w = self.world.lock().unwrap();
+        for u in [&t.timer, &t.service] {
+            if w.timers.contains_key(u) || w.units.contains_key(u) {
+                return Err(Error::systemd(format!("org.freedesktop.systemd1.UnitExists: Unit {u} was already loaded")));
+            }
+        }
+        // BindsTo= a unit that does not run: the timer stops at once.
+        if !w.units.contains_key(&t.container_unit) {
+            return Ok(JobResult::Done);
+        }
+        w.timers.insert(t.timer.clone(), t.container_unit.clone());
+        Ok(JobResult::Done)
+    }
+
+    async fn active_state(&self, unit: &str) -> Result<Option<String>> {
+        let w = self.world.lock().unwrap();
+        if w.timers.contains_key(unit) {
+            return Ok(Some("active".into()));
+        }
+        Ok(w.units.get(unit).map(|u| u.active.to_string()))
+    }
+
     async fn start_unit(&self, unit: &str) -> Result<JobResult> {
         Err(Error::systemd(format!("the fake has no unit file for {unit}")))
     }
@@ -157,7 +203,12 @@ impl Units for FakeUnits {
 
     async fn stop(&self, unit: &str) -> Result<JobResult> {
         // The monitor's user stop: exit 0 on SIGTERM here.
-        self.world.lock().unwrap().end(unit, 0, true);
+        let mut w = self.world.lock().unwrap();
+        if w.timers.remove(unit).is_some() {
+            return Ok(JobResult::Done);
+        }
+        w.end(unit, 0, true);
+        drop(w);
         self.changed(unit);
         Ok(JobResult::Done)
     }
@@ -229,7 +280,7 @@ impl Units for FakeUnits {
     }
 
     async fn loaded(&self) -> Result<HashSet<String>> {
-        Ok(self.world.lock().unwrap().units.keys().cloned().collect())
+        Ok(self.units().into_iter().collect())
     }
 
     fn watch(&self) -> broadcast::Receiver<UnitEvent> {
@@ -248,7 +299,7 @@ impl Monitors for FakeUnits {
         let run_dir = RunDir::new(socket.parent().expect("the socket is in a run directory"));
         let (conn, peer) = seqpacket::pair().map_err(|e| Error::internal(e.to_string()))?;
         let reply = match req {
-            Request::Attach(_) | Request::Resize { .. } | Request::ExecWait { .. } => Reply::Ok,
+            Request::Attach(_) | Request::Resize { .. } | Request::ExecWait { .. } | Request::Ready => Reply::Ok,
             Request::ExecStart { session, .. } => {
                 let f = SessionFiles::new(run_dir.session_dir(session));
                 match f.read_record()? {

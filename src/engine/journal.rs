@@ -20,9 +20,13 @@ pub fn record(ev: &Event) {
     if let Some(c) = &code {
         fields.push(("EXIT_CODE", c.as_str()));
     }
-    let msg = match ev.exit_code {
-        Some(c) => format!("container {} {} (exit code {c})", ev.name, ev.kind.as_str()),
-        None => format!("container {} {}", ev.name, ev.kind.as_str()),
+    if let Some(h) = ev.health_status {
+        fields.push(("HEALTH_STATUS", h.as_str()));
+    }
+    let msg = match (ev.exit_code, ev.health_status) {
+        (Some(c), _) => format!("container {} {} (exit code {c})", ev.name, ev.kind.as_str()),
+        (None, Some(h)) => format!("container {} {} {h}", ev.name, ev.kind.as_str()),
+        (None, None) => format!("container {} {}", ev.name, ev.kind.as_str()),
     };
     if let Err(e) = libsystemd::logging::journal_send(libsystemd::logging::Priority::Info, &msg, fields.into_iter()) {
         // Without journald (tests on a host without one) events are signals only.

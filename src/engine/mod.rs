@@ -12,6 +12,7 @@ mod crash;
 #[cfg(test)]
 mod fake;
 mod files;
+mod health;
 mod images;
 pub mod journal;
 pub mod logs;
@@ -96,6 +97,10 @@ pub(crate) struct Container {
     /// something else needs it. Changed under the lock only.
     pub(crate) root_users: std::sync::atomic::AtomicUsize,
     pub(crate) root_mounted_for_files: AtomicBool,
+    /// One health check at a time reads and writes its results.
+    health: Mutex<()>,
+    /// A task runs its health checks until its unit is ready (NotifyHealthy).
+    ready_watch: AtomicBool,
 }
 
 impl Container {
@@ -110,6 +115,8 @@ impl Container {
             sync_queued: AtomicBool::new(false),
             root_users: std::sync::atomic::AtomicUsize::new(0),
             root_mounted_for_files: AtomicBool::new(false),
+            health: Mutex::new(()),
+            ready_watch: AtomicBool::new(false),
         })
     }
 
@@ -275,7 +282,12 @@ impl Engine {
                 let Some(inner) = weak.upgrade() else { return };
                 let engine = Engine { inner };
                 let targets: Vec<Arc<Container>> = match ev {
-                    Ok(UnitEvent::Changed(u)) => engine.containers().into_iter().filter(|c| c.unit == u).collect(),
+                    Ok(UnitEvent::Changed(u)) => match crate::systemd::timer::health_unit_owner(&u) {
+                        // A health timer or service changed: its container's
+                        // refresh keeps the timer in line.
+                        Some(name) => engine.get(name).into_iter().collect(),
+                        None => engine.containers().into_iter().filter(|c| c.unit == u).collect(),
+                    },
                     Ok(UnitEvent::Reloaded) => {
                         if let Err(e) = engine.sync_defined().await {
                             tracing::warn!("cannot take in file-defined containers: {e}");
@@ -340,7 +352,25 @@ impl Engine {
             // A death seen late (berthd was down) keeps the time it happened.
             usec: if died && rec.finished_at > 0 { rec.finished_at } else { crate::model::now_usec() },
             exit_code: if died { rec.exit_code } else { None },
+            health_status: None,
         };
+        self.send_event(ev);
+    }
+
+    /// A `health_status` event with the new status.
+    pub(crate) fn emit_health(&self, rec: &Record, status: crate::model::HealthStatus) {
+        let ev = Event {
+            name: rec.name.to_string(),
+            id: rec.id.clone(),
+            kind: EventKind::HealthStatus,
+            usec: crate::model::now_usec(),
+            exit_code: None,
+            health_status: Some(status),
+        };
+        self.send_event(ev);
+    }
+
+    fn send_event(&self, ev: Event) {
         // The journal first: a reader that missed the signal finds it there.
         journal::record(&ev);
         // Nobody listening is fine.
@@ -399,6 +429,10 @@ impl Engine {
             // systemd started it: at boot or by hand (first run), or by Restart=.
             let first = matches!(was, State::Configured | State::Created);
             self.emit(&rec, if first { EventKind::Start } else { EventKind::Restart });
+            self.health_new_run(c, &rec).await;
+        }
+        if rec.spec.health.is_some() {
+            self.follow_health(c, &rec, unit.as_ref()).await;
         }
         Ok(rec)
     }
@@ -513,6 +547,7 @@ impl Engine {
                 finished_at: rec.finished_at,
                 restart_count: rec.restart_count,
                 stopped_by_user: rec.stopped_by_user,
+                health: rec.spec.health.as_ref().map(|_| self.health_of(rec)),
             },
             unit: rec.unit_name(),
             source: rec.source.clone(),

@@ -22,6 +22,8 @@ struct World {
     mounts: Arc<FakeMounts>,
     /// The container is made from an image (else from a directory).
     image: bool,
+    /// The container has a health check on an interval.
+    health: bool,
 }
 
 /// A one-layer image `tiny` with a file, made with the tar crate.
@@ -49,6 +51,10 @@ impl World {
     }
 
     fn with(image: bool) -> Self {
+        Self::make(image, false)
+    }
+
+    fn make(image: bool, health: bool) -> Self {
         // On tmpfs where there is one: fsyncs are free there, and these
         // tests are about order, not disks.
         let dir = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).unwrap();
@@ -56,7 +62,7 @@ impl World {
         if image {
             tiny_image(&dir.path().join("state"));
         }
-        World { dir, fake: Arc::new(FakeUnits::new()), mounts: Arc::new(FakeMounts::default()), image }
+        World { dir, fake: Arc::new(FakeUnits::new()), mounts: Arc::new(FakeMounts::default()), image, health }
     }
 
     /// A berthd: its runtime and its engine.
@@ -72,6 +78,15 @@ impl World {
     }
 
     fn options(&self) -> BTreeMap<String, OptionValue> {
+        let mut o = self.plain_options();
+        if self.health {
+            o.insert("HealthCmd".into(), OptionValue::Str("test -e /ready".into()));
+            o.insert("HealthInterval".into(), OptionValue::Str("30s".into()));
+        }
+        o
+    }
+
+    fn plain_options(&self) -> BTreeMap<String, OptionValue> {
         let command = ("Command".to_string(), OptionValue::StrList(vec!["/bin/sleep".into(), "100".into()]));
         if self.image {
             let volumes = OptionValue::StrList(vec!["named:/data".into(), "/anon".into()]);
@@ -95,6 +110,7 @@ impl World {
 
 const NAME: &str = "c";
 const UNIT: &str = "berth-c.service";
+const TIMER: &str = "berth-c:health.timer";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Pre {
@@ -266,9 +282,22 @@ const IMAGE_CASES: [(Pre, Call); 14] = [
     (Pre::Mounted, Call::CopyIn),
 ];
 
+/// The verbs that start, stop or remove a container with a health check
+/// (its timer follows the container).
+const HEALTH_CASES: [(Pre, Call); 8] = [
+    (Pre::Configured, Call::Start),
+    (Pre::Exited, Call::Start),
+    (Pre::Running, Call::Stop),
+    (Pre::Running, Call::Kill(9)),
+    (Pre::Running, Call::Restart),
+    (Pre::Paused, Call::Unpause),
+    (Pre::Running, Call::ForceRemove),
+    (Pre::Exited, Call::Remove),
+];
+
 /// The crash points a verb passes when nothing stops it.
-fn points_of(image: bool, pre: Pre, c: Call) -> Vec<&'static str> {
-    let w = World::with(image);
+fn points_of(image: bool, health: bool, pre: Pre, c: Call) -> Vec<&'static str> {
+    let w = World::make(image, health);
     let plan = Arc::new(CrashPlan::default());
     let (rt, e) = w.start(Some(plan.clone()));
     rt.block_on(setup(&e, &w, pre));
@@ -335,13 +364,18 @@ fn check_consistent(w: &World, e: &Engine, what: &str) {
 
 /// Stop each case at each crash point it passes; the number tested.
 fn crash_every_step(image: bool, cases: &[(Pre, Call)]) -> usize {
+    crash_every_step_of(image, false, cases)
+}
+
+fn crash_every_step_of(image: bool, health: bool, cases: &[(Pre, Call)]) -> usize {
     let mut total = 0;
     for &(pre, c) in cases {
-        let points = points_of(image, pre, c);
+        let points = points_of(image, health, pre, c);
         assert!(!points.is_empty(), "{c:?} from {pre:?} passes no crash point");
         for point in points {
-            let what = format!("{c:?} from {pre:?}{}, killed at {point:?}", if image { " (image)" } else { "" });
-            let w = World::with(image);
+            let kind = if image { " (image)" } else if health { " (health check)" } else { "" };
+            let what = format!("{c:?} from {pre:?}{kind}, killed at {point:?}");
+            let w = World::make(image, health);
             let plan = Arc::new(CrashPlan::default());
             let (rt, e) = w.start(Some(plan.clone()));
             rt.block_on(setup(&e, &w, pre));
@@ -365,6 +399,11 @@ fn crash_every_step(image: bool, cases: &[(Pre, Call)]) -> usize {
                 rt.block_on(e.create(NAME, &w.options())).unwrap();
             } else {
                 check_consistent(&w, &e, &what);
+                if health {
+                    let running = matches!(e.inspect(NAME).unwrap().state, State::Running | State::Paused);
+                    let want: Vec<String> = if running { vec![TIMER.into()] } else { vec![] };
+                    assert_eq!(w.fake.timers(), want, "{what}: the health timer follows the container");
+                }
                 if e.inspect(NAME).unwrap().state == State::Running {
                     check_sessions(&rt, &e, &what);
                 }
@@ -387,6 +426,51 @@ fn crash_every_step(image: bool, cases: &[(Pre, Call)]) -> usize {
 fn every_verb_survives_a_crash_at_every_step() {
     let total = crash_every_step(false, &CASES);
     assert!(total >= 36, "only {total} crash points were tested");
+}
+
+#[test]
+fn the_health_timer_survives_a_crash_at_every_step() {
+    let total = crash_every_step_of(false, true, &HEALTH_CASES);
+    assert!(total >= 16, "only {total} crash points were tested");
+}
+
+#[test]
+fn the_health_timer_lives_and_dies_with_the_container() {
+    let w = World::make(false, true);
+    let (rt, e) = w.start(None);
+    rt.block_on(e.create(NAME, &w.options())).unwrap();
+    assert!(w.fake.timers().is_empty(), "no timer before the container runs");
+    rt.block_on(e.start(NAME, false)).unwrap();
+    assert_eq!(w.fake.timers(), [TIMER]);
+    let info = e.info(&e.inspect(NAME).unwrap());
+    let h = info.state.health.expect("inspect shows its health");
+    assert_eq!((h.status, h.failing_streak, h.log.len()), (crate::model::HealthStatus::Starting, 0, 0));
+    // Lost (stopped by hand): the next look at the container brings it back.
+    w.fake.drop_timer(TIMER);
+    rt.block_on(e.sync(NAME)).unwrap();
+    assert_eq!(w.fake.timers(), [TIMER], "a running container gets its timer back");
+    rt.block_on(e.stop(NAME, Some(1))).unwrap();
+    assert!(w.fake.units().is_empty(), "stopped: nothing left: {:?}", w.fake.units());
+    // A timer whose container does not run (left by a crash) is stopped.
+    w.fake.add_timer(TIMER, UNIT);
+    drop((rt, e));
+    let (rt, e) = w.start(None);
+    assert!(w.fake.timers().is_empty(), "start-up stops a timer without its container");
+    rt.block_on(e.start(NAME, false)).unwrap();
+    w.fake.exit(UNIT, 1);
+    assert!(w.fake.timers().is_empty(), "the timer stops with its unit (BindsTo=)");
+    rt.block_on(e.sync(NAME)).unwrap();
+    // A check of a container that does not run is a named error, as one
+    // of a container without a check.
+    let err = rt.block_on(e.healthcheck_run(NAME)).unwrap_err();
+    assert_eq!(err.name(), "InvalidState", "{err}");
+    assert!(err.to_string().contains("health checks run only in running containers"), "{err}");
+    rt.block_on(e.create("plain", &w.plain_options())).unwrap();
+    let err = rt.block_on(e.healthcheck_run("plain")).unwrap_err();
+    assert_eq!(err.name(), "InvalidArgument", "{err}");
+    assert_eq!(rt.block_on(e.healthcheck_run("nobody")).unwrap_err().name(), "NoSuchContainer");
+    rt.block_on(e.remove(NAME, true, Some(0))).unwrap();
+    assert!(w.fake.units().is_empty(), "removed: nothing left: {:?}", w.fake.units());
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use crate::model::{Resources, RestartPolicy, Result};
 use crate::runtime::{cgroup, spec_run};
 use crate::store::{Record, Store};
-use crate::systemd::{JobResult, Properties, Systemd, UnitConfig, UnitEvent, UnitStatus, UNIT_PREFIX};
+use crate::systemd::{HealthTimer, JobResult, Properties, Systemd, UnitConfig, UnitEvent, UnitStatus, UNIT_PREFIX};
 use async_trait::async_trait;
 use std::collections::HashSet;
 use std::path::Path;
@@ -33,6 +33,10 @@ impl KillWhom {
 pub trait Units: Send + Sync + 'static {
     /// Start a transient unit and wait for its start job's result.
     async fn start_transient(&self, unit: &str, config: &UnitConfig) -> Result<JobResult>;
+    /// Start a container's health-check timer with its service, and wait.
+    async fn start_timer(&self, timer: &HealthTimer) -> Result<JobResult>;
+    /// Any unit's ActiveState (a timer's too); None when not loaded.
+    async fn active_state(&self, unit: &str) -> Result<Option<String>>;
     /// Start an existing unit (a file-defined container's) and wait.
     async fn start_unit(&self, unit: &str) -> Result<JobResult>;
     /// Follow a unit whose name lacks berth's prefix.
@@ -57,6 +61,12 @@ pub trait Units: Send + Sync + 'static {
 impl Units for Systemd {
     async fn start_transient(&self, unit: &str, config: &UnitConfig) -> Result<JobResult> {
         Systemd::start_transient(self, unit, config.properties()?).await
+    }
+    async fn start_timer(&self, timer: &HealthTimer) -> Result<JobResult> {
+        Systemd::start_timer(self, timer).await
+    }
+    async fn active_state(&self, unit: &str) -> Result<Option<String>> {
+        Systemd::active_state(self, unit).await
     }
     async fn start_unit(&self, unit: &str) -> Result<JobResult> {
         Systemd::start(self, unit).await

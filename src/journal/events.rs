@@ -50,6 +50,7 @@ impl EventEntry {
             kind,
             usec: self.field("BERTH_EVENT_USEC")?.parse().ok()?,
             exit_code: self.field("EXIT_CODE").and_then(|c| c.parse().ok()),
+            health_status: self.field("HEALTH_STATUS").and_then(crate::model::HealthStatus::parse),
         })
     }
 }

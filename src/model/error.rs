@@ -273,6 +273,12 @@ pub enum Error {
     Systemd { message: String },
     #[error("{message}")]
     Internal { message: String },
+    #[error("container {name} has no health check (give it HealthCmd)")]
+    NoHealthcheck { name: String },
+    #[error("container {name} is {state}: health checks run only in running containers")]
+    HealthcheckNotRunning { name: String, state: State },
+    #[error("container {name} became unhealthy while starting ({failing_streak} failed health checks){}; see journalctl -u {unit}", said(output))]
+    StartUnhealthy { name: String, failing_streak: u32, output: Vec<String>, unit: String },
     #[error("cannot {action} {}: {source}", path.display())]
     Io { action: &'static str, path: PathBuf, #[source] source: Arc<std::io::Error> },
     #[error("corrupt {what} {}: {message}", path.display())]
@@ -379,7 +385,9 @@ impl Error {
             Canceled { .. } => ErrorKind::Canceled,
             StartTimeout { .. } | WaitTimeout { .. } => ErrorKind::Timeout,
             NotImplemented { .. } => ErrorKind::NotImplemented,
-            StartFailed { .. } | Runtime { .. } => ErrorKind::Runtime,
+            StartFailed { .. } | StartUnhealthy { .. } | Runtime { .. } => ErrorKind::Runtime,
+            NoHealthcheck { .. } => ErrorKind::InvalidArgument,
+            HealthcheckNotRunning { .. } => ErrorKind::InvalidState,
             Systemd { .. } => ErrorKind::Systemd,
             Internal { .. } | Io { .. } | Corrupt { .. } => ErrorKind::Internal,
             LimitExceeded { .. } => ErrorKind::LimitExceeded,

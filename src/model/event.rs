@@ -29,6 +29,9 @@ pub enum EventKind {
     Unmount,
     /// Its root file system was exported as tar.
     Export,
+    /// Its health status changed (the status is in `health_status`).
+    #[serde(rename = "health_status")]
+    HealthStatus,
 }
 
 impl EventKind {
@@ -51,6 +54,7 @@ impl EventKind {
             EventKind::Mount => "mount",
             EventKind::Unmount => "unmount",
             EventKind::Export => "export",
+            EventKind::HealthStatus => "health_status",
         }
     }
 }
@@ -64,6 +68,9 @@ pub struct Event {
     pub usec: Usec,
     /// The exit code, on `died`.
     pub exit_code: Option<i32>,
+    /// The new status, on `health_status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_status: Option<super::HealthStatus>,
 }
 
 impl Event {
@@ -73,7 +80,7 @@ impl Event {
 }
 
 impl EventKind {
-    pub const fn all() -> [EventKind; 17] {
+    pub const fn all() -> [EventKind; 18] {
         [
         EventKind::Create,
         EventKind::Init,
@@ -92,6 +99,7 @@ impl EventKind {
         EventKind::Mount,
         EventKind::Unmount,
         EventKind::Export,
+        EventKind::HealthStatus,
     ]
     }
 

@@ -75,6 +75,113 @@ impl Default for Healthcheck {
     }
 }
 
+/// How many results a container's health keeps (podman keeps 5).
+pub const HEALTH_LOG_MAX: usize = 5;
+/// How much of a check's output a result keeps: its last 4 KiB, as podman.
+pub const HEALTH_OUTPUT_MAX: usize = 4096;
+
+/// podman's health statuses (C: `berth_health_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(u32)]
+pub enum HealthStatus {
+    /// No check has passed since the container started.
+    #[default]
+    Starting = 1,
+    /// The last check passed (or fewer than HealthRetries failed since).
+    Healthy = 2,
+    /// HealthRetries checks in a row failed.
+    Unhealthy = 3,
+}
+
+impl HealthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Starting => "starting",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy => "unhealthy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HealthStatus> {
+        [HealthStatus::Starting, HealthStatus::Healthy, HealthStatus::Unhealthy].into_iter().find(|h| h.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for HealthStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One check's result (podman's `HealthCheckLog`); times in microseconds
+/// since the epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthLog {
+    pub start: u64,
+    pub end: u64,
+    /// The command's exit code; 0 passes. A check that timed out or could
+    /// not run has a code of its own and says why in its output.
+    pub exit_code: i32,
+    pub output: String,
+}
+
+/// A container's health in its current run (podman's `State.Health`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthState {
+    pub status: HealthStatus,
+    /// Failed checks in a row (not counting those of the start period).
+    pub failing_streak: u32,
+    /// The last results, oldest first.
+    pub log: Vec<HealthLog>,
+    /// The run these results belong to (the container's StartedAt).
+    #[serde(default)]
+    pub run_started_at: u64,
+}
+
+impl HealthState {
+    /// A new run's health: starting, with no results.
+    pub fn new_run(started_at: u64) -> HealthState {
+        HealthState { run_started_at: started_at, ..HealthState::default() }
+    }
+
+    /// Take in one result as podman does: a pass makes it healthy and ends
+    /// the streak; a failure counts unless it falls in the start period
+    /// before any check passed, and `retries` failures in a row make it
+    /// unhealthy. Returns whether the status changed.
+    pub fn record(&mut self, check: &Healthcheck, result: HealthLog) -> bool {
+        let before = self.status;
+        let in_start_period = self.status == HealthStatus::Starting
+            && result.start < self.run_started_at.saturating_add(check.start_period_usec);
+        if result.exit_code == 0 {
+            self.status = HealthStatus::Healthy;
+            self.failing_streak = 0;
+        } else if !in_start_period {
+            self.failing_streak = self.failing_streak.saturating_add(1);
+            if self.failing_streak >= check.retries.max(1) {
+                self.status = HealthStatus::Unhealthy;
+            }
+        }
+        self.log.push(result);
+        if self.log.len() > HEALTH_LOG_MAX {
+            let extra = self.log.len() - HEALTH_LOG_MAX;
+            self.log.drain(..extra);
+        }
+        self.status != before
+    }
+}
+
+/// The last [`HEALTH_OUTPUT_MAX`] bytes of a check's output, cut at a
+/// character boundary.
+pub fn output_tail(out: &[u8]) -> String {
+    let tail = &out[out.len().saturating_sub(HEALTH_OUTPUT_MAX)..];
+    let s = String::from_utf8_lossy(tail);
+    // A cut inside a character shows as U+FFFD at the start: drop it.
+    s.trim_start_matches('\u{fffd}').to_string()
+}
+
 /// Read a HealthCmd value as podman does: a JSON array is the exec form
 /// (`["CMD", "prog", "arg"]`, `["CMD-SHELL", "line"]` or a bare argv); any
 /// other string runs under `/bin/sh -c`. `none` (or empty) is no check.
@@ -184,6 +291,60 @@ pub fn parse_timeout(s: &str) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check(retries: u32, start_period_usec: u64) -> Healthcheck {
+        Healthcheck { command: vec!["true".into()], retries, start_period_usec, ..Healthcheck::default() }
+    }
+
+    fn result(start: u64, exit_code: i32) -> HealthLog {
+        HealthLog { start, end: start + 1, exit_code, output: format!("run at {start}") }
+    }
+
+    #[test]
+    fn failures_in_a_row_make_it_unhealthy() {
+        let c = check(3, 0);
+        let mut h = HealthState::new_run(100);
+        assert!(!h.record(&c, result(200, 1)));
+        assert!(!h.record(&c, result(300, 1)));
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Starting, 2));
+        assert!(h.record(&c, result(400, 1)));
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Unhealthy, 3));
+        assert!(h.record(&c, result(500, 0)));
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Healthy, 0));
+        assert!(!h.record(&c, result(600, 1)));
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Healthy, 1));
+        assert_eq!(h.log.len(), HEALTH_LOG_MAX);
+        assert_eq!(h.log[0].start, 200);
+        h.record(&c, result(700, 0));
+        assert_eq!(h.log.len(), HEALTH_LOG_MAX);
+        assert_eq!(h.log[0].start, 300, "the oldest result goes");
+    }
+
+    #[test]
+    fn the_start_period_forgives_until_a_check_passes() {
+        let c = check(1, 1000);
+        let mut h = HealthState::new_run(100);
+        h.record(&c, result(200, 1));
+        h.record(&c, result(300, 1));
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Starting, 0), "failures in the start period do not count");
+        h.record(&c, result(400, 0));
+        assert_eq!(h.status, HealthStatus::Healthy);
+        h.record(&c, result(500, 1));
+        assert_eq!((h.status, h.failing_streak), (HealthStatus::Unhealthy, 1), "after a pass they count");
+        let mut h = HealthState::new_run(100);
+        h.record(&c, result(1100, 1));
+        assert_eq!(h.status, HealthStatus::Unhealthy, "after the start period they count");
+    }
+
+    #[test]
+    fn output_keeps_its_tail() {
+        let long = "é".repeat(HEALTH_OUTPUT_MAX);
+        let t = output_tail(long.as_bytes());
+        assert!(t.len() <= HEALTH_OUTPUT_MAX && t.chars().all(|c| c == 'é'), "{}", t.len());
+        assert_eq!(output_tail(b"ok\n"), "ok\n");
+        assert_eq!(HealthStatus::parse("healthy"), Some(HealthStatus::Healthy));
+        assert_eq!(HealthStatus::parse("sick"), None);
+    }
 
     #[test]
     fn commands_as_podman_reads_them() {

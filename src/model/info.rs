@@ -54,6 +54,10 @@ pub struct StateInfo {
     pub finished_at: Usec,
     pub restart_count: u32,
     pub stopped_by_user: bool,
+    /// Its health check's results in this run (podman's State.Health);
+    /// None without a health check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::HealthState>,
 }
 
 impl ContainerInfo {

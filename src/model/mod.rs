@@ -24,7 +24,7 @@ pub use error::{Error, ErrorKind, Result, ACCESS_DENIED, ERROR_PREFIX};
 pub use event::{Event, EventKind, EventOptions};
 pub use exec::{ExecConfig, ExecOptionDef, ExecSessionInfo, ExecState, EXEC_NOT_EXECUTABLE, EXEC_NOT_FOUND, EXEC_OPTIONS};
 pub use files::{CopyOptions, FileInfo};
-pub use health::{HealthOnFailure, Healthcheck};
+pub use health::{HealthLog, HealthOnFailure, HealthState, HealthStatus, Healthcheck};
 pub use image::{ImageConfigInfo, ImageDetails, ImageInfo, VolumeInfo};
 pub use info::{ContainerInfo, StateInfo};
 pub use log_frame::LogStream;

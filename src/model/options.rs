@@ -140,7 +140,7 @@ const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Fla
 }
 
 /// Every option key, in the order documentation lists them.
-pub static OPTIONS: [OptionDef; 43] = [
+pub static OPTIONS: [OptionDef; 44] = [
     OptionDef {
         key: "Image",
         sig: Sig::Str,
@@ -727,6 +727,20 @@ pub static OPTIONS: [OptionDef; 43] = [
         redact: None,
         apply: |s, v| {
             s.health.get_or_insert_with(Default::default).on_failure = HealthOnFailure::parse(v.text("HealthOnFailure")?)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "NotifyHealthy",
+        sig: Sig::Bool,
+        doc: "true: the container is ready (Start returns) once its first health check passes (podman's --sdnotify=healthy)",
+        flag: flag("notify-healthy", None, Form::Flag),
+        // quadlet's form is Notify=healthy (see quadlet::container).
+        quadlet: None,
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.notify_healthy = v.boolean("NotifyHealthy")?;
             Ok(())
         },
     },

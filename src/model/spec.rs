@@ -365,6 +365,10 @@ pub struct ContainerSpec {
     /// The container's stdin stays open for Attach (else /dev/null).
     #[serde(default)]
     pub interactive: bool,
+    /// The unit becomes ready once the first health check passes
+    /// (podman's --sdnotify=healthy, quadlet's Notify=healthy).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notify_healthy: bool,
     /// Its health check (podman's --health-*).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Healthcheck>,
@@ -477,6 +481,7 @@ impl Default for ContainerSpec {
             resources: Resources::default(),
             terminal: false,
             interactive: false,
+            notify_healthy: false,
             health: None,
         }
     }
@@ -520,6 +525,12 @@ impl ContainerSpec {
         self.check_network_keys()?;
         if self.health.as_ref().is_some_and(|h| h.command.is_empty()) {
             return Err(Error::invalid("HealthCmd", "is required by the other Health options"));
+        }
+        if self.notify_healthy && self.health.is_none() {
+            return Err(Error::invalid("NotifyHealthy", "needs a health check (HealthCmd)"));
+        }
+        if self.notify_healthy && self.notify {
+            return Err(Error::invalid("NotifyHealthy", "and Notify both say who sends READY=1; give one"));
         }
         if self.network == Network::Host {
             if let Some(k) = self.sysctls.keys().find(|k| k.starts_with("net.")) {

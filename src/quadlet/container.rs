@@ -268,8 +268,8 @@ struct Mapper {
 impl Mapper {
     fn entry(&mut self, e: &Entry, unit: &str, dir: &Path) -> Result<(), String> {
         let key = e.key.as_str();
-        if key.starts_with("Health") {
-            return Err(format!("{key}=: berth does not support health checks yet"));
+        if key.starts_with("Health") && !keys().contains(&key) {
+            return Err(format!("{key}=: berth does not support this health check setting"));
         }
         if PODMAN_ONLY.contains(&key) {
             return Err(format!("{key}= is a podman quadlet key that berth does not support"));
@@ -339,6 +339,19 @@ impl Mapper {
                 let value = self.append(option, vec![item]);
                 probe(option, &value)?;
                 self.single.insert(option, (value, key.to_string(), e.at()));
+            }
+            // podman's Notify=healthy: ready once the first health check passes.
+            "Notify" if one()? == "healthy" => {
+                let value = OptionValue::Bool(true);
+                probe("NotifyHealthy", &value)?;
+                self.single.remove("Notify");
+                self.single.insert("NotifyHealthy", (value, key.to_string(), e.at()));
+            }
+            "Notify" => {
+                self.single.remove("NotifyHealthy");
+                let value = boolean(v)?;
+                probe("Notify", &value)?;
+                self.single.insert("Notify", (value, key.to_string(), e.at()));
             }
             "Network" if one()?.split(',').any(|n| n.ends_with(".network")) => {
                 return Err("berth does not support .network units; name a berth network (berthctl network create NAME)".into());
@@ -459,6 +472,25 @@ mod tests {
     }
 
     const BASE: &str = "[Container]\nRootfs=/srv/web\nExec=/bin/httpd -f\n";
+
+    #[test]
+    fn health_checks_and_notify_healthy() {
+        let c = load(&format!(
+            "{BASE}HealthCmd=test -e /ready\nHealthInterval=2s\nHealthRetries=2\nHealthOnFailure=restart\nNotify=healthy\n"
+        ))
+        .unwrap();
+        let h = c.spec.health.as_ref().unwrap();
+        assert_eq!(h.command, ["/bin/sh", "-c", "test -e /ready"]);
+        assert_eq!((h.interval_usec, h.retries, h.on_failure), (2_000_000, 2, crate::model::HealthOnFailure::Restart));
+        assert!(c.spec.notify_healthy && !c.spec.notify);
+        // A later Notify= replaces it, as any single value.
+        let c = load(&format!("{BASE}HealthCmd=true\nNotify=healthy\nNotify=yes\n")).unwrap();
+        assert!(c.spec.notify && !c.spec.notify_healthy);
+        let e = load(&format!("{BASE}Notify=healthy\n")).unwrap_err().to_string();
+        assert!(e.contains("web.container:4: Notify") && e.contains("HealthCmd"), "{e}");
+        let e = load(&format!("{BASE}HealthCmd=true\nHealthInterval=soon\n")).unwrap_err().to_string();
+        assert!(e.contains("/q/web.container:5: HealthInterval"), "{e}");
+    }
 
     #[test]
     fn minimal_file() {
@@ -636,7 +668,7 @@ mod tests {
             ("PodmanArgs=--log-level=debug\n", "4: PodmanArgs= is a podman quadlet key that berth does not support"),
             ("AutoUpdate=registry\n", "4: AutoUpdate= is a podman quadlet key that berth does not support"),
             ("Secret=token\n", "4: Secret= is a podman quadlet key that berth does not support"),
-            ("HealthCmd=true\n", "4: HealthCmd=: berth does not support health checks yet"),
+            ("HealthStartupCmd=true\n", "4: HealthStartupCmd=: berth does not support this health check setting"),
         ] {
             assert_eq!(err(&format!("{BASE}{extra}")), format!("/q/web.container:{want}"));
         }

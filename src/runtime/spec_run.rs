@@ -65,6 +65,7 @@ pub fn monitor_args(spec: &ContainerSpec, id: &str, layout: &RunLayout) -> Monit
         stop_signal: spec.stop_signal,
         stop_timeout: spec.stop_timeout,
         notify: spec.notify,
+        ready_on_request: spec.notify_healthy,
         notify_socket: layout.notify_socket(id),
         terminal: spec.terminal,
         interactive: spec.interactive,

@@ -97,6 +97,12 @@ impl SessionFiles {
         self.dir.join("pid")
     }
 
+    /// The last bytes of the session's output (model::health::HEALTH_OUTPUT_MAX),
+    /// written by the monitor before the end.
+    pub fn output_path(&self) -> PathBuf {
+        self.dir.join("output")
+    }
+
     /// The runtime's `--log`: why an exec failed before the command ran.
     pub fn runtime_log(&self) -> PathBuf {
         self.dir.join("runtime.log")
@@ -130,6 +136,19 @@ impl SessionFiles {
 
     pub fn write_started(&self, s: &ExecStarted) -> io::Result<()> {
         write_json(&self.started_path(), s)
+    }
+
+    pub fn write_output(&self, tail: &[u8]) -> io::Result<()> {
+        atomic_write(&self.output_path(), tail)
+    }
+
+    /// The output's tail; empty when none was recorded.
+    pub fn read_output(&self) -> Result<Vec<u8>> {
+        match fs::read(self.output_path()) {
+            Ok(d) => Ok(d),
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => Ok(Vec::new()),
+            Err(e) => Err(Error::io("read", &self.output_path(), e)),
+        }
     }
 
     pub fn write_end(&self, e: &ExecEnd) -> io::Result<()> {

@@ -141,6 +141,12 @@ impl RunDir {
         self.0.join(format!("console-{n}"))
     }
 
+    /// The results of the container's health checks in its current run
+    /// (model::HealthState as JSON), written by berthd.
+    pub fn health(&self) -> PathBuf {
+        self.0.join("health.json")
+    }
+
     /// The exec sessions of the current run, one directory each.
     pub fn exec_dir(&self) -> PathBuf {
         self.0.join("exec")

@@ -198,6 +198,42 @@ impl Systemd {
         self.wait_job(job).await
     }
 
+    /// StartTransientUnit of a timer with its service as an auxiliary unit
+    /// (as systemd-run makes them), then wait for the timer's start job.
+    pub async fn start_timer(&self, t: &super::HealthTimer) -> Result<JobResult> {
+        let aux = vec![(t.service.clone(), t.service_properties().into_vec())];
+        let job = self
+            .manager()
+            .start_transient_unit(t.timer.clone(), "fail".into(), t.timer_properties().into_vec(), aux)
+            .await
+            .map_err(bus_error)?;
+        self.wait_job(job).await
+    }
+
+    /// The unit's ActiveState, or None when systemd has no such unit loaded.
+    pub async fn active_state(&self, unit: &str) -> Result<Option<String>> {
+        let link = self.link();
+        let path = match link.manager.get_unit(unit.into()).await {
+            Ok(p) => p,
+            Err(e) if is_error(&e, "org.freedesktop.systemd1.NoSuchUnit") => return Ok(None),
+            Err(e) => return Err(bus_error(e)),
+        };
+        let props = zbus::fdo::PropertiesProxy::builder(&link.conn)
+            .destination("org.freedesktop.systemd1")
+            .path(path)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(bus_error)?;
+        let iface = zbus::names::InterfaceName::from_static_str("org.freedesktop.systemd1.Unit").expect("a valid name");
+        let mut u = props.get_all(iface).await.map_err(|e| bus_error(e.into()))?;
+        let load_state: String = get(&mut u, "LoadState").unwrap_or_default();
+        if load_state == "not-found" {
+            return Ok(None);
+        }
+        Ok(Some(get(&mut u, "ActiveState").unwrap_or_default()))
+    }
+
     pub async fn start(&self, unit: &str) -> Result<JobResult> {
         let job = self.manager().start_unit(unit.into(), "replace".into()).await.map_err(bus_error)?;
         self.wait_job(job).await

@@ -2,9 +2,11 @@
 
 pub mod label;
 pub mod props;
+pub mod timer;
 pub mod unit_file;
 
 pub use props::{Properties, UnitConfig};
+pub use timer::{health_units, HealthTimer};
 pub mod client;
 pub use client::{Systemd, UnitStatus, UNIT_PREFIX};
 pub mod job;

@@ -51,6 +51,13 @@ impl Properties {
         self.put(name, cmds)
     }
 
+    /// `a(st)`: monotonic timers (TimersMonotonic: base and time in µs;
+    /// systemd 252 names the bases as the unit file does, `OnActiveSec`).
+    pub fn timers_monotonic(&mut self, timers: &[(&str, u64)]) -> &mut Self {
+        let v: Vec<(String, u64)> = timers.iter().map(|(b, t)| (b.to_string(), *t)).collect();
+        self.put("TimersMonotonic", v)
+    }
+
     /// `(aiai)`: exit statuses and signals (SuccessExitStatus, RestartPreventExitStatus).
     pub fn statuses(&mut self, name: &str, codes: &[i32], signals: &[i32]) -> &mut Self {
         self.put(name, (codes.to_vec(), signals.to_vec()))

@@ -71,17 +71,35 @@ impl Engine {
         let (c, _g) = self.locked(name).await?;
         let rec = self.refresh(&c).await?;
         rec.state.check(Verb::Exec, name)?;
+        let id = self.create_session(&rec, config).await?;
+        self.crash_point("exec create: session written").await;
+        Ok(id)
+    }
+
+    /// A new session's files, for the container's current run; its id
+    /// comes back. The caller has checked that the container runs.
+    pub(crate) async fn create_session(&self, rec: &Record, config: ExecConfig) -> Result<String> {
         // The container's init as launched (an image's settings included).
         let config_json = self.inner.store.layout().bundle_dir(&rec.id).join("config.json");
         let init = blocking(move || init_process(&config_json)).await?;
         let process = exec_process(&init, &config)?;
         let json = serde_json::to_vec(&process).map_err(|e| Error::internal(format!("serializing an exec process: {e}")))?;
         let id = new_id();
-        let files = self.session_files(&rec, &id)?;
+        let files = self.session_files(rec, &id)?;
         let record = ExecRecord { id: id.clone(), config, created_at: now_usec() };
         blocking(move || files.create(&record, &json)).await?;
-        self.crash_point("exec create: session written").await;
         Ok(id)
+    }
+
+    /// Ask the monitor to run a created session, not attached.
+    pub(crate) async fn start_session(&self, rec: &Record, session: &str) -> Result<()> {
+        let req = Request::ExecStart { session: session.to_string(), attach: None };
+        let a = self.inner.config.monitors.call(&self.attach_socket(rec), &req, None).await?;
+        match a.reply {
+            Reply::Ok => Ok(()),
+            Reply::Refused { refusal, message } => Err(refused(rec, Some(session), Verb::Exec, refusal, message)),
+            Reply::Exited { .. } => Err(Error::internal("the monitor answered an exec start with an exit")),
+        }
     }
 
     /// ExecStart: run a created session; attached, the caller's connection

@@ -45,6 +45,7 @@ impl Engine {
         }
         units.reset_failed(&unit).await?;
         self.crash_point("remove: unit reset").await;
+        self.stop_health_units(&rec).await?;
         if rec.image_id.is_some() {
             self.unmount_root(&rec).await?;
             self.crash_point("remove: root unmounted").await;

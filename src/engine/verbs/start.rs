@@ -56,6 +56,12 @@ impl Engine {
         rec.started_at = now_usec();
         rec.stopped_by_user = false;
         rec.restart_count = 0;
+        if rec.spec.notify_healthy {
+            // Its checks run while the unit starts; the first pass makes it ready.
+            self.watch_until_ready(self.get(rec.name.as_str())?, true).await;
+        } else {
+            self.health_new_run(c, &rec).await;
+        }
         let result = if rec.source.is_some() {
             // A file-defined container's unit exists: systemd runs it as written.
             units.start_unit(&unit).await?
@@ -68,8 +74,12 @@ impl Engine {
             rec.state = State::Running;
             self.commit(c, rec.clone()).await?;
             self.emit(&rec, EventKind::Start);
-            if rec.spec.notify {
+            if rec.spec.notify || rec.spec.notify_healthy {
                 self.emit(&rec, EventKind::Ready);
+            }
+            if let Err(e) = self.reconcile_health_timer(&rec).await {
+                // The next refresh starts it.
+                tracing::warn!(container = %rec.name, "cannot start its health-check timer: {e}");
             }
             return Ok(rec);
         }
@@ -84,6 +94,9 @@ impl Engine {
         self.emit(&rec, EventKind::Died);
         let exit_code = rec.exit_code.unwrap_or(-1);
         let output = super::super::logs::recent_errors(&rec.id, rec.started_at).await;
+        if let Some(e) = rec.spec.notify_healthy.then(|| self.unhealthy_start(&rec)).flatten() {
+            return Err(e);
+        }
         Err(if timed_out {
             Error::StartTimeout { name: rec.name.to_string(), seconds: rec.spec.start_timeout, unit }
         } else {

@@ -29,6 +29,9 @@ pub enum Request {
     ExecStart { session: String, attach: Option<AttachStreams> },
     /// Answered (Exited) once the session has ended.
     ExecWait { session: String },
+    /// The container is ready: send systemd READY=1 now (a monitor run
+    /// with `--ready-on-request`, after the first passing health check).
+    Ready,
 }
 
 /// Why the monitor refused a request.

@@ -25,6 +25,8 @@ pub(super) struct ExecSession {
     files: SessionFiles,
     child: Child,
     pub io: ProcessIo,
+    /// The last bytes of its output (stdout and stderr as they came).
+    pub tail: Vec<u8>,
     /// The runtime exited: how, and when (its output is being read).
     ended: Option<(ExitStatus, Instant)>,
 }
@@ -67,7 +69,7 @@ impl ExecSession {
         if let Err(e) = files.write_started(&started) {
             eprintln!("berth-monitor: recording that exec session {id} started: {e}");
         }
-        Ok(ExecSession { id: id.to_string(), files, child, io, ended: None })
+        Ok(ExecSession { id: id.to_string(), files, child, io, tail: Vec::new(), ended: None })
     }
 
     /// The runtime's `exec` process.
@@ -118,6 +120,10 @@ impl ExecSession {
         };
         let log = std::fs::read_to_string(self.files.runtime_log()).unwrap_or_default();
         let code = exec_exit_code(exit_code(status), &log);
+        // Before the end: whoever sees the end finds the output.
+        if let Err(e) = self.files.write_output(&self.tail) {
+            eprintln!("berth-monitor: recording the output of exec session {}: {e}", self.id);
+        }
         if let Err(e) = self.files.write_end(&ExecEnd { exit_code: code, finished_at: now_usec() }) {
             eprintln!("berth-monitor: recording the end of exec session {}: {e}", self.id);
         }

@@ -73,6 +73,10 @@ pub struct MonitorArgs {
     /// the container's init exists.
     #[arg(long)]
     pub notify: bool,
+    /// berthd says when the container is ready (a `Ready` request, after
+    /// its first passing health check); the monitor sends READY=1 then.
+    #[arg(long)]
+    pub ready_on_request: bool,
     /// Where the monitor listens for the container's notifications.
     #[arg(long)]
     pub notify_socket: PathBuf,
@@ -107,6 +111,9 @@ impl MonitorArgs {
         }
         if self.notify {
             v.push("--notify".into());
+        }
+        if self.ready_on_request {
+            v.push("--ready-on-request".into());
         }
         if self.terminal {
             v.push("--terminal".into());
@@ -179,6 +186,7 @@ mod tests {
             stop_signal: 2,
             stop_timeout: 7,
             notify,
+            ready_on_request: !notify,
             notify_socket: "/run/berth/notify/x".into(),
             terminal: tty,
             interactive: tty,

@@ -427,7 +427,7 @@ impl Monitor<'_> {
         if self.stop_requested {
             send(pid, self.a.stop_signal);
         }
-        if !self.a.notify && !self.ready_sent {
+        if !self.a.notify && !self.a.ready_on_request && !self.ready_sent {
             self.ready_sent = true;
             self.tell_systemd(b"READY=1");
         }
@@ -556,19 +556,22 @@ impl Monitor<'_> {
     /// and its callers, an exec session's to its callers.
     fn pump(&mut self, target: &Target, src: Source) {
         let Monitor { io, sessions, output, attach, unflushed, .. } = self;
-        let io = match target {
-            Target::Init => io,
+        let (io, tail) = match target {
+            Target::Init => (io, None),
             Target::Exec(id) => match sessions.get_mut(id) {
-                Some(s) => &mut s.io,
+                Some(ExecSession { io, tail, .. }) => (io, Some(tail)),
                 None => return,
             },
         };
         match io.read(src) {
             Ok(Got::Data(n)) => {
                 let data = io.data(n);
-                if *target == Target::Init {
-                    output.write(if src == Source::Stderr { Stream::Stderr } else { Stream::Stdout }, data);
-                    *unflushed = true;
+                match tail {
+                    None => {
+                        output.write(if src == Source::Stderr { Stream::Stderr } else { Stream::Stdout }, data);
+                        *unflushed = true;
+                    }
+                    Some(tail) => keep_tail(tail, data),
                 }
                 attach.broadcast(target, src.stream(), data);
             }
@@ -678,6 +681,16 @@ impl Monitor<'_> {
                     }
                     Err(reply) => self.attach.reply(id, reply, Then::Close),
                 }
+            }
+            Request::Ready => {
+                if !self.running() || self.init.is_none() {
+                    return self.attach.reply(id, Reply::refused(Refusal::NotRunning, "the container is not running"), Then::Close);
+                }
+                if !self.ready_sent {
+                    self.ready_sent = true;
+                    self.tell_systemd(b"READY=1");
+                }
+                self.attach.reply(id, Reply::Ok, Then::Close);
             }
             Request::ExecWait { session } => {
                 if self.sessions.contains_key(&session) {
@@ -832,6 +845,18 @@ impl Monitor<'_> {
         }
     }
 }
+
+/// Keep the last [`OUTPUT_TAIL`] bytes an exec session wrote.
+fn keep_tail(tail: &mut Vec<u8>, data: &[u8]) {
+    tail.extend_from_slice(data);
+    if tail.len() > OUTPUT_TAIL {
+        tail.drain(..tail.len() - OUTPUT_TAIL);
+    }
+}
+
+/// How much of an exec session's output its files keep (what a health
+/// check's result shows, as podman keeps).
+const OUTPUT_TAIL: usize = crate::model::health::HEALTH_OUTPUT_MAX;
 
 fn remove_quietly(p: &Path) {
     if let Err(e) = std::fs::remove_file(p) {
