@@ -13,6 +13,7 @@ mod crash;
 mod fake;
 mod files;
 mod images;
+mod kube;
 pub mod journal;
 pub mod logs;
 mod monitors;
