@@ -10,6 +10,7 @@ use super::spec::{
     RestartPolicy, RuntimeKind, Tmpfs, UserValue, Volume, STOP_TIMEOUT_MAX,
 };
 use super::network::{check_name as check_network_name, parse_host_entry};
+use super::health::{self, HealthOnFailure};
 use super::ports::parse_ports;
 use super::{check_signal, parse_signal, ContainerName, Error, Result};
 use std::collections::BTreeMap;
@@ -139,7 +140,7 @@ const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Fla
 }
 
 /// Every option key, in the order documentation lists them.
-pub static OPTIONS: [OptionDef; 37] = [
+pub static OPTIONS: [OptionDef; 43] = [
     OptionDef {
         key: "Image",
         sig: Sig::Str,
@@ -648,6 +649,88 @@ pub static OPTIONS: [OptionDef; 37] = [
         },
     },
     OptionDef {
+        key: "HealthCmd",
+        sig: Sig::Str,
+        doc: "health check run in the container: a shell line, a JSON array (exec form), or none",
+        flag: flag("health-cmd", None, Form::Text),
+        quadlet: Some(("HealthCmd", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            match health::parse_health_cmd(v.text("HealthCmd")?)? {
+                Some(argv) => s.health.get_or_insert_with(Default::default).command = argv,
+                None => s.health = None,
+            }
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "HealthInterval",
+        sig: Sig::Str,
+        doc: "time between health checks, e.g. 30s (default), or disable",
+        flag: flag("health-interval", None, Form::Text),
+        quadlet: Some(("HealthInterval", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.health.get_or_insert_with(Default::default).interval_usec = health::parse_interval(v.text("HealthInterval")?)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "HealthTimeout",
+        sig: Sig::Str,
+        doc: "a health check running longer fails (default 30s)",
+        flag: flag("health-timeout", None, Form::Text),
+        quadlet: Some(("HealthTimeout", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.health.get_or_insert_with(Default::default).timeout_usec = health::parse_timeout(v.text("HealthTimeout")?)?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "HealthRetries",
+        sig: Sig::U32,
+        doc: "failed health checks in a row that make the container unhealthy (default 3)",
+        flag: flag("health-retries", None, Form::Number),
+        quadlet: Some(("HealthRetries", Form::Number)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.health.get_or_insert_with(Default::default).retries = nonzero("HealthRetries", v.u32("HealthRetries")?.into())? as u32;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "HealthStartPeriod",
+        sig: Sig::Str,
+        doc: "failed health checks in this time after start do not count (default 0s)",
+        flag: flag("health-start-period", None, Form::Text),
+        quadlet: Some(("HealthStartPeriod", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let u = health::parse_duration_usec(v.text("HealthStartPeriod")?, "HealthStartPeriod")?;
+            s.health.get_or_insert_with(Default::default).start_period_usec = u;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "HealthOnFailure",
+        sig: Sig::Str,
+        doc: "what an unhealthy container gets: none (default), kill, restart or stop",
+        flag: flag("health-on-failure", None, Form::Text),
+        quadlet: Some(("HealthOnFailure", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.health.get_or_insert_with(Default::default).on_failure = HealthOnFailure::parse(v.text("HealthOnFailure")?)?;
+            Ok(())
+        },
+    },
+    OptionDef {
         key: "MemoryMax",
         sig: Sig::U64,
         doc: "memory limit in bytes (systemd's MemoryMax=)",
@@ -833,7 +916,12 @@ mod tests {
         let readme = include_str!("../../README.md");
         let start = readme.find("<!-- options -->\n").expect("README has an options block") + "<!-- options -->\n".len();
         let end = readme[start..].find("<!-- /options -->").expect("the block ends") + start;
-        assert_eq!(&readme[start..end], markdown_table(), "README's option table is not the table's; paste markdown_table() there");
+        if std::env::var_os("BERTH_BLESS").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+            std::fs::write(path, format!("{}{}{}", &readme[..start], markdown_table(), &readme[end..])).unwrap();
+            return;
+        }
+        assert_eq!(&readme[start..end], markdown_table(), "README's option table is not the table's; rewrite it with BERTH_BLESS=1");
     }
 
     #[test]

@@ -2,7 +2,7 @@ use super::options::{option, OptionValue, OPTIONS};
 pub use super::network::Network;
 use super::ports::PortMapping;
 use std::net::IpAddr;
-use super::{ContainerName, Error, Result};
+use super::{ContainerName, Error, Healthcheck, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -365,6 +365,9 @@ pub struct ContainerSpec {
     /// The container's stdin stays open for Attach (else /dev/null).
     #[serde(default)]
     pub interactive: bool,
+    /// Its health check (podman's --health-*).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Healthcheck>,
 }
 
 fn default_start_timeout() -> u32 {
@@ -474,6 +477,7 @@ impl Default for ContainerSpec {
             resources: Resources::default(),
             terminal: false,
             interactive: false,
+            health: None,
         }
     }
 }
@@ -514,6 +518,9 @@ impl ContainerSpec {
             }
         }
         self.check_network_keys()?;
+        if self.health.as_ref().is_some_and(|h| h.command.is_empty()) {
+            return Err(Error::invalid("HealthCmd", "is required by the other Health options"));
+        }
         if self.network == Network::Host {
             if let Some(k) = self.sysctls.keys().find(|k| k.starts_with("net.")) {
                 return Err(Error::invalid("Sysctls", format!("{k} needs a network namespace of its own; Network is host")));
