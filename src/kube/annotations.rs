@@ -4,6 +4,7 @@
 //! they are, booleans `true`/`false`, numbers in decimal, lists and maps
 //! as JSON.
 
+use crate::model::health::{format_duration_usec, HealthOnFailure};
 use crate::model::{option, signal_name, ContainerSpec, Network, OptionValue, RestartPolicy, RuntimeKind, Sig};
 
 /// The prefix of berth's annotations.
@@ -13,7 +14,7 @@ pub const PREFIX: &str = "berth.io/";
 pub const KEYS: &[&str] = &[
     "StopSignal", "StopTimeout", "StartTimeout", "RestartPolicy", "Notify", "Labels", "Annotations", "Tmpfs", "Sysctls",
     "ShmSize", "Network", "IP", "NetworkAliases", "DNS", "DNSSearch", "Hosts", "Runtime", "TasksMax", "CPUWeight",
-    "Hostname", "User",
+    "Hostname", "User", "HealthInterval", "HealthTimeout", "HealthStartPeriod", "HealthOnFailure",
 ];
 
 /// The annotation key of option `key` for container `container`.
@@ -125,6 +126,24 @@ pub fn values(spec: &ContainerSpec, pod_stop_timeout: u32, pod_restart: RestartP
     }
     if let Some(u) = &spec.user_name {
         put("User", OptionValue::Str(u.clone()));
+    }
+    if let Some(h) = &spec.health {
+        // A probe counts whole seconds and cannot be disabled: what it
+        // cannot say travels here.
+        let whole = |u: u64| u % 1_000_000 == 0 && u > 0;
+        if !whole(h.interval_usec) {
+            let v = if h.interval_usec == 0 { "disable".to_string() } else { format_duration_usec(h.interval_usec) };
+            put("HealthInterval", OptionValue::Str(v));
+        }
+        if !whole(h.timeout_usec) {
+            put("HealthTimeout", OptionValue::Str(format_duration_usec(h.timeout_usec)));
+        }
+        if h.start_period_usec % 1_000_000 != 0 {
+            put("HealthStartPeriod", OptionValue::Str(format_duration_usec(h.start_period_usec)));
+        }
+        if h.on_failure != HealthOnFailure::None {
+            put("HealthOnFailure", OptionValue::Str(h.on_failure.as_str().to_string()));
+        }
     }
     out
 }

@@ -7,7 +7,7 @@ use super::Error;
 use crate::model::{ContainerSpec, Network, RestartPolicy};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HostPathVolumeSource,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, ExecAction, HostPathVolumeSource, Probe,
     PersistentVolumeClaimVolumeSource, Pod, PodSpec, PodTemplateSpec, ResourceRequirements, SecurityContext, Volume,
     VolumeMount,
 };
@@ -157,6 +157,17 @@ fn pod_spec(sources: &[Source]) -> Result<(PodSpec, BTreeMap<String, String>), E
                 run_as_group: spec.user.map(|(_, g)| g.into()),
                 read_only_root_filesystem: spec.read_only.then_some(true),
                 capabilities: caps,
+                ..Default::default()
+            });
+        }
+        if let Some(h) = &spec.health {
+            let secs = |u: u64| i32::try_from(u / 1_000_000).unwrap_or(i32::MAX);
+            c.liveness_probe = Some(Probe {
+                exec: Some(ExecAction { command: Some(h.command.clone()) }),
+                period_seconds: (h.interval_usec >= 1_000_000).then(|| secs(h.interval_usec)),
+                timeout_seconds: (h.timeout_usec >= 1_000_000).then(|| secs(h.timeout_usec)),
+                failure_threshold: Some(i32::try_from(h.retries).unwrap_or(i32::MAX)),
+                initial_delay_seconds: Some(secs(h.start_period_usec)),
                 ..Default::default()
             });
         }

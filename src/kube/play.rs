@@ -344,6 +344,34 @@ fn container_options(
             }
         }
     }
+    if let Some(p) = &c.liveness_probe {
+        let at = format!("{here}.livenessProbe");
+        let argv = p.exec.as_ref().and_then(|e| e.command.clone()).filter(|a| !a.is_empty());
+        let argv = argv.ok_or_else(|| missing(document, &format!("{at}.exec.command")))?;
+        // The exec form, whatever the first word is.
+        let cmd = std::iter::once("CMD".to_string()).chain(argv).collect::<Vec<_>>();
+        o.insert("HealthCmd".into(), OptionValue::Str(serde_json::to_string(&cmd).unwrap_or_default()));
+        let seconds = |v: Option<i32>, default: i32, f: &str| -> Result<Option<String>, Error> {
+            match v.unwrap_or(default) {
+                0 if f == "initialDelaySeconds" => Ok(None),
+                n if n >= 1 => Ok(Some(format!("{n}s"))),
+                n => Err(invalid(format!("{at}.{f}"), format!("{n} is not a number of seconds of at least 1"))),
+            }
+        };
+        // Kubernetes' defaults where the probe is silent.
+        if let Some(s) = seconds(p.period_seconds, 10, "periodSeconds")? {
+            o.insert("HealthInterval".into(), OptionValue::Str(s));
+        }
+        if let Some(s) = seconds(p.timeout_seconds, 1, "timeoutSeconds")? {
+            o.insert("HealthTimeout".into(), OptionValue::Str(s));
+        }
+        if let Some(s) = seconds(p.initial_delay_seconds, 0, "initialDelaySeconds")? {
+            o.insert("HealthStartPeriod".into(), OptionValue::Str(s));
+        }
+        let retries = p.failure_threshold.unwrap_or(3);
+        let retries = u32::try_from(retries).ok().filter(|r| *r >= 1).ok_or_else(|| invalid(format!("{at}.failureThreshold"), format!("{retries} is not at least 1")))?;
+        o.insert("HealthRetries".into(), OptionValue::U32(retries));
+    }
     if c.tty == Some(true) {
         o.insert("Terminal".into(), OptionValue::Bool(true));
     }

@@ -55,6 +55,12 @@ fn full_spec() -> ContainerSpec {
         ("StartTimeout", OptionValue::U32(20)),
         ("Terminal", OptionValue::Bool(true)),
         ("Interactive", OptionValue::Bool(true)),
+        ("HealthCmd", s("[\"CMD\", \"/bin/check\", \"--quick\"]")),
+        ("HealthInterval", s("15s")),
+        ("HealthTimeout", s("1500ms")),
+        ("HealthRetries", OptionValue::U32(5)),
+        ("HealthStartPeriod", s("2s")),
+        ("HealthOnFailure", s("restart")),
     ]))
     .unwrap()
 }
@@ -126,7 +132,12 @@ fn generated_yaml_is_strict_kubernetes() {
     assert_eq!(c.resources.as_ref().unwrap().limits.as_ref().unwrap()["memory"].0, "256Mi");
     assert_eq!(c.resources.as_ref().unwrap().limits.as_ref().unwrap()["cpu"].0, "1500m");
     assert_eq!(c.ports.as_ref().unwrap().len(), 3);
+    let probe = c.liveness_probe.as_ref().unwrap();
+    assert_eq!(probe.exec.as_ref().unwrap().command.as_deref(), Some(&["/bin/check".to_string(), "--quick".to_string()][..]));
+    assert_eq!((probe.period_seconds, probe.failure_threshold, probe.initial_delay_seconds), (Some(15), Some(5), Some(2)));
     let annotations = pod.metadata.annotations.unwrap();
+    assert_eq!(annotations["berth.io/HealthTimeout.web"], "1500ms", "not whole seconds");
+    assert_eq!(annotations["berth.io/HealthOnFailure.web"], "restart");
     assert_eq!(annotations["berth.io/StopSignal.web"], "SIGINT");
     assert_eq!(annotations["berth.io/RestartPolicy.web"], "on-failure:3");
     let yaml = generate(&[source("web", full_spec())], KubeKind::Deployment, None).unwrap();
@@ -255,4 +266,17 @@ fn unsupported_and_unknown_fields_are_named_errors() {
 fn replicas_cannot_share_a_host_port() {
     let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 2\n  selector: {matchLabels: {a: b}}\n  template:\n    spec:\n      containers:\n      - {name: c, image: i, ports: [{containerPort: 80, hostPort: 8080}]}\n";
     assert_eq!(plan_yaml(yaml).unwrap_err().path(), Some("spec.replicas"));
+}
+
+#[test]
+fn a_liveness_probe_is_the_health_check_with_kubernetes_defaults() {
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: i\n    livenessProbe:\n      exec: {command: [CMD, /bin/true]}\n";
+    let spec = &played(yaml)[0].1;
+    let h = spec.health.as_ref().unwrap();
+    assert_eq!(h.command, ["CMD", "/bin/true"], "the probe's argv as given");
+    assert_eq!((h.interval_usec, h.timeout_usec, h.retries, h.start_period_usec), (10_000_000, 1_000_000, 3, 0));
+    let bad = yaml.replace("exec: {command: [CMD, /bin/true]}", "exec: {command: [x]}\n      periodSeconds: 0");
+    assert_eq!(plan_yaml(&bad).unwrap_err().path(), Some("spec.containers[0].livenessProbe.periodSeconds"));
+    let http = yaml.replace("exec: {command: [CMD, /bin/true]}", "httpGet: {port: 80}");
+    assert_eq!(plan_yaml(&http).unwrap_err().path(), Some("spec.containers[0].livenessProbe.httpGet"));
 }
