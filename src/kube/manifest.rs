@@ -65,6 +65,10 @@ const POD_SPEC: &[&str] = &[
     "containers[].stdin",
     "restartPolicy",
     "terminationGracePeriodSeconds",
+    // No Services and no service accounts here: false is what berth does
+    // (play refuses a token asked for).
+    "enableServiceLinks",
+    "automountServiceAccountToken",
     "hostNetwork",
     "hostname",
     "volumes[].name",

@@ -129,6 +129,9 @@ fn pod_containers(
     let invalid = |path: String, message: String| Error::Invalid { document, path, message };
     let restart = restart_from_pod(spec.restart_policy.as_deref())
         .ok_or_else(|| invalid(format!("{at}.restartPolicy"), "is not Always, OnFailure or Never".into()))?;
+    if spec.automount_service_account_token == Some(true) {
+        return Err(Error::UnsupportedField { document, path: format!("{at}.automountServiceAccountToken (there are no service accounts here)") });
+    }
     let annotations = meta.annotations.clone().unwrap_or_default();
     let mut by_container: BTreeMap<&str, Vec<(&str, OptionValue)>> = BTreeMap::new();
     for (k, text) in &annotations {

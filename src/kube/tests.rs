@@ -239,6 +239,7 @@ fn unsupported_and_unknown_fields_are_named_errors() {
         (pod("", "    readinessProbe:\n      exec:\n        command: [x]\n"), "spec.containers[0].readinessProbe", true),
         (pod("", "    resources:\n      requests:\n        memory: 1Gi\n"), "spec.containers[0].resources.requests", true),
         (pod("  nodeSelector:\n    a: b\n", ""), "spec.nodeSelector", true),
+        (pod("  automountServiceAccountToken: true\n", ""), "spec.automountServiceAccountToken (there are no service accounts here)", true),
         (pod("", "    bogusField: 1\n"), "spec.containers[0].bogusField", false),
         (pod("", "    env:\n    - name: A\n      valueFrom:\n        secretKeyRef: {name: s, key: k}\n"), "spec.containers[0].env[0].valueFrom.secretKeyRef", true),
     ];
