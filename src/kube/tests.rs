@@ -281,3 +281,55 @@ fn a_liveness_probe_is_the_health_check_with_kubernetes_defaults() {
     let http = yaml.replace("exec: {command: [CMD, /bin/true]}", "httpGet: {port: 80}");
     assert_eq!(plan_yaml(&http).unwrap_err().path(), Some("spec.containers[0].livenessProbe.httpGet"));
 }
+
+/// The head of what podman 4.3.1's `kube generate` wrote in the sandbox.
+const PODMAN_4_3: &str = r#"# Save the output of this file and use kubectl create -f to import
+# it into Kubernetes.
+#
+# Created with podman-4.3.1
+apiVersion: v1
+kind: Pod
+metadata:
+  annotations:
+    io.kubernetes.cri-o.TTY/kpm-111-2: "false"
+    io.podman.annotations.autoremove/kpm-111-2: "FALSE"
+    io.podman.annotations.init/kpm-111-2: "FALSE"
+    io.podman.annotations.privileged/kpm-111-2: "FALSE"
+    io.podman.annotations.publish-all/kpm-111-2: "FALSE"
+  creationTimestamp: "2026-11-29T01:33:49Z"
+  labels:
+    app: kpm-111-2-pod
+  name: kpm-111-2-pod
+spec:
+  automountServiceAccountToken: false
+  containers:
+  - command:
+    - sleep
+    - "1000"
+    env:
+    - name: A
+      value: "1"
+    image: localhost/kube-pm:1
+    name: kpm-111-2
+    resources:
+      limits:
+        memory: 64Mi
+    securityContext:
+      capabilities:
+        drop:
+        - CAP_MKNOD
+        - CAP_NET_RAW
+        - CAP_AUDIT_WRITE
+    workingDir: /tmp
+  enableServiceLinks: false
+"#;
+
+#[test]
+fn podmans_yaml_plays() {
+    let back = played(PODMAN_4_3);
+    let (name, spec) = &back[0];
+    assert_eq!(name, "kpm-111-2-pod-kpm-111-2");
+    assert_eq!(spec.argv(&[], &[]), ["sleep", "1000"]);
+    assert_eq!((spec.env.as_slice(), spec.resources.memory_max), (&["A=1".to_string()][..], Some(64 << 20)));
+    assert_eq!(spec.cap_drop, ["MKNOD", "NET_RAW", "AUDIT_WRITE"]);
+}
