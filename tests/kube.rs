@@ -287,8 +287,12 @@ fn podman(root: &Path, args: &[&str]) -> Output {
     let storage = root.join("storage").display().to_string();
     let tmp = root.join("tmp");
     fs::create_dir_all(&tmp).unwrap();
-    let base = ["--root", &storage, "--runroot", &runroot, "--storage-driver", "vfs", "--events-backend", "file", "--cgroup-manager", "cgroupfs"];
-    Command::new("podman").args(base).args(args).env("TMPDIR", &tmp).output().unwrap()
+    let base = ["--root", &storage, "--runroot", &runroot, "--storage-driver", "vfs", "--events-backend", "file", "--cgroup-manager", "systemd"];
+    // A pod's infra container from the test image: podman would build its
+    // pause image from catatonit, which the sandbox lacks.
+    let conf = root.join("containers.conf");
+    fs::write(&conf, "[engine]\ninfra_image = \"localhost/kube-pm:1\"\ninfra_command = \"/bin/sleep\"\n").unwrap();
+    Command::new("podman").args(base).args(args).env("TMPDIR", &tmp).env("CONTAINERS_CONF", &conf).output().unwrap()
 }
 
 fn podman_ok(root: &Path, args: &[&str]) -> String {

@@ -37,13 +37,14 @@ impl Engine {
     /// names. Everything is checked first; when a step fails, what this
     /// play made is removed again.
     pub async fn kube_play(&self, yaml: &str) -> Result<Vec<String>> {
-        let plan = kube::plan_yaml(yaml)?;
-        for c in &plan.containers {
+        let mut plan = kube::plan_yaml(yaml)?;
+        for c in &mut plan.containers {
             if self.get(&c.name).is_ok() {
                 return Err(Error::ContainerExists { name: c.name.clone() });
             }
-            if let Some(crate::model::OptionValue::Str(image)) = c.options.get("Image") {
-                self.inspect_image(image).await?;
+            if let Some(crate::model::OptionValue::Str(image)) = c.options.get("Image").cloned() {
+                let image = self.inspect_image(&image).await?;
+                kube::fold_entrypoint(&mut c.options, &image.config.entrypoint);
             }
         }
         let existing: Vec<String> = self.list_volumes().await?.into_iter().map(|v| v.name).collect();

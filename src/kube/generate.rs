@@ -112,7 +112,13 @@ fn pod_spec(sources: &[Source]) -> Result<(PodSpec, BTreeMap<String, String>), E
             }
         }
         if !spec.command.is_empty() && (c.command.is_some() || spec.command != s.image_cmd) {
-            c.args = Some(spec.command.clone());
+            if spec.entrypoint.is_none() && s.image_entrypoint.is_empty() {
+                // Nothing to prepend: podman writes the whole argv as
+                // command (and its play wants one).
+                c.command = Some(spec.command.clone());
+            } else {
+                c.args = Some(spec.command.clone());
+            }
         }
         if !spec.env.is_empty() {
             let env = spec.env.iter().map(|e| {

@@ -27,7 +27,7 @@ mod tests;
 pub use error::Error;
 pub use generate::{default_pod_name, generate, KubeKind, Source};
 pub use manifest::{parse, strict, Document, Numbered};
-pub use play::{plan, Plan, PlannedContainer, PlannedVolume, VolumeRole};
+pub use play::{fold_entrypoint, plan, Plan, PlannedContainer, PlannedVolume, VolumeRole};
 
 /// Parse and plan in one step.
 pub fn plan_yaml(yaml: &str) -> Result<Plan, Error> {

@@ -383,3 +383,16 @@ fn container_options(
     }
     Ok(o)
 }
+
+/// A `command` without `args` for an image without an Entrypoint is the
+/// container's Command, as berth's own containers hold it (the argv is the
+/// same either way); how generate writes such a container, as podman does.
+pub fn fold_entrypoint(options: &mut BTreeMap<String, OptionValue>, image_entrypoint: &[String]) {
+    if image_entrypoint.is_empty() && !options.contains_key("Command") {
+        if let Some(OptionValue::StrList(argv)) = options.remove("Entrypoint") {
+            if !argv.is_empty() {
+                options.insert("Command".into(), OptionValue::StrList(argv));
+            }
+        }
+    }
+}

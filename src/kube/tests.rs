@@ -69,9 +69,16 @@ fn source(name: &str, spec: ContainerSpec) -> Source {
     Source { name: name.into(), spec, image_entrypoint: vec![], image_cmd: vec!["sh".into()] }
 }
 
+/// Play as the engine does, for images without an Entrypoint.
 fn played(yaml: &str) -> Vec<(String, ContainerSpec)> {
     let plan = plan_yaml(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    plan.containers.iter().map(|c| (c.name.clone(), ContainerSpec::from_options(&c.options).unwrap())).collect()
+    plan.containers
+        .into_iter()
+        .map(|mut c| {
+            fold_entrypoint(&mut c.options, &[]);
+            (c.name, ContainerSpec::from_options(&c.options).unwrap())
+        })
+        .collect()
 }
 
 #[test]
@@ -119,6 +126,13 @@ fn command_and_args_split_against_the_image() {
     assert_eq!(pod(src(Some(&["/entry"]), &["run"])), (None, Some(v(&["run"]))), "Entrypoint equal to the image's");
     assert_eq!(pod(src(Some(&["/entry"]), &[])), (Some(v(&["/entry"])), None), "the image's Cmd must not follow");
     assert_eq!(pod(src(Some(&["/bin/sh"]), &["-c", "x"])), (Some(v(&["/bin/sh"])), Some(v(&["-c", "x"]))));
+    let bare = |cmd: &[&str]| Source { image_entrypoint: vec![], ..src(None, cmd) };
+    assert_eq!(pod(bare(&["run"])), (Some(v(&["run"])), None), "no Entrypoint to prepend: the argv is the command");
+    let mut o = BTreeMap::from([("Entrypoint".to_string(), OptionValue::StrList(v(&["run"])))]);
+    fold_entrypoint(&mut o, &v(&["/entry"]));
+    assert!(o.contains_key("Entrypoint"), "the image's Entrypoint must not run");
+    fold_entrypoint(&mut o, &[]);
+    assert_eq!(o, BTreeMap::from([("Command".to_string(), OptionValue::StrList(v(&["run"])))]));
 }
 
 #[test]
