@@ -241,8 +241,10 @@ async fn unsupported_or_failing_manifests_create_nothing() {
     let c = client_with_image("localhost/kube-m:1").await;
     let name = common::unique("kbad");
     let good = MANIFEST.replace("NAME", &name);
-    let volumes_before = c.list_volumes().await.unwrap().len();
-    let containers_before = c.list().await.unwrap().len();
+    // Other tests run at the same time: count only this test's names.
+    let ours = |n: &str| n.starts_with(name.as_str());
+    let containers = || async { c.list().await.unwrap().into_iter().filter(|l| ours(&l.name)).count() };
+    let volumes = || async { c.list_volumes().await.unwrap().into_iter().filter(|v| ours(&v.name)).count() };
     let service = format!("{good}---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  ports: [{{port: 80}}]\n");
     let e = c.kube_play(&service).await.unwrap_err();
     assert_eq!(e.name(), "KubeUnsupported", "{e}");
@@ -277,8 +279,8 @@ async fn unsupported_or_failing_manifests_create_nothing() {
     let e = c.kube_play(&pods).await.unwrap_err();
     assert_eq!(e.name(), "PortInUse", "{e}");
     c.remove(&blocker, true, Some(0)).await.unwrap();
-    assert_eq!(c.list().await.unwrap().len(), containers_before, "nothing of the failed plays is left");
-    assert_eq!(c.list_volumes().await.unwrap().len(), volumes_before);
+    assert_eq!(containers().await, 0, "nothing of the failed plays is left");
+    assert_eq!(volumes().await, 0);
 }
 
 /// podman with its storage under `root` and a short runroot.
@@ -291,7 +293,7 @@ fn podman(root: &Path, args: &[&str]) -> Output {
     // A pod's infra container from the test image: podman would build its
     // pause image from catatonit, which the sandbox lacks.
     let conf = root.join("containers.conf");
-    fs::write(&conf, "[engine]\ninfra_image = \"localhost/kube-pm:1\"\ninfra_command = \"/bin/sleep\"\n").unwrap();
+    fs::write(&conf, "[engine]\ninfra_image = \"localhost/kube-pause:1\"\n").unwrap();
     Command::new("podman").args(base).args(args).env("TMPDIR", &tmp).env("CONTAINERS_CONF", &conf).output().unwrap()
 }
 
@@ -309,6 +311,7 @@ async fn podman_yaml_plays_under_berth_and_berth_yaml_under_podman() {
     let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR").to_string() + "/target").unwrap();
     let tar = rootfs_tar(dir.path());
     podman_ok(dir.path(), &["import", &tar.display().to_string(), image]);
+    podman_ok(dir.path(), &["import", "--change", "CMD [\"/bin/sleep\", \"1000000\"]", &tar.display().to_string(), "localhost/kube-pause:1"]);
     let name = common::unique("kpm");
 
     // podman's YAML under berth.
@@ -340,7 +343,8 @@ async fn podman_yaml_plays_under_berth_and_berth_yaml_under_podman() {
     c.remove(&name, true, Some(0)).await.unwrap();
     let file = dir.path().join("berth.yaml");
     fs::write(&file, &yaml).unwrap();
-    podman_ok(dir.path(), &["kube", "play", "--start=false", &file.display().to_string()]);
+    let o = podman(dir.path(), &["kube", "play", "--start=false", &file.display().to_string()]);
+    assert!(o.status.success(), "podman kube play: {}\n{yaml}", String::from_utf8_lossy(&o.stderr));
     let cfg = podman_ok(dir.path(), &["inspect", "--format", "{{.Config.Cmd}} {{.Config.WorkingDir}} {{.Config.Env}}", &format!("{name}-pod-{name}")]);
     assert!(cfg.contains("[sleep 1000] /tmp") && cfg.contains("B=2"), "{cfg}\n{yaml}");
     podman_ok(dir.path(), &["kube", "down", &file.display().to_string()]);
