@@ -276,6 +276,18 @@ enum berth_result
    */
   BERTH_RESULT_INVALID_IMAGE = 24,
   /**
+   * A Kubernetes manifest uses a kind or field berth has no mapping for
+   * (kube play), or a container cannot be described in one (kube
+   * generate); the message names the field's YAML path. Nothing was
+   * created.
+   */
+  BERTH_RESULT_KUBE_UNSUPPORTED = 25,
+  /**
+   * A Kubernetes manifest that is not valid: bad YAML, an unknown field,
+   * a wrong value, a missing ConfigMap; nothing was created.
+   */
+  BERTH_RESULT_KUBE_INVALID = 26,
+  /**
    * No exec session of that id in the container.
    */
   BERTH_RESULT_NO_SUCH_EXEC_SESSION = 30,
@@ -1366,6 +1378,36 @@ berth_result berth_client_volume_inspect(const struct berth_client *client,
 berth_result berth_client_volume_remove(const struct berth_client *client,
                                         const char *name,
                                         bool force);
+
+/**
+ * GenerateKube: the `n_names` containers `names` as one Kubernetes Pod,
+ * or a Deployment when `type` is "deployment" ("pod" or NULL: a Pod),
+ * named after the first container and "-pod". On success `*yaml_out` is
+ * the YAML (free it with `berth_string_free()`).
+ * BERTH_RESULT_KUBE_UNSUPPORTED when a container cannot be described
+ * (one made from a root file system, one with dependencies).
+ */
+berth_result berth_kube_generate(const struct berth_client *client,
+                                 const char *const *names,
+                                 size_t n_names,
+                                 const char *type,
+                                 char **yaml_out);
+
+/**
+ * PlayKube: create and start what the YAML describes (Pods, Deployments,
+ * ConfigMaps, PersistentVolumeClaims). On success `*names_out` holds the
+ * containers' names, one per line. Unsupported kinds or fields give
+ * BERTH_RESULT_KUBE_UNSUPPORTED, invalid ones BERTH_RESULT_KUBE_INVALID
+ * (the message names the field's path); nothing is created then.
+ */
+berth_result berth_kube_play(const struct berth_client *client, const char *yaml, char **names_out);
+
+/**
+ * DownKube: stop and remove the containers a play of the YAML made (and
+ * its emptyDir volumes; claims stay). `*names_out`: the containers
+ * removed, one per line.
+ */
+berth_result berth_kube_down(const struct berth_client *client, const char *yaml, char **names_out);
 
 /**
  * CreateNetwork: a bridge network `name`. `subnet` (CIDR) and `gateway`

@@ -20,6 +20,8 @@ pub mod fsutil;
 pub mod image;
 #[cfg(feature = "daemon")]
 pub mod journal;
+#[cfg(feature = "daemon")]
+pub mod kube;
 pub mod model;
 #[cfg(feature = "daemon")]
 pub mod network;

@@ -225,6 +225,18 @@ fn c_images_volumes_mount_export() {
 }
 
 #[test]
+fn c_kube_generate_play_down() {
+    let f = installed();
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let tarball = dir.path().join("rootfs.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&tarball).unwrap());
+    b.follow_symlinks(false);
+    b.append_dir_all(".", &f.rootfs).unwrap();
+    b.into_inner().unwrap();
+    assert!(ffi_test_with("kube.c", &[tarball.to_str().unwrap()]).contains("kube: ok"));
+}
+
+#[test]
 fn c_files_copies_and_artifacts() {
     for runtime in ["crun", "runc"] {
         assert!(ffi_test_with("files.c", &[runtime]).contains("files: ok"), "{runtime}");

@@ -31,6 +31,7 @@ mod attach;
 mod exec;
 
 mod images;
+mod kube;
 mod network;
 mod root;
 

@@ -245,6 +245,9 @@ pub enum Command {
     /// Named volumes: create, ls, inspect, rm.
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Kubernetes YAML: generate, play, down.
+    #[command(subcommand)]
+    Kube(super::kube::KubeCommand),
     /// Mount containers' root file systems; prints their paths on the host.
     Mount {
         #[arg(required = true)]

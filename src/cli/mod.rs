@@ -5,6 +5,7 @@ mod attach;
 mod copy;
 mod flags;
 mod images;
+mod kube;
 
 pub use args::{Cli, Command, CreateArgs, HealthcheckCommand, NetworkCommand};
 pub use attach::{attach, stdin_is_terminal, Ended, Local};
@@ -484,6 +485,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Image(cmd) => images::image(&c, cmd).await,
         Command::Images(a) => images::images(&c, a).await,
         Command::Volume(cmd) => images::volume(&c, cmd).await,
+        Command::Kube(cmd) => kube::kube(&c, cmd).await,
         Command::Mount { names } => images::mount(&c, &names).await,
         Command::Unmount { force, names } => images::unmount(&c, force, &names).await,
         Command::Export { output, name } => images::export(&c, output.as_deref(), &name).await,

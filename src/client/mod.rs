@@ -2,6 +2,7 @@
 //! links no daemon code: what it reads back are the model's types.
 
 mod files;
+mod kube;
 mod proxy;
 
 pub use proxy::{ContainerProxy, ManagerProxy};

@@ -86,6 +86,9 @@ pub trait Manager {
     fn list_volumes(&self) -> zbus::Result<String>;
     fn inspect_volume(&self, name: &str) -> zbus::Result<String>;
     fn remove_volume(&self, name: &str, force: bool) -> zbus::Result<()>;
+    fn generate_kube(&self, names: &[String], options: HashMap<String, OwnedVariant>) -> zbus::Result<String>;
+    fn play_kube(&self, yaml: &str, options: HashMap<String, OwnedVariant>) -> zbus::Result<Vec<String>>;
+    fn down_kube(&self, yaml: &str) -> zbus::Result<Vec<String>>;
 
     #[zbus(signal)]
     fn event(&self, name: String, id: String, event: String, usec: u64) -> zbus::Result<()>;

@@ -291,6 +291,36 @@ impl Manager {
         Ok(self.engine.remove_volume(&name, force).await?)
     }
 
+    /// The containers as Kubernetes YAML (root only: it shows their
+    /// specs). Options: Type s ("pod", the default, or "deployment"),
+    /// PodName s (default: the first container's name and "-pod").
+    async fn generate_kube(&self, names: Vec<String>, options: HashMap<String, OwnedVariant>) -> Result<String> {
+        let (kind, pod) = super::kube::generate_options(options)?;
+        Ok(self.engine.kube_generate(&names, kind, pod.as_deref()).await?)
+    }
+    /// Create and start the containers of Kubernetes YAML (Pods,
+    /// Deployments, ConfigMaps, PersistentVolumeClaims); returns their
+    /// names. Nothing is made when any part is unsupported or invalid.
+    async fn play_kube(&self, yaml: String, options: HashMap<String, OwnedVariant>) -> Result<Vec<String>> {
+        super::kube::play_options(options)?;
+        let names = self.engine.kube_play(&yaml).await?;
+        for n in &names {
+            if let Ok(rec) = self.engine.inspect(n) {
+                self.objects.register(&rec).await;
+            }
+        }
+        Ok(names)
+    }
+    /// Stop and remove the containers that PlayKube of this YAML made (and
+    /// its emptyDir volumes); returns the names removed.
+    async fn down_kube(&self, yaml: String) -> Result<Vec<String>> {
+        let names = self.engine.kube_down(&yaml, false).await?;
+        for n in &names {
+            self.objects.unregister(n).await;
+        }
+        Ok(names)
+    }
+
     /// Set a running container's network up again with the same addresses
     /// and ports (after a firewall reload dropped its rules).
     async fn reload_network(&self, name: String) -> Result<()> {

@@ -6,6 +6,7 @@ mod clients;
 mod container;
 pub mod daemon;
 mod error;
+mod kube;
 mod manager;
 mod options;
 mod stdio;

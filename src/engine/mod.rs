@@ -14,6 +14,7 @@ mod fake;
 mod files;
 mod health;
 mod images;
+mod kube;
 pub mod journal;
 pub mod logs;
 mod monitors;

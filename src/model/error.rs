@@ -68,6 +68,14 @@ pub enum ErrorKind {
     /// wrong digests, entries that would land outside the image); nothing
     /// of it was kept.
     InvalidImage = 24,
+    /// A Kubernetes manifest uses a kind or field berth has no mapping for
+    /// (kube play), or a container cannot be described in one (kube
+    /// generate); the message names the field's YAML path. Nothing was
+    /// created.
+    KubeUnsupported = 25,
+    /// A Kubernetes manifest that is not valid: bad YAML, an unknown field,
+    /// a wrong value, a missing ConfigMap; nothing was created.
+    KubeInvalid = 26,
     /// No exec session of that id in the container.
     NoSuchExecSession = 30,
     /// A resize of a container or exec session that has no terminal.
@@ -108,7 +116,7 @@ pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const fn all() -> [ErrorKind; 37] {
+    pub const fn all() -> [ErrorKind; 39] {
         [
         ErrorKind::Ok,
         ErrorKind::NoSuchContainer,
@@ -135,6 +143,8 @@ impl ErrorKind {
         ErrorKind::PortInUse,
         ErrorKind::NetworkExists,
         ErrorKind::InvalidImage,
+        ErrorKind::KubeUnsupported,
+        ErrorKind::KubeInvalid,
         ErrorKind::NoSuchExecSession,
         ErrorKind::NotATerminal,
         ErrorKind::InvalidExecState,
@@ -180,6 +190,8 @@ impl ErrorKind {
             VolumeInUse => "VolumeInUse",
             VolumeExists => "VolumeExists",
             InvalidImage => "InvalidImage",
+            KubeUnsupported => "KubeUnsupported",
+            KubeInvalid => "KubeInvalid",
             NoSuchExecSession => "NoSuchExecSession",
             NotATerminal => "NotATerminal",
             InvalidExecState => "InvalidExecState",
@@ -327,6 +339,10 @@ pub enum Error {
     InvalidExecState { name: String, session: String, state: ExecState, refusal: &'static str },
     #[error("{message}")]
     Bus { message: String },
+    #[error("{message}")]
+    KubeUnsupported { path: String, message: String },
+    #[error("{message}")]
+    KubeInvalid { path: String, message: String },
     /// An error as it arrived over D-Bus: berthd's kind and text.
     #[error("{message}")]
     Remote { kind: ErrorKind, message: String },
@@ -402,6 +418,8 @@ impl Error {
             VolumeInUse { .. } => ErrorKind::VolumeInUse,
             VolumeExists { .. } => ErrorKind::VolumeExists,
             InvalidImage { .. } => ErrorKind::InvalidImage,
+            KubeUnsupported { .. } => ErrorKind::KubeUnsupported,
+            KubeInvalid { .. } => ErrorKind::KubeInvalid,
             NoSuchPath { .. } => ErrorKind::NoSuchPath,
             NotADirectory { .. } => ErrorKind::NotADirectory,
             InvalidArchive { .. } => ErrorKind::InvalidArchive,
@@ -451,6 +469,7 @@ mod tests {
             ("NotImplemented", 10), ("Runtime", 11), ("Systemd", 12), ("Internal", 13), ("LimitExceeded", 14),
             ("NoSuchImage", 15), ("ImageInUse", 16), ("NoSuchVolume", 17), ("VolumeInUse", 18), ("VolumeExists", 19),
             ("NoSuchNetwork", 20), ("NetworkInUse", 21), ("PortInUse", 22), ("NetworkExists", 23), ("InvalidImage", 24),
+            ("KubeUnsupported", 25), ("KubeInvalid", 26),
             ("NoSuchExecSession", 30), ("NotATerminal", 31), ("InvalidExecState", 32),
             ("NoSuchPath", 40), ("NotADirectory", 41), ("InvalidArchive", 42), ("NoSuchArtifact", 43),
             ("NullParameter", 100), ("Panic", 101), ("AccessDenied", 102), ("Bus", 103), ("InvalidParameter", 104),

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub const SEARCH_PATH: [&str; 3] = ["/run/berth/systemd", "/etc/berth/systemd", "/usr/share/berth/systemd"];
 
 /// podman quadlet's other file kinds: reported, never skipped silently.
-const UNSUPPORTED_FILES: [&str; 6] = ["kube", "pod", "build", "image", "volume", "network"];
+const UNSUPPORTED_FILES: [&str; 5] = ["pod", "build", "image", "volume", "network"];
 
 /// The normal generator directory `--dry-run` shows when given none.
 pub const DEFAULT_NORMAL_DIR: &str = "/run/systemd/generator";
@@ -68,10 +68,10 @@ pub fn find(dirs: &[PathBuf]) -> (Vec<PathBuf>, Vec<Error>) {
             let hidden = name.to_string_lossy().starts_with('.');
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
             if !hidden && UNSUPPORTED_FILES.contains(&ext) {
-                errors.push(Error::file(&path, format!("berth does not support .{ext} files (only .container)")));
+                errors.push(Error::file(&path, format!("berth does not support .{ext} files (only .container and .kube)")));
                 continue;
             }
-            let wanted = !hidden && ext == "container";
+            let wanted = !hidden && (ext == "container" || ext == "kube");
             if !wanted || found.contains_key(&name) {
                 continue;
             }
@@ -191,7 +191,7 @@ type Links = (Vec<(PathBuf, PathBuf)>, Vec<(String, super::parse::At)>);
 
 /// WantedBy= and RequiredBy= as `.wants`/`.requires` links, Alias= as a
 /// link to the unit, as `systemctl enable` would make them.
-fn install_links(file: &super::UnitFile, stem: &str, normal_dir: &Path) -> Result<Links, Errors> {
+pub(super) fn install_links(file: &super::UnitFile, stem: &str, normal_dir: &Path) -> Result<Links, Errors> {
     let unit = &format!("{stem}.service");
     let (mut links, mut aliases, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     for e in file.entries("Install") {
@@ -279,7 +279,7 @@ fn write_each(g: &Generated, written: &mut Vec<PathBuf>) -> io::Result<()> {
 /// link, which is never written through) is removed first. No fsync and
 /// no rename: the generator's directories are made again at every boot,
 /// and systemd reads them only once every generator has finished.
-fn replace_file(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+pub(super) fn replace_file(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     let flags = (OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).bits();
     let open = || fs::OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(flags).open(path);
     let mut f = match open() {
@@ -293,7 +293,7 @@ fn replace_file(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
 }
 
 /// A symbolic link at `link`, replacing a link already there but nothing else.
-fn replace_link(target: &Path, link: &Path) -> io::Result<()> {
+pub(super) fn replace_link(target: &Path, link: &Path) -> io::Result<()> {
     match std::os::unix::fs::symlink(target, link) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             if !fs::symlink_metadata(link)?.file_type().is_symlink() {
@@ -324,6 +324,7 @@ pub fn run(cfg: &Config, out: &mut dyn Write, report: &mut dyn FnMut(&Error)) ->
         report(e);
         status = 1;
     }
+    let (kube_files, files): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|p| p.extension().is_some_and(|e| e == "kube"));
     let mut generated = Vec::new();
     for path in files {
         match generate_in(&path, &cfg.dirs, &cfg.normal_dir, &cfg.monitor) {
@@ -370,6 +371,10 @@ pub fn run(cfg: &Config, out: &mut dyn Write, report: &mut dyn FnMut(&Error)) ->
             report(&Error::file(path, e.to_string()));
             status = 1;
         }
+    }
+    let taken = units.into_iter().chain(aliases.into_iter().map(|(a, p)| (a.into(), p))).collect();
+    if super::kube::run_kube(cfg, &kube_files, taken, out, report) != 0 {
+        status = 1;
     }
     status
 }
@@ -454,10 +459,10 @@ mod tests {
         fs::write(b.join("cache.container"), GOOD).unwrap();
         fs::write(b.join("notes.txt"), "").unwrap();
         fs::write(b.join(".hidden.container"), GOOD).unwrap();
-        fs::write(b.join("web.kube"), "").unwrap();
+        fs::write(b.join("web.pod"), "").unwrap();
         std::os::unix::fs::symlink("/dev/null", a.join("db.container")).unwrap();
         let (files, errors) = find(&[a.clone(), d.path().join("missing"), b.clone()]);
-        assert_eq!(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(), [format!("{}: berth does not support .kube files (only .container)", b.join("web.kube").display())]);
+        assert_eq!(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(), [format!("{}: berth does not support .pod files (only .container and .kube)", b.join("web.pod").display())]);
         assert_eq!(files, [b.join("cache.container"), a.join("web.container")]);
         // A FIFO or a device is reported, never opened.
         nix::unistd::mkfifo(&a.join("fifo.container"), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();

@@ -9,6 +9,7 @@
 
 mod container;
 mod envfile;
+pub mod kube;
 mod read;
 pub mod generator;
 pub mod parse;

@@ -65,7 +65,7 @@ const DEPENDENCY_KEYS: [&str; 12] = [
     "OnSuccess", "PropagatesStopTo",
 ];
 
-fn unit_dependency(e: &Entry) -> Entry {
+pub(super) fn unit_dependency(e: &Entry) -> Entry {
     if !DEPENDENCY_KEYS.contains(&e.key.as_str()) {
         return e.clone();
     }
@@ -76,7 +76,7 @@ fn unit_dependency(e: &Entry) -> Entry {
     Entry { value: value.collect::<Vec<_>>().join(" "), ..e.clone() }
 }
 
-fn section<'a>(out: &mut String, name: &str, ours: &[String], theirs: impl Iterator<Item = &'a Entry>) {
+pub(super) fn section<'a>(out: &mut String, name: &str, ours: &[String], theirs: impl Iterator<Item = &'a Entry>) {
     let _ = writeln!(out, "\n[{name}]");
     for l in ours {
         let _ = writeln!(out, "{l}");
