@@ -93,7 +93,7 @@ mod tests {
     fn unit_cgroups() {
         let u = |s: &str| unit_cgroup(s);
         assert_eq!(u("0::/system.slice/berth-web.service\n").as_deref(), Some("/system.slice/berth-web.service"));
-        assert_eq!(u("0::/system.slice/berth-web.service/supervisor\n").as_deref(), Some("/system.slice/berth-web.service"));
+        assert_eq!(u("0::/system.slice/berth-web.service/monitor\n").as_deref(), Some("/system.slice/berth-web.service"));
         assert_eq!(u("0::/system.slice/berth-web.service/payload\n").as_deref(), Some("/system.slice/berth-web.service"));
         assert_eq!(u("1:cpu:/\n"), None);
         assert_eq!(payload_dir("/a.slice/b.service"), Path::new("/sys/fs/cgroup/a.slice/b.service/payload"));
