@@ -33,7 +33,7 @@ pub use name::{generated_name, new_id, short_id, validate_id, ContainerName, NAM
 pub use signal::{check_signal, parse_signal, signal_name};
 pub use options::{option, parse_argv, validate_option, Flag, Form, OptionDef, OptionValue, Sig, OPTIONS};
 pub use spec::{
-    check_volume_name, ContainerSpec, FileDefined, CAPABILITY_NAMES, Network, Resources, RestartPolicy, RuntimeKind, Tmpfs, Volume,
+    check_volume_name, ContainerSpec, EnvFile, FileDefined, StartEnv, CAPABILITY_NAMES, Network, Resources, RestartPolicy, RuntimeKind, Tmpfs, Volume,
     STOP_TIMEOUT_MAX,
 };
 pub use state::{State, Verb};

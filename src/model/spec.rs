@@ -571,6 +571,42 @@ pub struct FileDefined {
     /// The `.container` file.
     pub source: PathBuf,
     pub spec: ContainerSpec,
+    /// What the container takes from its unit each time it starts.
+    #[serde(default, skip_serializing_if = "StartEnv::is_empty")]
+    pub start: StartEnv,
+}
+
+/// What a file-defined container takes from its unit's environment each
+/// time it starts, as podman resolves its command line at `podman run`:
+/// environment files, inherited variables, `${VAR}` in the environment and
+/// the command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartEnv {
+    /// `EnvironmentFile=`, read in this order before `Environment=`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_files: Vec<EnvFile>,
+    /// Bare `Environment=NAME`: NAME as the unit's environment has it, when set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inherit: Vec<String>,
+    /// The environment and command hold `$`: expand `${VAR}` (and a word
+    /// `$VAR` of the command) from the unit's environment, `$$` to `$`, as
+    /// systemd does in podman's `ExecStart=`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expand: bool,
+}
+
+impl StartEnv {
+    pub fn is_empty(&self) -> bool {
+        self == &StartEnv::default()
+    }
+}
+
+/// One `EnvironmentFile=`: an absolute path; `optional` (`-path`) may be missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvFile {
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 #[cfg(test)]

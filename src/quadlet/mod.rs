@@ -8,7 +8,7 @@
 //! `[Unit]`, `[Service]` and `[Install]` pass through to the unit.
 
 mod container;
-mod envfile;
+pub mod envfile;
 mod read;
 pub mod generator;
 pub mod parse;

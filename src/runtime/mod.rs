@@ -10,6 +10,7 @@ pub mod monitor;
 pub mod network;
 pub mod seqpacket;
 pub mod spec_run;
+pub mod start_env;
 
 pub use cmdline::Runtime;
 pub use monitor::{MonitorArgs, KILL_REQUEST_SIGNAL, START_FAILURE_CODE, STOP_REQUEST_SIGNAL, USER_STOP_STATUS};
