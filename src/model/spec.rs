@@ -337,6 +337,21 @@ pub struct ContainerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
     pub read_only: bool,
+    /// With `read_only`: tmpfs on /tmp, /var/tmp and /run (podman's default).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub read_only_tmpfs: bool,
+    /// The no_new_privs bit (berth's default; podman's is off).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub no_new_privileges: bool,
+    /// `local` or a zone name; bound read-only on /etc/localtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Resource limits; those not named are the unit's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<super::Ulimit>,
+    /// Host device nodes given to the container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<super::Device>,
     pub network: Network,
     /// Published ports; a host port of 0 is chosen when the container is created.
     #[serde(default)]
@@ -365,6 +380,14 @@ pub struct ContainerSpec {
     /// The container's stdin stays open for Attach (else /dev/null).
     #[serde(default)]
     pub interactive: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 fn default_start_timeout() -> u32 {
@@ -463,6 +486,11 @@ impl Default for ContainerSpec {
             sysctls: BTreeMap::new(),
             shm_size: None,
             read_only: false,
+            read_only_tmpfs: true,
+            no_new_privileges: true,
+            timezone: None,
+            ulimits: Vec::new(),
+            devices: Vec::new(),
             network: Network::default(),
             ports: Vec::new(),
             ip: None,

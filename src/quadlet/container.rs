@@ -24,13 +24,12 @@ const SECTIONS: [&str; 5] = ["Unit", "Container", "Service", "Install", "Quadlet
 
 /// podman quadlet's `[Container]` keys that berth does not implement: each
 /// is an error naming it, never a silent skip.
-const PODMAN_ONLY: [&str; 39] = [
+const PODMAN_ONLY: [&str; 34] = [
     "AutoUpdate", "CgroupsMode", "ContainersConfModule", "DNSOption", "EnvironmentHost", "ExposeHostPort",
     "GIDMap", "GlobalArgs", "GroupAdd", "IP6", "LogDriver", "LogOpt", "Mask", "Pod", "PodmanArgs", "Pull",
     "ReloadCmd", "ReloadSignal", "Retry", "RetryDelay", "RunInit", "SeccompProfile", "Secret",
     "SecurityLabelDisable", "SecurityLabelFileType", "SecurityLabelLevel", "SecurityLabelNested",
     "SecurityLabelType", "StartWithPod", "SubGIDMap", "SubUIDMap", "UIDMap", "Unmask", "UserNS",
-    "NoNewPrivileges", "Timezone", "ReadOnlyTmpfs", "Ulimit", "AddDevice",
 ];
 
 /// `[Service]` keys that would break the unit berth writes.
@@ -681,6 +680,27 @@ mod tests {
             ("Mount=type=bind,src=/a,dst=/x,bind-propagation=shared\n", "4: Mount: unknown field \"bind-propagation\" (type, source, destination, ro, relabel, tmpfs-size, tmpfs-mode)"),
             ("Tmpfs=/tmp:bogus\n", "4: Tmpfs: \"/tmp:bogus\": unknown option \"bogus\" (ro, rw, [no]exec, [no]suid, [no]dev, size=, mode=, nr_inodes=, uid=, gid=)"),
             ("Memory=lots\n", "4: Memory: \"lots\" is not a size (bytes, or with k, m, g)"),
+        ] {
+            assert_eq!(err(&format!("{BASE}{extra}")), format!("/q/web.container:{want}"));
+        }
+    }
+
+    #[test]
+    fn process_keys_map_onto_options() {
+        let c = load(&format!(
+            "{BASE}NoNewPrivileges=false\nTimezone=Europe/Berlin\nReadOnly=yes\nReadOnlyTmpfs=no\nUlimit=nofile=1024:2048\nUlimit=nproc=100\nAddDevice=/dev/fuse\nAddDevice=-/dev/kvm:rw\n"
+        ))
+        .unwrap();
+        let s = &c.spec;
+        assert!(!s.no_new_privileges && s.read_only && !s.read_only_tmpfs);
+        assert_eq!(s.timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(s.ulimits.iter().map(|u| (u.name.as_str(), u.soft, u.hard)).collect::<Vec<_>>(), [("nofile", 1024, 2048), ("nproc", 100, 100)]);
+        assert_eq!(s.devices.iter().map(|d| (d.host.display().to_string(), d.access.as_str(), d.optional)).collect::<Vec<_>>(), [("/dev/fuse".to_string(), "rwm", false), ("/dev/kvm".into(), "rw", true)]);
+        assert!(load(BASE).unwrap().spec.no_new_privileges, "berth's default");
+        for (extra, want) in [
+            ("Ulimit=nofile=2:1\n", "4: Ulimit: \"nofile=2:1\": the soft limit is above the hard limit"),
+            ("Timezone=../etc/shadow\n", "4: Timezone: \"../etc/shadow\" is not local or a zone name like Europe/Berlin"),
+            ("AddDevice=/etc/passwd\n", "4: AddDevice: \"/etc/passwd\": a device is a node under /dev"),
         ] {
             assert_eq!(err(&format!("{BASE}{extra}")), format!("/q/web.container:{want}"));
         }

@@ -2,6 +2,7 @@
 //! the monitor process that runs a container inside its systemd unit.
 
 pub mod bundle;
+mod bundle_process;
 pub mod cgroup;
 pub mod cmdline;
 pub mod exec_spec;
