@@ -195,7 +195,7 @@ async fn templates_start_time_environment_and_process_limits() {
     let env_file = format!("{dir}/{env}.env");
     std::fs::write(
         format!("{dir}/{tpl}@.container"),
-        format!("[Container]\nRootfs={}\nExec=/bin/sh -c 'echo instance-up; exec sleep 1000'\n", f.rootfs),
+        format!("[Container]\nRootfs={}\nEnvironment=WHO=%i\nExec=/bin/sh -c 'echo instance-up $$WHO %I; exec sleep 1000'\n", f.rootfs),
     )
     .unwrap();
     std::fs::write(
@@ -227,7 +227,7 @@ async fn templates_start_time_environment_and_process_limits() {
         ok("systemctl", &["start", &format!("{tpl}@{i}.service")]);
     }
     for i in ["one", "two"] {
-        common::wait_journal(&format!("{tpl}_{i}"), "instance-up");
+        common::wait_journal(&format!("{tpl}_{i}"), &format!("instance-up {i} {i}"));
         assert_eq!(ok("systemctl", &["is-active", &format!("{tpl}@{i}.service")]).trim(), "active");
     }
     ok("systemctl", &["stop", &format!("{tpl}@one.service")]);

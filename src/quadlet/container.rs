@@ -643,8 +643,9 @@ mod tests {
         assert_eq!(t.name_pattern.as_deref(), Some("app-%i"));
         let e = f("/q/web@.container", "ContainerName=app-%n\n").unwrap_err().to_string();
         assert_eq!(e, "/q/web@.container:4: ContainerName: a template's ContainerName= takes no specifier but %i, %I and %%");
-        let e = f("/q/web@.container", "Environment=I=%i\n").unwrap_err().to_string();
-        assert!(e.contains("only known when an instance starts"), "{e}");
+        // A template's other values keep %i for the start (berth-monitor's --instance).
+        let t = f("/q/web@.container", "Environment=I=%i P=100%%\nVolume=/srv/%I:/data\n").unwrap();
+        assert_eq!((&t.spec.env[..], t.spec.volumes[0].source.to_str()), (&["I=%i".to_string(), "P=100%%".into()][..], Some("/srv/%I")));
         // An instance's file knows its instance.
         let i = f("/q/web@blue.container", "Environment=I=%i\n").unwrap();
         assert_eq!((i.name.as_str(), i.name_pattern.as_deref(), &i.spec.env[..]), ("web_blue", None, &["I=blue".to_string()][..]));

@@ -565,7 +565,7 @@ mod tests {
         ];
         assert_eq!(links, want.map(|(a, b)| (a.to_string(), b.to_string())));
         assert_eq!((g.service_path.as_path(), g.spec_path.as_path()), (Path::new("/gen/web@.service"), Path::new("/gen/berth/templates/web@.json")));
-        for line in ["\nExecStart=/m run-spec --spec=/gen/berth/templates/web@.json --name=web_%i --run-root=/run/berth\n",
+        for line in ["\nExecStart=/m run-spec --spec=/gen/berth/templates/web@.json --name=web_%i --instance=%i --run-root=/run/berth\n",
             "\nExecStopPost=/m record-exit --run-root=/run/berth --name=web_%i\n",
             "\nExecStopPost=/m net-teardown --run-root=/run/berth --name=web_%i\n", "\nSyslogIdentifier=web_%i\n"] {
             assert!(g.service.contains(line), "{line} in {}", g.service);

@@ -13,7 +13,7 @@ mod read;
 pub mod generator;
 pub mod parse;
 pub mod render;
-mod specifier;
+pub(crate) mod specifier;
 
 pub use container::{keys, quadlet_id, Container};
 pub use parse::{parse, parse_bool, split_words, Entry, Section, UnitFile};

@@ -21,6 +21,7 @@ pub fn unit_config(c: &Container, monitor: &Path, spec_path: &Path) -> UnitConfi
         spec: spec_path.into(),
         name: c.name.clone(),
         id: Some(c.id.clone()),
+        instance: None,
         run_root: run_root.into(),
         state_root: DEFAULT_STATE_ROOT.into(),
     };
@@ -77,6 +78,7 @@ fn for_instances(line: &str, c: &Container, pattern: &str) -> Option<String> {
     let line = line
         .replace(&format!(" --id={id}"), &id_arg)
         .replace(&format!("--exit-file={}", exit_file.display()), &format!("--run-root={run_root} --name={name}"))
+        .replace(&format!("--name={name} "), &format!("--name={pattern}{} ", if line.contains(" run-spec ") { " --instance=%i" } else { "" }))
         .replace(&format!("--name={name}"), &format!("--name={pattern}"));
     Some(match line.split_once('=') {
         Some(("SyslogIdentifier", _)) => format!("SyslogIdentifier={pattern}"),

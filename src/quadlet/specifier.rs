@@ -5,8 +5,10 @@
 //! than hand a literal `%x` to the container.
 //!
 //! `unit` is the unit's name without `.service`: `web`, an instance
-//! `web@blue` (whose `%i` is known) or a template `web@` (whose `%i` only
-//! systemd knows, when it starts an instance).
+//! `web@blue` (whose `%i` is known) or a template `web@`, whose `%i` only
+//! systemd knows when it starts an instance: a template's values keep `%i`,
+//! `%I` and `%%` for berth-monitor to expand with the instance
+//! ([`expand_instance`]).
 
 /// Expand the specifiers of `value` for unit `<unit>.service`.
 pub fn expand(value: &str, unit: &str) -> Result<String, String> {
@@ -21,12 +23,11 @@ pub fn expand(value: &str, unit: &str) -> Result<String, String> {
             return Err("a lone % at the end (write %% for a literal %)".into());
         };
         match fixed(s, unit) {
-            Some(v) => out.push_str(&v),
-            None if is_template(unit) && matches!(s, 'i' | 'I' | 'j' | 'J') => {
-                return Err(format!(
-                    "specifier %{s} of a template is only known when an instance starts; berth takes it in ContainerName= only"
-                ))
+            _ if is_template(unit) && matches!(s, 'i' | 'I' | '%') => {
+                out.push('%');
+                out.push(s);
             }
+            Some(v) => out.push_str(&v),
             None => {
                 return Err(format!(
                     "specifier %{s} is not supported here (only %n %N %p %i %I %h %u %U %g %G %t %S %C %L %E %T %V and %%)"
@@ -35,6 +36,26 @@ pub fn expand(value: &str, unit: &str) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// A template's value for `instance`: `%i` is the instance, `%I` its
+/// unescaped form, `%%` a `%` (what [`expand`] left of a template's value).
+pub fn expand_instance(value: &str, instance: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('%', Some('i')) => out.push_str(instance),
+            ('%', Some('I')) => out.push_str(&unescape(instance)),
+            ('%', Some('%')) => out.push('%'),
+            _ => {
+                out.push(c);
+                continue;
+            }
+        }
+        chars.next();
+    }
+    out
 }
 
 /// `web@` names a template.
@@ -117,8 +138,9 @@ mod tests {
     #[test]
     fn instances_know_their_instance() {
         assert_eq!(expand("%n %N %p %i %I", "web@a-b\\x2dc").unwrap(), "web@a-b\\x2dc.service web@a-b\\x2dc web a-b\\x2dc a/b-c");
-        assert!(expand("%i", "web@").unwrap_err().contains("only known when an instance starts"));
-        assert_eq!(expand("%p %n", "web@").unwrap(), "web web@.service");
+        // A template's keep what only its instance knows.
+        assert_eq!(expand("%p %n %i %I 100%%", "web@").unwrap(), "web web@.service %i %I 100%%");
+        assert_eq!(expand_instance("/srv/%i %I 100%% %x", "a-b"), "/srv/a-b a/b 100% %x");
     }
 
     #[test]

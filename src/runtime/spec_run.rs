@@ -30,6 +30,10 @@ pub struct RunSpecArgs {
     /// of this name ([`file_defined_id`]), as a template's instance has.
     #[arg(long, value_parser = container_id)]
     pub id: Option<String>,
+    /// A template's instance (systemd's `%i`): the spec's `%i`, `%I` and
+    /// `%%` are expanded with it.
+    #[arg(long)]
+    pub instance: Option<String>,
     #[arg(long, default_value = DEFAULT_RUN_ROOT)]
     pub run_root: PathBuf,
     /// Where the image store, volumes, container layers and network
@@ -72,6 +76,7 @@ impl RunSpecArgs {
             format!("--name={}", self.name),
         ];
         v.extend(self.id.iter().map(|id| format!("--id={id}")));
+        v.extend(self.instance.iter().map(|i| format!("--instance={i}")));
         v.push(format!("--run-root={}", self.run_root.display()));
         if self.state_root != Path::new(DEFAULT_STATE_ROOT) {
             v.push(format!("--state-root={}", self.state_root.display()));
@@ -145,6 +150,23 @@ fn stop_post(monitor: &str, id: &str, spec: &ContainerSpec, exit_file: &Path) ->
     out
 }
 
+/// Every string of a template's record (keys too) as `instance` has it.
+fn for_instance(v: &mut serde_json::Value, instance: &str) {
+    use crate::quadlet::specifier::expand_instance;
+    match v {
+        serde_json::Value::String(s) => *s = expand_instance(s, instance),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| for_instance(x, instance)),
+        serde_json::Value::Object(m) => {
+            let old = std::mem::take(m);
+            for (k, mut x) in old {
+                for_instance(&mut x, instance);
+                m.insert(expand_instance(&k, instance), x);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// What [`prepare`] made ready.
 #[derive(Debug)]
 pub struct Prepared {
@@ -160,6 +182,14 @@ pub struct Prepared {
 pub fn prepare(a: &RunSpecArgs) -> Result<Prepared> {
     let bad = |e: String| Error::Corrupt { what: "container spec", path: a.spec.clone(), message: e };
     let json = std::fs::read(&a.spec).map_err(Error::io_at("read", &a.spec))?;
+    let json = match &a.instance {
+        Some(i) => {
+            let mut v: serde_json::Value = serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?;
+            for_instance(&mut v, i);
+            serde_json::to_vec(&v).map_err(|e| bad(e.to_string()))?
+        }
+        None => json,
+    };
     let (mut spec, start) = match serde_json::from_slice::<SpecFile>(&json) {
         Ok(f) => (f.spec, f.start),
         Err(_) => (serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?, Default::default()),
@@ -277,6 +307,7 @@ mod tests {
             spec: "/run/systemd/generator/berth/web.json".into(),
             name: ContainerName::new("web").unwrap(),
             id: Some(ID.into()),
+            instance: None,
             run_root: "/run/berth".into(),
             state_root: DEFAULT_STATE_ROOT.into(),
         };
@@ -309,12 +340,22 @@ mod tests {
             spec: spec_path,
             name: ContainerName::new("web").unwrap(),
             id: Some(ID.into()),
+            instance: None,
             run_root: d.path().join("run"),
             state_root: d.path().join("state"),
         };
         let m = prepare(&a).unwrap().monitor;
         assert!(m.bundle.join("config.json").is_file());
         assert!(m.exit_file.parent().unwrap().is_dir());
+        // A template's values take the instance.
+        let mut t = serde_json::to_value(spec("crun")).unwrap();
+        t["env"] = serde_json::json!(["I=%i", "U=%I", "P=100%%"]);
+        std::fs::write(d.path().join("t.json"), serde_json::json!({"name": "w_%i", "spec": t}).to_string()).unwrap();
+        let ti = RunSpecArgs { spec: d.path().join("t.json"), instance: Some("a-b".into()), id: None, ..a.clone() };
+        let m = prepare(&ti).unwrap().monitor;
+        let config: serde_json::Value = serde_json::from_slice(&std::fs::read(m.bundle.join("config.json")).unwrap()).unwrap();
+        let env: Vec<&str> = config["process"]["env"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+        assert!(env.ends_with(&["I=a-b", "U=a/b", "P=100%"]), "{env:?}");
         let missing = RunSpecArgs { spec: d.path().join("nope.json"), ..a };
         assert!(prepare(&missing).unwrap_err().to_string().contains("nope.json"));
     }
