@@ -195,13 +195,13 @@ async fn templates_start_time_environment_and_process_limits() {
     let env_file = format!("{dir}/{env}.env");
     std::fs::write(
         format!("{dir}/{tpl}@.container"),
-        format!("[Container]\nRootfs={}\nEnvironment=WHO=%i\nExec=/bin/sh -c 'echo instance-up $$WHO %I; exec sleep 1000'\n", f.rootfs),
+        format!("[Container]\nRootfs={}\nStopTimeout=1\nEnvironment=WHO=%i\nExec=/bin/sh -c 'echo instance-up $$WHO %I; exec sleep 1000'\n", f.rootfs),
     )
     .unwrap();
     std::fs::write(
         format!("{dir}/{env}.container"),
         format!(
-            "[Container]\nRootfs={}\nEnvironmentFile={env}.env\nEnvironment=FROM_UNIT WRAPPED=<${{FROM_UNIT}}>\n\
+            "[Container]\nRootfs={}\nStopTimeout=1\nEnvironmentFile={env}.env\nEnvironment=FROM_UNIT WRAPPED=<${{FROM_UNIT}}>\n\
              Exec=/bin/sh -c 'echo greeting=$GREETING from_unit=$FROM_UNIT wrapped=$WRAPPED; exec sleep 1000'\n\
              [Service]\nEnvironment=FROM_UNIT=unit-value\n",
             f.rootfs
@@ -211,12 +211,12 @@ async fn templates_start_time_environment_and_process_limits() {
     let show = "grep 'Max open files' /proc/self/limits; grep NoNewPrivs /proc/self/status; exec sleep 1000";
     std::fs::write(
         format!("{dir}/{lim}.container"),
-        format!("[Container]\nRootfs={}\nUlimit=nofile=1024:2048\nNoNewPrivileges=true\nExec=/bin/sh -c \"{show}\"\n", f.rootfs),
+        format!("[Container]\nRootfs={}\nStopTimeout=1\nUlimit=nofile=1024:2048\nNoNewPrivileges=true\nExec=/bin/sh -c \"{show}\"\n", f.rootfs),
     )
     .unwrap();
     std::fs::write(
         format!("{dir}/{open}.container"),
-        format!("[Container]\nRootfs={}\nNoNewPrivileges=false\nExec=/bin/sh -c \"{show}\"\n", f.rootfs),
+        format!("[Container]\nRootfs={}\nStopTimeout=1\nNoNewPrivileges=false\nExec=/bin/sh -c \"{show}\"\n", f.rootfs),
     )
     .unwrap();
     std::fs::write(&env_file, "GREETING=first\n").unwrap();
