@@ -20,7 +20,7 @@ fn file(i: usize) -> String {
     let base = format!("[Unit]\nDescription=bench {i}\n\n[Container]\n");
     match i % 10 {
         0 => format!("{base}Rootfs=/srv/r{i}\nExec=/bin/sh\nNotify=maybe\nBogus=1\n"),
-        1 => format!("{base}Image=localhost/web:1\nEnvironment=PASSWORD\n"),
+        1 => format!("{base}Image=localhost/web:1\nEnvironment=PASS-WORD\n"),
         2 => format!("{base}Rootfs=/srv/r\nExec=/bin/true\n[Install]\nWantedBy=../x\n"),
         3 => format!("{base}Image=localhost/web:{i}\nPublishPort=80{}:80\nVolume=data{i}:/data:Z\nEnvironment=A=1 B=2\nLabel=a=b\n[Service]\nRestart=always\n[Install]\nWantedBy=multi-user.target\n", i % 90 + 10),
         _ => format!("{base}Rootfs=/srv/r{i}\nExec=/bin/sh -c \"echo {i}; exec sleep 1000\"\nVolume=/srv/data:/data:ro\nEnvironment=I={i}\nStopTimeout=5\n[Install]\nWantedBy=multi-user.target\nAlias=alias-{i}.service\n"),

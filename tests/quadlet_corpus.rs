@@ -3,6 +3,7 @@
 //! unit and spec in its `.service`/`.json` next to it, and each `bad-*` file
 //! must fail with the `file:line` errors in `corpus.errors` (the
 //! generator's whole report over the directory, as systemd would log it).
+//! The `[Install]` links of the good files are in `corpus.links`.
 //! BERTH_BLESS=1 rewrites the expected files; it cannot turn a bad file
 //! good or a good one bad. Pure: no systemd.
 
@@ -39,7 +40,7 @@ fn files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(corpus())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "container"))
+        .filter(|p| p.extension().is_some_and(|e| e == "container" || e == "pod" || e == "build" || e == "image"))
         .collect();
     files.sort();
     files
@@ -53,6 +54,7 @@ fn is_bad(p: &Path) -> bool {
 fn good_files_generate_the_expected_units() {
     let dirs = [corpus()];
     let mut mismatches = Vec::new();
+    let mut links = String::new();
     let good: Vec<PathBuf> = files().into_iter().filter(|p| !is_bad(p)).collect();
     assert!(good.len() >= 4, "{good:?}");
     for path in &good {
@@ -60,7 +62,12 @@ fn good_files_generate_the_expected_units() {
             .unwrap_or_else(|e| panic!("{} must generate:\n{e}", path.display()));
         check(&path.with_extension("service"), &shown(&g.service), &mut mismatches);
         check(&path.with_extension("json"), &shown(&g.spec_json), &mut mismatches);
+        for (link, target) in &g.links {
+            links.push_str(&format!("{} -> {}\n", link.display(), target.display()));
+        }
     }
+    // The [Install] links of every good file ([Install] of a template names its DefaultInstance=).
+    check(&corpus().join("corpus.links"), &links, &mut mismatches);
     assert!(mismatches.is_empty(), "output differs from (BERTH_BLESS=1 rewrites):\n{}", mismatches.join("\n"));
 }
 

@@ -65,7 +65,7 @@ fn install_section_becomes_links() {
 fn errors_name_file_and_line() {
     let dir = fixtures().join("errors");
     let cases = [
-        ("unknown-key", "4: unknown key Environmnet= in [Container] (supported: Image, Rootfs, Exec, Entrypoint, Environment, WorkingDir, HostName, Notify, StopSignal, StopTimeout, Label, Annotation, Volume, Tmpfs, AddCapability, DropCapability, Sysctl, ShmSize, ReadOnly, Network, PublishPort, IP, NetworkAlias, DNS, DNSSearch, AddHost, Runtime, HealthCmd, HealthInterval, HealthTimeout, HealthRetries, HealthStartPeriod, HealthOnFailure, Memory, PidsLimit, EnvironmentFile, User, Group, ContainerName, Mount)"),
+        ("unknown-key", "4: unknown key Environmnet= in [Container] (supported: Image, Rootfs, Exec, Entrypoint, Environment, WorkingDir, HostName, Notify, StopSignal, StopTimeout, Label, Annotation, Volume, Tmpfs, AddCapability, DropCapability, Sysctl, ShmSize, ReadOnly, ReadOnlyTmpfs, NoNewPrivileges, Timezone, Ulimit, AddDevice, Network, PublishPort, IP, NetworkAlias, DNS, DNSSearch, AddHost, Runtime, HealthCmd, HealthInterval, HealthTimeout, HealthRetries, HealthStartPeriod, HealthOnFailure, Memory, PidsLimit, EnvironmentFile, User, Group, ContainerName, Mount)"),
         ("image-and-rootfs", "3: Rootfs: give either Image= or Rootfs=, not both"),
         ("bad-signal", "5: StopSignal: unknown signal \"SIGNOPE\""),
         ("bad-bool", "4: ReadOnly: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)"),

@@ -177,3 +177,93 @@ async fn an_image_container_file_with_port_volume_and_dropin() {
     std::fs::remove_dir_all(format!("{dir}/{name}.container.d")).unwrap();
     ok("systemctl", &["daemon-reload"]);
 }
+
+/// A template's instances each run a container named for the instance; an
+/// EnvironmentFile= is read at every start (and a missing one fails the
+/// start); Environment=NAME and ${NAME} take the unit's environment;
+/// Ulimit= and NoNewPrivileges= reach the container's process.
+#[tokio::test]
+async fn templates_start_time_environment_and_process_limits() {
+    let f = common::installed();
+    let _g = common::daemon_lock().read().await;
+    let dir = "/etc/berth/systemd";
+    std::fs::create_dir_all(dir).unwrap();
+    let tpl = common::unique("qtpl");
+    let env = common::unique("qenv");
+    let lim = common::unique("qlim");
+    let open = common::unique("qopen");
+    let env_file = format!("{dir}/{env}.env");
+    std::fs::write(
+        format!("{dir}/{tpl}@.container"),
+        format!("[Container]\nRootfs={}\nStopTimeout=1\nEnvironment=WHO=%i\nExec=/bin/sh -c 'echo instance-up $$WHO %I; exec sleep 1000'\n", f.rootfs),
+    )
+    .unwrap();
+    std::fs::write(
+        format!("{dir}/{env}.container"),
+        format!(
+            "[Container]\nRootfs={}\nStopTimeout=1\nEnvironmentFile={env}.env\nEnvironment=FROM_UNIT WRAPPED=<${{FROM_UNIT}}>\n\
+             Exec=/bin/sh -c 'echo greeting=$GREETING from_unit=$FROM_UNIT wrapped=$WRAPPED; exec sleep 1000'\n\
+             [Service]\nEnvironment=FROM_UNIT=unit-value\n",
+            f.rootfs
+        ),
+    )
+    .unwrap();
+    let show = "grep 'Max open files' /proc/self/limits; grep NoNewPrivs /proc/self/status; exec sleep 1000";
+    std::fs::write(
+        format!("{dir}/{lim}.container"),
+        format!("[Container]\nRootfs={}\nStopTimeout=1\nUlimit=nofile=1024:2048\nNoNewPrivileges=true\nExec=/bin/sh -c \"{show}\"\n", f.rootfs),
+    )
+    .unwrap();
+    std::fs::write(
+        format!("{dir}/{open}.container"),
+        format!("[Container]\nRootfs={}\nStopTimeout=1\nNoNewPrivileges=false\nExec=/bin/sh -c \"{show}\"\n", f.rootfs),
+    )
+    .unwrap();
+    std::fs::write(&env_file, "GREETING=first\n").unwrap();
+    ok("systemctl", &["daemon-reload"]);
+
+    // Two instances of one template: two containers, each named for its instance.
+    for i in ["one", "two"] {
+        ok("systemctl", &["start", &format!("{tpl}@{i}.service")]);
+    }
+    for i in ["one", "two"] {
+        common::wait_journal(&format!("{tpl}_{i}"), &format!("instance-up {i} {i}"));
+        assert_eq!(ok("systemctl", &["is-active", &format!("{tpl}@{i}.service")]).trim(), "active");
+    }
+    ok("systemctl", &["stop", &format!("{tpl}@one.service")]);
+    assert!(!run("systemctl", &["is-failed", "--quiet", &format!("{tpl}@one.service")]).status.success());
+    assert_eq!(run("systemctl", &["is-active", &format!("{tpl}@two.service")]).status.code(), Some(0), "the other instance runs on");
+    ok("systemctl", &["stop", &format!("{tpl}@two.service")]);
+
+    // The environment file as it is at each start, without a daemon-reload.
+    ok("systemctl", &["start", &format!("{env}.service")]);
+    common::wait_journal(&env, "greeting=first from_unit=unit-value wrapped=<unit-value>");
+    ok("systemctl", &["stop", &format!("{env}.service")]);
+    std::fs::write(&env_file, "GREETING=second\n").unwrap();
+    ok("systemctl", &["start", &format!("{env}.service")]);
+    common::wait_journal(&env, "greeting=second");
+    ok("systemctl", &["stop", &format!("{env}.service")]);
+    // A missing file fails the start and says why.
+    std::fs::remove_file(&env_file).unwrap();
+    assert!(!run("systemctl", &["start", &format!("{env}.service")]).status.success(), "a missing EnvironmentFile= must fail the start");
+    let log = ok("journalctl", &["--no-pager", "-o", "cat", "-u", &format!("{env}.service")]);
+    assert!(log.contains("EnvironmentFile") && log.contains(&env_file), "{log}");
+    let _ = run("systemctl", &["reset-failed", &format!("{env}.service")]);
+
+    // Ulimit= and NoNewPrivileges= as the container's process sees them.
+    ok("systemctl", &["start", &format!("{lim}.service")]);
+    let lines = common::wait_journal(&lim, "NoNewPrivs");
+    assert!(lines.iter().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Max", "open", "files", "1024", "2048", "files"]), "{lines:?}");
+    assert!(lines.iter().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["NoNewPrivs:", "1"]), "{lines:?}");
+    ok("systemctl", &["start", &format!("{open}.service")]);
+    let lines = common::wait_journal(&open, "NoNewPrivs");
+    assert!(lines.iter().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["NoNewPrivs:", "0"]), "{lines:?}");
+    for n in [&lim, &open] {
+        ok("systemctl", &["stop", &format!("{n}.service")]);
+    }
+
+    for n in [format!("{tpl}@"), env.clone(), lim.clone(), open.clone()] {
+        std::fs::remove_file(format!("{dir}/{n}.container")).unwrap();
+    }
+    ok("systemctl", &["daemon-reload"]);
+}

@@ -38,6 +38,10 @@ impl<const RESOURCES: bool> Args for OptionFlags<RESOURCES> {
             }
             arg = match f.form {
                 Form::Flag => arg.action(ArgAction::SetTrue),
+                // A boolean whose default is true: podman's `--read-only-tmpfs=false`.
+                Form::Text if d.sig == Sig::Bool => {
+                    arg.action(ArgAction::Set).num_args(0..=1).require_equals(true).default_missing_value("true")
+                }
                 Form::Item | Form::ItemWords | Form::Commas | Form::Pair => arg.action(ArgAction::Append),
                 _ => arg.action(ArgAction::Set),
             };
@@ -126,6 +130,11 @@ fn convert(d: &OptionDef, form: Form, values: &[String]) -> Result<OptionValue> 
             OptionValue::U32(u32::try_from(number(last)?).map_err(|_| Error::invalid(d.key, format!("{last} is too large")))?)
         }
         (Form::Number, _) => OptionValue::U64(number(last)?),
+        (Form::Text, Sig::Bool) => OptionValue::Bool(match last {
+            "true" | "yes" | "1" | "on" => true,
+            "false" | "no" | "0" | "off" => false,
+            _ => return Err(Error::invalid(d.key, format!("{last:?} is not true or false"))),
+        }),
         (Form::Text | Form::Words, _) => OptionValue::Str(last.to_string()),
     })
 }
@@ -180,6 +189,21 @@ mod tests {
         for (k, v) in &o {
             crate::model::validate_option(k, v).unwrap();
         }
+    }
+
+    #[test]
+    fn podman_spellings_of_the_process_options() {
+        let t = T::try_parse_from([
+            "t", "--no-new-privileges=false", "--read-only-tmpfs", "--tz", "UTC", "--ulimit", "nofile=10:20", "--ulimit",
+            "core=-1", "--device", "/dev/fuse",
+        ])
+        .unwrap();
+        let o = t.flags.to_options().unwrap();
+        assert_eq!((&o["NoNewPrivileges"], &o["ReadOnlyTmpfs"]), (&OptionValue::Bool(false), &OptionValue::Bool(true)));
+        assert_eq!(o["Ulimits"], OptionValue::StrList(vec!["nofile=10:20".into(), "core=-1".into()]));
+        assert_eq!((&o["Timezone"], &o["Devices"]), (&OptionValue::Str("UTC".into()), &OptionValue::StrList(vec!["/dev/fuse".into()])));
+        let t = T::try_parse_from(["t", "--no-new-privileges=maybe"]).unwrap();
+        assert_eq!(t.flags.to_options().unwrap_err().key(), Some("NoNewPrivileges"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod name;
 pub mod network;
 pub mod options;
 pub mod ports;
+mod process_limits;
 mod signal;
 mod spec;
 mod state;
@@ -31,11 +32,12 @@ pub use log_frame::LogStream;
 pub use logs::{LogFormat, LogOptions};
 pub use network::{AttachmentInfo, NetworkCreateOptions, NetworkInfo, SubnetInfo, DEFAULT_NETWORK};
 pub use ports::PortMapping;
+pub use process_limits::{check_timezone, timezone_file, Device, Ulimit, ULIMIT_NAMES};
 pub use name::{generated_name, new_id, short_id, validate_id, ContainerName, NAME_MAX};
 pub use signal::{check_signal, parse_signal, signal_name};
 pub use options::{option, parse_argv, validate_option, Flag, Form, OptionDef, OptionValue, Sig, OPTIONS};
 pub use spec::{
-    check_volume_name, ContainerSpec, FileDefined, CAPABILITY_NAMES, Network, Resources, RestartPolicy, RuntimeKind, Tmpfs, Volume,
+    check_volume_name, ContainerSpec, EnvFile, FileDefined, StartEnv, CAPABILITY_NAMES, Network, Resources, RestartPolicy, RuntimeKind, Tmpfs, Volume,
     STOP_TIMEOUT_MAX,
 };
 pub use state::{State, Verb};

@@ -140,7 +140,7 @@ const fn flag(long: &'static str, short: Option<char>, form: Form) -> Option<Fla
 }
 
 /// Every option key, in the order documentation lists them.
-pub static OPTIONS: [OptionDef; 44] = [
+pub static OPTIONS: [OptionDef; 49] = [
     OptionDef {
         key: "Image",
         sig: Sig::Str,
@@ -498,6 +498,73 @@ pub static OPTIONS: [OptionDef; 44] = [
         redact: None,
         apply: |s, v| {
             s.read_only = v.boolean("ReadOnly")?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "ReadOnlyTmpfs",
+        sig: Sig::Bool,
+        doc: "with ReadOnly, tmpfs on /tmp, /var/tmp and /run (default true)",
+        flag: flag("read-only-tmpfs", None, Form::Text),
+        quadlet: Some(("ReadOnlyTmpfs", Form::Flag)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.read_only_tmpfs = v.boolean("ReadOnlyTmpfs")?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "NoNewPrivileges",
+        sig: Sig::Bool,
+        doc: "set no_new_privs: setuid programs and file capabilities grant nothing (default true)",
+        flag: flag("no-new-privileges", None, Form::Text),
+        quadlet: Some(("NoNewPrivileges", Form::Flag)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.no_new_privileges = v.boolean("NoNewPrivileges")?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Timezone",
+        sig: Sig::Str,
+        doc: "the container's time zone: local (the host's) or a name like Europe/Berlin, bound on /etc/localtime",
+        flag: flag("tz", None, Form::Text),
+        quadlet: Some(("Timezone", Form::Text)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            let tz = v.text("Timezone")?;
+            crate::model::check_timezone(tz)?;
+            s.timezone = Some(tz.to_string());
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Ulimits",
+        sig: Sig::StrList,
+        doc: "resource limits NAME=SOFT[:HARD] (nofile=1024:2048; -1 for unlimited); others are the unit's",
+        flag: flag("ulimit", None, Form::Item),
+        quadlet: Some(("Ulimit", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.ulimits = v.list("Ulimits")?.iter().map(|u| crate::model::Ulimit::parse(u)).collect::<Result<_>>()?;
+            Ok(())
+        },
+    },
+    OptionDef {
+        key: "Devices",
+        sig: Sig::StrList,
+        doc: "host device nodes HOST[:CONTAINER][:PERMISSIONS] (/dev/fuse, /dev/sda:/dev/xvda:r); -HOST when optional",
+        flag: flag("device", None, Form::Item),
+        quadlet: Some(("AddDevice", Form::Item)),
+        resource: false,
+        redact: None,
+        apply: |s, v| {
+            s.devices = v.list("Devices")?.iter().map(|d| crate::model::Device::parse(d)).collect::<Result<_>>()?;
             Ok(())
         },
     },

@@ -337,6 +337,21 @@ pub struct ContainerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<u64>,
     pub read_only: bool,
+    /// With `read_only`: tmpfs on /tmp, /var/tmp and /run (podman's default).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub read_only_tmpfs: bool,
+    /// The no_new_privs bit (berth's default; podman's is off).
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub no_new_privileges: bool,
+    /// `local` or a zone name; bound read-only on /etc/localtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Resource limits; those not named are the unit's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<super::Ulimit>,
+    /// Host device nodes given to the container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<super::Device>,
     pub network: Network,
     /// Published ports; a host port of 0 is chosen when the container is created.
     #[serde(default)]
@@ -372,6 +387,14 @@ pub struct ContainerSpec {
     /// Its health check (podman's --health-*).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Healthcheck>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 fn default_start_timeout() -> u32 {
@@ -470,6 +493,11 @@ impl Default for ContainerSpec {
             sysctls: BTreeMap::new(),
             shm_size: None,
             read_only: false,
+            read_only_tmpfs: true,
+            no_new_privileges: true,
+            timezone: None,
+            ulimits: Vec::new(),
+            devices: Vec::new(),
             network: Network::default(),
             ports: Vec::new(),
             ip: None,
@@ -589,6 +617,42 @@ pub struct FileDefined {
     /// The `.container` file.
     pub source: PathBuf,
     pub spec: ContainerSpec,
+    /// What the container takes from its unit each time it starts.
+    #[serde(default, skip_serializing_if = "StartEnv::is_empty")]
+    pub start: StartEnv,
+}
+
+/// What a file-defined container takes from its unit's environment each
+/// time it starts, as podman resolves its command line at `podman run`:
+/// environment files, inherited variables, `${VAR}` in the environment and
+/// the command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartEnv {
+    /// `EnvironmentFile=`, read in this order before `Environment=`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_files: Vec<EnvFile>,
+    /// Bare `Environment=NAME`: NAME as the unit's environment has it, when set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inherit: Vec<String>,
+    /// The environment and command hold `$`: expand `${VAR}` (and a word
+    /// `$VAR` of the command) from the unit's environment, `$$` to `$`, as
+    /// systemd does in podman's `ExecStart=`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expand: bool,
+}
+
+impl StartEnv {
+    pub fn is_empty(&self) -> bool {
+        self == &StartEnv::default()
+    }
+}
+
+/// One `EnvironmentFile=`: an absolute path; `optional` (`-path`) may be missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvFile {
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 #[cfg(test)]

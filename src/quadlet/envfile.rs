@@ -1,4 +1,4 @@
-//! `EnvironmentFile=` of a `[Container]`, read when the unit is generated:
+//! `EnvironmentFile=` of a `[Container]`, read by berth-monitor when the container starts:
 //! podman's `--env-file` format, `KEY=VALUE` lines with the value taken
 //! literally, blank lines and `#` comments skipped.
 
@@ -21,10 +21,13 @@ fn parse(text: &str) -> Result<Vec<String>, (usize, String)> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        if line.contains('\0') {
+            return Err((i + 1, "holds a NUL byte".into()));
+        }
         match line.split_once('=') {
             Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => out.push(format!("{k}={v}")),
-            // podman would take a bare KEY from its own environment; a
-            // generator's environment is not the container's, so refuse.
+            // podman would take a bare KEY from its own environment; berth
+            // takes inherited names from Environment=NAME only.
             _ => return Err((i + 1, "not KEY=VALUE (the line is not shown: it may hold a secret)".into())),
         }
     }

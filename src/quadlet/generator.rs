@@ -104,12 +104,22 @@ pub fn generate(path: &Path, normal_dir: &Path, monitor: &Path) -> Result<Genera
 /// The drop-in directory names of `name.container`, most specific first
 /// (podman quadlet's order): `name.container.d`, then for `a-b-c` the
 /// prefixes `a-b-.container.d` and `a-.container.d`, then `container.d`.
+/// An instance `a-b@x.container` reads `a-b@x.container.d`, then its
+/// template's `a-b@.container.d`, then `a-@.container.d`, `a-.container.d`.
 pub fn dropin_dir_names(file_name: &str) -> Vec<String> {
     let (stem, ext) = file_name.rsplit_once('.').unwrap_or((file_name, ""));
+    let (prefix, instance) = specifier::parts(stem);
     let mut names = vec![format!("{file_name}.d")];
-    let parts: Vec<&str> = stem.split('-').collect();
+    if instance.is_some_and(|i| !i.is_empty()) {
+        names.push(format!("{prefix}@.{ext}.d"));
+    }
+    let parts: Vec<&str> = prefix.split('-').collect();
     for i in (1..parts.len()).rev() {
-        names.push(format!("{}-.{ext}.d", parts[..i].join("-")));
+        let truncated = parts[..i].join("-");
+        if instance.is_some() {
+            names.push(format!("{truncated}-@.{ext}.d"));
+        }
+        names.push(format!("{truncated}-.{ext}.d"));
     }
     names.push(format!("{ext}.d"));
     names
@@ -165,18 +175,42 @@ pub fn generate_in(path: &Path, dirs: &[PathBuf], normal_dir: &Path, monitor: &P
         }
     };
     let unit = format!("{}.service", container.unit);
-    let spec_path = normal_dir.join("berth").join(format!("{}.json", container.unit));
-    let service = render::service(&container, monitor, &spec_path)?;
-    let defined = crate::model::FileDefined {
-        name: container.name.clone(),
-        id: container.id.clone(),
-        unit: unit.clone(),
-        source: path.to_path_buf(),
-        spec: container.spec.clone(),
+    let json = match &container.name_pattern {
+        // berthd lists the containers of berth/*.json; a template has none.
+        Some(name) => {
+            let spec_path = normal_dir.join("berth/templates").join(format!("{}.json", container.unit));
+            let t = Template { name, unit: &unit, source: path, spec: &container.spec, start: &container.start };
+            (spec_path, serde_json::to_string_pretty(&t))
+        }
+        None => {
+            let defined = crate::model::FileDefined {
+                name: container.name.clone(),
+                id: container.id.clone(),
+                unit: unit.clone(),
+                source: path.to_path_buf(),
+                spec: container.spec.clone(),
+                start: container.start.clone(),
+            };
+            (normal_dir.join("berth").join(format!("{}.json", container.unit)), serde_json::to_string_pretty(&defined))
+        }
     };
-    let mut spec_json = serde_json::to_string_pretty(&defined).map_err(|e| Error::file(path, e.to_string()))?;
+    let (spec_path, spec_json) = json;
+    let service = render::service(&container, monitor, &spec_path)?;
+    let mut spec_json = spec_json.map_err(|e| Error::file(path, e.to_string()))?;
     spec_json.push('\n');
     Ok(Generated { service_path: normal_dir.join(&unit), service, spec_path, spec_json, links, aliases, dropins, container })
+}
+
+/// A template's record: what its instances run (`run-spec` reads `spec`
+/// and `start`), and the container name its unit gives systemd to expand.
+#[derive(serde::Serialize)]
+struct Template<'a> {
+    name: &'a str,
+    unit: &'a str,
+    source: &'a Path,
+    spec: &'a crate::model::ContainerSpec,
+    #[serde(skip_serializing_if = "crate::model::StartEnv::is_empty")]
+    start: &'a crate::model::StartEnv,
 }
 
 /// systemd's unit name rule (unit_name_is_valid): at most 255 bytes of
@@ -189,17 +223,37 @@ pub fn is_unit_name(name: &str) -> bool {
 
 type Links = (Vec<(PathBuf, PathBuf)>, Vec<(String, super::parse::At)>);
 
-/// WantedBy= and RequiredBy= as `.wants`/`.requires` links, Alias= as a
-/// link to the unit, as `systemctl enable` would make them.
+/// WantedBy=, RequiredBy= and UpheldBy= as `.wants`/`.requires`/`.upholds`
+/// links, Alias= as a link to the unit, as `systemctl enable` would make
+/// them. A template's links name its `DefaultInstance=` (podman's
+/// generator does the same); without one it has none but its aliases.
 pub(super) fn install_links(file: &super::UnitFile, stem: &str, normal_dir: &Path) -> Result<Links, Errors> {
     let unit = &format!("{stem}.service");
     let (mut links, mut aliases, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    // The unit the links name, and the name specifiers expand for.
+    let mut linked = Some(stem.to_string());
+    if specifier::is_template(stem) {
+        linked = None;
+        for e in file.entries("Install").filter(|e| e.key == "DefaultInstance") {
+            let instance = specifier::expand(&e.value, stem).map_err(|m| file.error_at(&e.at(), format!("DefaultInstance: {m}")));
+            match instance {
+                Ok(i) if i.is_empty() => linked = None,
+                Ok(i) if is_unit_name(&format!("{stem}{i}.service")) && !i.contains('@') => linked = Some(format!("{stem}{i}")),
+                Ok(i) => errors.push(file.error_at(&e.at(), format!("DefaultInstance: {} is not an instance name", quote(&i)))),
+                Err(err) => errors.push(err),
+            }
+        }
+    }
     for e in file.entries("Install") {
         let kind = match e.key.as_str() {
             "WantedBy" => "wants",
             "RequiredBy" => "requires",
+            "UpheldBy" => "upholds",
             "Alias" => "",
             _ => continue,
+        };
+        let Some(linked) = linked.as_deref().filter(|_| !kind.is_empty()).or(kind.is_empty().then_some(stem)) else {
+            continue;
         };
         let bad = |m: String| file.error_at(&e.at(), format!("{}: {m}", e.key));
         let words = match split_words(&e.value) {
@@ -210,7 +264,7 @@ pub(super) fn install_links(file: &super::UnitFile, stem: &str, normal_dir: &Pat
             }
         };
         for word in words {
-            let name = match specifier::expand(&word, stem) {
+            let name = match specifier::expand(&word, linked) {
                 Ok(n) => n,
                 Err(m) => {
                     errors.push(bad(m));
@@ -227,7 +281,7 @@ pub(super) fn install_links(file: &super::UnitFile, stem: &str, normal_dir: &Pat
                 links.push((normal_dir.join(&name), PathBuf::from(unit)));
                 aliases.push((name, e.at()));
             } else {
-                links.push((normal_dir.join(format!("{name}.{kind}")).join(unit), Path::new("..").join(unit)));
+                links.push((normal_dir.join(format!("{name}.{kind}")).join(format!("{linked}.service")), Path::new("..").join(unit)));
             }
         }
     }
@@ -346,7 +400,8 @@ pub fn run(cfg: &Config, out: &mut dyn Write, report: &mut dyn FnMut(&Error)) ->
     for g in &generated {
         let path = &g.container.file.path;
         let mut errors = Vec::new();
-        if let Some(first) = names.get(g.container.name.as_str()) {
+        let named = g.container.name_pattern.is_none();
+        if let Some(first) = names.get(g.container.name.as_str()).filter(|_| named) {
             let m = format!("container name {} is already used by {}", g.container.name, first.display());
             errors.push(Error::file(path, m));
         }
@@ -364,7 +419,9 @@ pub fn run(cfg: &Config, out: &mut dyn Write, report: &mut dyn FnMut(&Error)) ->
             status = 1;
             continue;
         }
-        names.insert(g.container.name.to_string(), path.clone());
+        if named {
+            names.insert(g.container.name.to_string(), path.clone());
+        }
         aliases.extend(g.aliases.iter().map(|(a, _)| (a.clone(), path.clone())));
         let done = if cfg.dry_run { show(out, g) } else { write(g) };
         if let Err(e) = done {
@@ -495,6 +552,43 @@ mod tests {
         assert!(generate(&p, Path::new("/gen"), Path::new("/m")).unwrap_err()[0].message.contains("must end in .service"));
         fs::write(&p, format!("{GOOD}[Install]\nWantedBy=a\0b.target\n")).unwrap();
         assert!(generate(&p, Path::new("/gen"), Path::new("/m")).unwrap_err()[0].message.contains("NUL"));
+    }
+
+    #[test]
+    fn templates_link_their_default_instance() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("web@.container");
+        let install = "[Install]\nWantedBy=multi-user.target %p.target\nUpheldBy=x.target\nDefaultInstance=blue\n";
+        fs::write(&p, format!("{GOOD}{install}")).unwrap();
+        let g = generate(&p, Path::new("/gen"), Path::new("/m")).unwrap();
+        let links: Vec<(String, String)> =
+            g.links.iter().map(|(l, t)| (l.display().to_string(), t.display().to_string())).collect();
+        let want = [
+            ("/gen/multi-user.target.wants/web@blue.service", "../web@.service"),
+            ("/gen/web.target.wants/web@blue.service", "../web@.service"),
+            ("/gen/x.target.upholds/web@blue.service", "../web@.service"),
+        ];
+        assert_eq!(links, want.map(|(a, b)| (a.to_string(), b.to_string())));
+        assert_eq!((g.service_path.as_path(), g.spec_path.as_path()), (Path::new("/gen/web@.service"), Path::new("/gen/berth/templates/web@.json")));
+        for line in ["\nExecStart=/m run-spec --spec=/gen/berth/templates/web@.json --name=web_%i --instance=%i --run-root=/run/berth\n",
+            "\nExecStopPost=/m record-exit --run-root=/run/berth --name=web_%i\n",
+            "\nExecStopPost=/m net-teardown --run-root=/run/berth --name=web_%i\n", "\nSyslogIdentifier=web_%i\n"] {
+            assert!(g.service.contains(line), "{line} in {}", g.service);
+        }
+        assert!(!g.service.contains("CONTAINER_ID") && !g.service.contains(&g.container.id), "{}", g.service);
+        // Without a default instance a template is enabled by name only.
+        fs::write(&p, format!("{GOOD}[Install]\nWantedBy=multi-user.target\n")).unwrap();
+        assert!(generate(&p, Path::new("/gen"), Path::new("/m")).unwrap().links.is_empty());
+        fs::write(&p, format!("{GOOD}[Install]\nDefaultInstance=a/b\n")).unwrap();
+        assert_eq!(generate(&p, Path::new("/gen"), Path::new("/m")).unwrap_err().to_string(), format!("{}:5: DefaultInstance: \"a/b\" is not an instance name", p.display()));
+        // An instance's file is an ordinary unit, with its template's drop-ins.
+        assert_eq!(dropin_dir_names("a-b@x.container"), ["a-b@x.container.d", "a-b@.container.d", "a-@.container.d", "a-.container.d", "container.d"]);
+        fs::create_dir(d.path().join("web@.container.d")).unwrap();
+        fs::write(d.path().join("web@.container.d/env.conf"), "[Container]\nEnvironment=I=%i\n").unwrap();
+        fs::write(d.path().join("web@green.container"), GOOD).unwrap();
+        let g = generate(&d.path().join("web@green.container"), Path::new("/gen"), Path::new("/m")).unwrap();
+        assert_eq!((g.container.name.as_str(), &g.container.spec.env[..]), ("web_green", &["I=green".to_string()][..]));
+        assert!(g.service.contains(&format!(" --name=web_green --id={} ", g.container.id)), "{}", g.service);
     }
 
     fn run_dir(src: &Path, out: &Path) -> (i32, Vec<String>) {

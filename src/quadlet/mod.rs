@@ -8,13 +8,13 @@
 //! `[Unit]`, `[Service]` and `[Install]` pass through to the unit.
 
 mod container;
-mod envfile;
+pub mod envfile;
 pub mod kube;
 mod read;
 pub mod generator;
 pub mod parse;
 pub mod render;
-mod specifier;
+pub(crate) mod specifier;
 
 pub use container::{keys, quadlet_id, Container};
 pub use parse::{parse, parse_bool, split_words, Entry, Section, UnitFile};

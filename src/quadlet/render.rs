@@ -20,7 +20,8 @@ pub fn unit_config(c: &Container, monitor: &Path, spec_path: &Path) -> UnitConfi
     let args = RunSpecArgs {
         spec: spec_path.into(),
         name: c.name.clone(),
-        id: c.id.clone(),
+        id: Some(c.id.clone()),
+        instance: None,
         run_root: run_root.into(),
         state_root: DEFAULT_STATE_ROOT.into(),
     };
@@ -29,7 +30,11 @@ pub fn unit_config(c: &Container, monitor: &Path, spec_path: &Path) -> UnitConfi
 }
 
 pub fn service(c: &Container, monitor: &Path, spec_path: &Path) -> Result<String, Error> {
-    let lines = unit_file::lines(&unit_config(c, monitor, spec_path)).map_err(|e| Error::file(&c.file.path, e.to_string()))?;
+    let mut lines = unit_file::lines(&unit_config(c, monitor, spec_path)).map_err(|e| Error::file(&c.file.path, e.to_string()))?;
+    if let Some(pattern) = &c.name_pattern {
+        lines.unit = lines.unit.iter().filter_map(|l| for_instances(l, c, pattern)).collect();
+        lines.service = lines.service.iter().filter_map(|l| for_instances(l, c, pattern)).collect();
+    }
     let source = c.file.path.display().to_string();
     let mut unit = lines.unit;
     unit.push(format!("SourcePath={}", escape_specifiers(&source)));
@@ -56,6 +61,31 @@ pub fn service(c: &Container, monitor: &Path, spec_path: &Path) -> Result<String
         section(&mut out, "Install", &[], c.file.entries("Install"));
     }
     Ok(out)
+}
+
+/// A template's line: the container's name is the pattern systemd expands
+/// for each instance (`web_%i`), and its id, which systemd cannot compute,
+/// is left to the monitor to derive from the name. The journal's
+/// CONTAINER_ID fields go with it.
+fn for_instances(line: &str, c: &Container, pattern: &str) -> Option<String> {
+    let (name, id) = (c.name.as_str(), &c.id);
+    if line.starts_with("LogExtraFields=CONTAINER_ID") {
+        return None;
+    }
+    let run_root = crate::store::DEFAULT_RUN_ROOT;
+    let exit_file = crate::store::RunLayout::new(Path::new(run_root)).exit_file(id);
+    let id_arg = if line.contains(" net-teardown ") { format!(" --name={name}") } else { String::new() };
+    let line = line
+        .replace(&format!(" --id={id}"), &id_arg)
+        .replace(&format!("--exit-file={}", exit_file.display()), &format!("--run-root={run_root} --name={name}"))
+        .replace(&format!("--name={name} "), &format!("--name={pattern}{} ", if line.contains(" run-spec ") { " --instance=%i" } else { "" }))
+        .replace(&format!("--name={name}"), &format!("--name={pattern}"));
+    Some(match line.split_once('=') {
+        Some(("SyslogIdentifier", _)) => format!("SyslogIdentifier={pattern}"),
+        Some(("Description", _)) => format!("Description=berth container {pattern}"),
+        Some(("LogExtraFields", f)) if f.starts_with("CONTAINER_NAME=") => format!("LogExtraFields=CONTAINER_NAME={pattern}"),
+        _ => line,
+    })
 }
 
 /// Dependencies between quadlet files name them by file (`db.container`);

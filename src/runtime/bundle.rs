@@ -138,11 +138,11 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
         .env(merge_env(&launch.env_layers))
         .cwd(launch.cwd.clone())
         .user(user)
-        .no_new_privileges(true)
+        .no_new_privileges(spec.no_new_privileges)
         .capabilities(capabilities)
-        // No rlimits: the container inherits the unit's (LimitNOFILE= and
-        // friends), which the administrator controls through systemd.
-        .rlimits(vec![])
+        // Only the Ulimits given: the container inherits the unit's others
+        // (LimitNOFILE= and friends), which the administrator controls.
+        .rlimits(super::bundle_process::rlimits(spec)?)
         .build()
         .map_err(oci("process"))?;
 
@@ -167,6 +167,13 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
         options.extend(t.options.iter().cloned());
         mounts.push(mount(&t.destination, "tmpfs", Path::new("tmpfs"), options)?);
     }
+    let taken: Vec<PathBuf> = mounts.iter().map(|m| m.destination().clone()).collect();
+    for dst in super::bundle_process::read_only_tmpfs(spec, &taken) {
+        mounts.push(mount(dst, "tmpfs", Path::new("tmpfs"), strings(&["rw", "nosuid", "nodev", "mode=1777"]))?);
+    }
+    if let Some(zone) = super::bundle_process::timezone_source(spec)? {
+        mounts.push(mount(Path::new("/etc/localtime"), "bind", &zone, strings(&["rbind", "ro"]))?);
+    }
 
     let mut kinds = vec![
         LinuxNamespaceType::Pid,
@@ -190,6 +197,11 @@ pub fn config_for(spec: &ContainerSpec, name: &ContainerName, id: &str, launch: 
         .map_err(oci("linux section"))?;
     // The builder's default carries an empty `resources` section.
     linux.set_resources(None);
+    if let Some((nodes, rules)) = super::bundle_process::devices(spec)? {
+        linux.set_devices(Some(nodes));
+        let resources = oci_spec::runtime::LinuxResourcesBuilder::default().devices(rules).build().map_err(oci("resources"))?;
+        linux.set_resources(Some(resources));
+    }
     if !spec.sysctls.is_empty() {
         linux.set_sysctl(Some(spec.sysctls.clone().into_iter().collect()));
     }
@@ -294,6 +306,7 @@ pub fn set_cgroups_path(config_path: &Path, cgroups_path: &str) -> Result<()> {
 mod tests {
     use super::*;
     use crate::model::OptionValue;
+    use oci_spec::runtime::LinuxDeviceType;
     use std::collections::BTreeMap;
 
     const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -405,6 +418,52 @@ mod tests {
         let all = build(&[("CapDrop", list(&["ALL"])), ("CapAdd", list(&["SYS_TIME"]))]);
         let caps = all.process().as_ref().unwrap().capabilities().as_ref().unwrap().effective().clone().unwrap();
         assert_eq!(caps.into_iter().collect::<Vec<_>>(), [Capability::SysTime]);
+    }
+
+    #[test]
+    fn process_limits_devices_timezone_and_read_only_tmpfs_reach_the_config() {
+        let c = build(&[]);
+        let p = c.process().as_ref().unwrap();
+        assert_eq!((p.no_new_privileges(), p.rlimits().as_deref()), (Some(true), Some(&[][..])));
+        assert!(c.linux().as_ref().unwrap().resources().is_none() && c.linux().as_ref().unwrap().devices().is_none());
+        let c = build(&[
+            ("NoNewPrivileges", OptionValue::Bool(false)),
+            ("Ulimits", list(&["nofile=1024:2048", "core=-1"])),
+            ("Devices", list(&["/dev/null:/dev/mynull:r", "-/dev/berth-missing"])),
+            ("Timezone", OptionValue::Str("local".into())),
+            ("ReadOnly", OptionValue::Bool(true)),
+            ("Tmpfs", list(&["/run:size=1m"])),
+        ]);
+        let p = c.process().as_ref().unwrap();
+        assert_eq!(p.no_new_privileges(), Some(false));
+        let r: Vec<String> = p.rlimits().as_ref().unwrap().iter().map(|r| format!("{} {} {}", r.typ(), r.soft(), r.hard())).collect();
+        assert_eq!(r, ["RLIMIT_NOFILE 1024 2048", &format!("RLIMIT_CORE {} {}", u64::MAX, u64::MAX)]);
+        let linux = c.linux().as_ref().unwrap();
+        let dev = &linux.devices().as_ref().unwrap()[..];
+        assert_eq!(dev.len(), 1, "the missing optional device is left out");
+        assert_eq!((dev[0].path().as_path(), dev[0].typ(), dev[0].major(), dev[0].minor()), (Path::new("/dev/mynull"), LinuxDeviceType::C, 1, 3));
+        let rules = linux.resources().as_ref().unwrap().devices().clone().unwrap();
+        assert!(!rules[0].allow() && rules[0].access().as_deref() == Some("rwm"));
+        let last = rules.last().unwrap();
+        assert_eq!((last.allow(), last.major(), last.minor(), last.access().as_deref()), (true, Some(1), Some(3), Some("r")));
+        let mounts: Vec<(String, String)> = c.mounts().as_ref().unwrap()[MOUNTS.len()..]
+            .iter()
+            .map(|m| (m.destination().display().to_string(), m.options().clone().unwrap().join(",")))
+            .collect();
+        // The caller's /run stays; /tmp and /var/tmp are added; the zone is bound read-only.
+        assert_eq!(mounts[0], ("/run".to_string(), "rw,noexec,nosuid,nodev,size=1m".to_string()));
+        assert_eq!(mounts[1..3].iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["/tmp", "/var/tmp"]);
+        assert_eq!(mounts[3], ("/etc/localtime".to_string(), "rbind,ro".to_string()));
+        // Without the root read-only, or with ReadOnlyTmpfs off, no tmpfs is added.
+        let c = build(&[("ReadOnly", OptionValue::Bool(true)), ("ReadOnlyTmpfs", OptionValue::Bool(false))]);
+        assert_eq!(c.mounts().as_ref().unwrap().len(), MOUNTS.len());
+        // What the host lacks fails the bundle, with the key named.
+        let spec = spec_with(&[("Devices", list(&["/dev/berth-missing"]))]);
+        let e = config(&spec, &ContainerName::new("web").unwrap(), ID).unwrap_err();
+        assert_eq!(e.key(), Some("Devices"));
+        let spec = spec_with(&[("Timezone", OptionValue::Str("Nowhere/Atlantis".into()))]);
+        let e = config(&spec, &ContainerName::new("web").unwrap(), ID).unwrap_err();
+        assert_eq!(e.key(), Some("Timezone"), "{e}");
     }
 
     #[test]

@@ -56,9 +56,10 @@ pub fn exec_process(init: &Process, exec: &ExecConfig) -> Result<Process> {
         .env(env)
         .cwd(cwd)
         .user(user)
-        .no_new_privileges(true)
+        // The container's NoNewPrivileges and Ulimits hold for its execs too.
+        .no_new_privileges(init.no_new_privileges().unwrap_or(true))
         .capabilities(capabilities)
-        .rlimits(vec![])
+        .rlimits(init.rlimits().clone().unwrap_or_default())
         .build()
         .map_err(oci("process"))
 }
@@ -115,6 +116,8 @@ mod tests {
             ("Command".to_string(), OptionValue::StrList(vec!["sleep".into()])),
             ("Env".to_string(), OptionValue::StrList(vec!["A=1".into(), "B=2".into()])),
             ("User".to_string(), OptionValue::Str("10:20".into())),
+            ("NoNewPrivileges".to_string(), OptionValue::Bool(false)),
+            ("Ulimits".to_string(), OptionValue::StrList(vec!["nofile=100:200".into()])),
         ]
         .into();
         let spec = ContainerSpec::from_options(&o).unwrap();
@@ -141,6 +144,9 @@ mod tests {
         let env = p.env().clone().unwrap();
         assert!(env.contains(&"A=1".to_string()) && env.contains(&"PATH=/image/bin".to_string()), "{env:?}");
         assert_eq!(p.capabilities().as_ref().unwrap().bounding().as_ref().unwrap().len(), CAPABILITIES.len());
+        // The container's NoNewPrivileges and Ulimits.
+        assert_eq!(p.no_new_privileges(), Some(false));
+        assert_eq!(p.rlimits().as_ref().unwrap().iter().map(|r| (r.soft(), r.hard())).collect::<Vec<_>>(), [(100, 200)]);
 
         let own = ExecConfig {
             command: vec!["id".into()],

@@ -24,10 +24,16 @@ pub struct RunSpecArgs {
     /// The ContainerSpec as JSON.
     #[arg(long)]
     pub spec: PathBuf,
-    #[arg(long, value_parser = |s: &str| ContainerName::new(s).map_err(|e| e.to_string()))]
+    #[arg(long, value_parser = parse_name)]
     pub name: ContainerName,
+    /// The container's id; without it, the id of a file-defined container
+    /// of this name ([`file_defined_id`]), as a template's instance has.
     #[arg(long, value_parser = container_id)]
-    pub id: String,
+    pub id: Option<String>,
+    /// A template's instance (systemd's `%i`): the spec's `%i`, `%I` and
+    /// `%%` are expanded with it.
+    #[arg(long)]
+    pub instance: Option<String>,
     #[arg(long, default_value = DEFAULT_RUN_ROOT)]
     pub run_root: PathBuf,
     /// Where the image store, volumes, container layers and network
@@ -36,16 +42,42 @@ pub struct RunSpecArgs {
     pub state_root: PathBuf,
 }
 
+pub fn parse_name(s: &str) -> std::result::Result<ContainerName, String> {
+    ContainerName::new(s).map_err(|e| e.to_string())
+}
+
+/// The id of a file-defined container: the same on every boot and every
+/// daemon-reload, so its runtime state and journal fields stay its own.
+pub fn file_defined_id(name: &ContainerName) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(format!("berth-quadlet:{name}")).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What `run-spec` reads of a spec file: berth-generator's record of a
+/// file-defined container or of a template, or a bare spec.
+#[derive(serde::Deserialize)]
+struct SpecFile {
+    spec: ContainerSpec,
+    #[serde(default)]
+    start: crate::model::StartEnv,
+}
+
 impl RunSpecArgs {
+    /// The container's id: given, or derived from its name.
+    pub fn id(&self) -> String {
+        self.id.clone().unwrap_or_else(|| file_defined_id(&self.name))
+    }
+
     /// The arguments after the monitor's program name.
     pub fn to_args(&self) -> Vec<String> {
         let mut v = vec![
             "run-spec".into(),
             format!("--spec={}", self.spec.display()),
             format!("--name={}", self.name),
-            format!("--id={}", self.id),
-            format!("--run-root={}", self.run_root.display()),
         ];
+        v.extend(self.id.iter().map(|id| format!("--id={id}")));
+        v.extend(self.instance.iter().map(|i| format!("--instance={i}")));
+        v.push(format!("--run-root={}", self.run_root.display()));
         if self.state_root != Path::new(DEFAULT_STATE_ROOT) {
             v.push(format!("--state-root={}", self.state_root.display()));
         }
@@ -119,6 +151,23 @@ fn stop_post(monitor: &str, id: &str, spec: &ContainerSpec, exit_file: &Path) ->
     out
 }
 
+/// Every string of a template's record (keys too) as `instance` has it.
+fn for_instance(v: &mut serde_json::Value, instance: &str) {
+    use crate::quadlet::specifier::expand_instance;
+    match v {
+        serde_json::Value::String(s) => *s = expand_instance(s, instance),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| for_instance(x, instance)),
+        serde_json::Value::Object(m) => {
+            let old = std::mem::take(m);
+            for (k, mut x) in old {
+                for_instance(&mut x, instance);
+                m.insert(expand_instance(&k, instance), x);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// What [`prepare`] made ready.
 #[derive(Debug)]
 pub struct Prepared {
@@ -134,20 +183,30 @@ pub struct Prepared {
 pub fn prepare(a: &RunSpecArgs) -> Result<Prepared> {
     let bad = |e: String| Error::Corrupt { what: "container spec", path: a.spec.clone(), message: e };
     let json = std::fs::read(&a.spec).map_err(Error::io_at("read", &a.spec))?;
-    let spec: ContainerSpec = match serde_json::from_slice::<crate::model::FileDefined>(&json) {
-        Ok(d) => d.spec,
-        Err(_) => serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?,
+    let json = match &a.instance {
+        Some(i) => {
+            let mut v: serde_json::Value = serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?;
+            for_instance(&mut v, i);
+            serde_json::to_vec(&v).map_err(|e| bad(e.to_string()))?
+        }
+        None => json,
     };
+    let (mut spec, start) = match serde_json::from_slice::<SpecFile>(&json) {
+        Ok(f) => (f.spec, f.start),
+        Err(_) => (serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?, Default::default()),
+    };
+    super::start_env::apply(&mut spec, &start, &|k| std::env::var(k).ok())?;
+    let id = &a.id();
     let layout = RunLayout::new(&a.run_root);
     let state = StateLayout::new(&a.state_root);
-    let mut m = monitor_args(&spec, &a.id, &layout);
+    let mut m = monitor_args(&spec, id, &layout);
     let (root, image, mounted) = match &spec.image {
         None => (spec.rootfs.clone(), None, None),
         Some(reference) => {
             let images = ImageStore::open_read_only(state.images_dir());
             let image = images.resolve(reference)?;
             let config = images.config(&image)?;
-            let dir = state.layer_dir(&a.id);
+            let dir = state.layer_dir(id);
             let layer = match ContainerLayer::open(&dir) {
                 Ok(l) => l,
                 Err(crate::image::Error::NotAContainerLayer { .. }) if !dir.exists() => {
@@ -156,7 +215,7 @@ pub fn prepare(a: &RunSpecArgs) -> Result<Prepared> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let target = layout.root_mount(&a.id);
+            let target = layout.root_mount(id);
             layer.mount(&images.layer_dirs(&image), &target)?;
             // The image's stop signal, unless the file names one.
             if spec.stop_signal == crate::model::ContainerSpec::default().stop_signal {
@@ -172,14 +231,14 @@ pub fn prepare(a: &RunSpecArgs) -> Result<Prepared> {
     };
     let r = (|| {
         let volumes = if spec.volumes.iter().any(|v| v.is_volume()) {
-            launch::prepare_volumes(&spec, &a.id, &root, &VolumeStore::open(state.volumes_dir())?)?
+            launch::prepare_volumes(&spec, id, &root, &VolumeStore::open(state.volumes_dir())?)?
         } else {
             Vec::new()
         };
         let l = launch::resolve(&spec, image.as_ref(), &root, &volumes)?;
-        let mut config = bundle::config_for(&spec, &a.name, &a.id, &l)?;
+        let mut config = bundle::config_for(&spec, &a.name, id, &l)?;
         std::fs::create_dir_all(&m.bundle).map_err(Error::io_at("create", &m.bundle))?;
-        super::network::prepare(&mut config, &spec, &a.name, &a.id, &networks_dir(&a.state_root), &layout)?;
+        super::network::prepare(&mut config, &spec, &a.name, id, &networks_dir(&a.state_root), &layout)?;
         bundle::write_config(&m.bundle, &config)?;
         if let Some(d) = m.exit_file.parent() {
             std::fs::create_dir_all(d).map_err(Error::io_at("create", d))?;
@@ -248,7 +307,8 @@ mod tests {
         let a = RunSpecArgs {
             spec: "/run/systemd/generator/berth/web.json".into(),
             name: ContainerName::new("web").unwrap(),
-            id: ID.into(),
+            id: Some(ID.into()),
+            instance: None,
             run_root: "/run/berth".into(),
             state_root: DEFAULT_STATE_ROOT.into(),
         };
@@ -260,6 +320,8 @@ mod tests {
         };
         assert_eq!(parse(&a.to_args()).unwrap(), a);
         let no_root: Vec<String> = a.to_args()[..4].to_vec();
+        let no_id = RunSpecArgs { id: None, ..a.clone() };
+        assert_eq!(parse(&no_id.to_args()).unwrap().id(), file_defined_id(&a.name));
         assert_eq!(parse(&no_root).unwrap().run_root, Path::new(DEFAULT_RUN_ROOT));
         assert_eq!(a.to_args().len(), 5, "the default state root is not spelled out");
         let other = RunSpecArgs { state_root: "/srv/berth".into(), ..a.clone() };
@@ -278,13 +340,23 @@ mod tests {
         let a = RunSpecArgs {
             spec: spec_path,
             name: ContainerName::new("web").unwrap(),
-            id: ID.into(),
+            id: Some(ID.into()),
+            instance: None,
             run_root: d.path().join("run"),
             state_root: d.path().join("state"),
         };
         let m = prepare(&a).unwrap().monitor;
         assert!(m.bundle.join("config.json").is_file());
         assert!(m.exit_file.parent().unwrap().is_dir());
+        // A template's values take the instance.
+        let mut t = serde_json::to_value(spec("crun")).unwrap();
+        t["env"] = serde_json::json!(["I=%i", "U=%I", "P=100%%"]);
+        std::fs::write(d.path().join("t.json"), serde_json::json!({"name": "w_%i", "spec": t}).to_string()).unwrap();
+        let ti = RunSpecArgs { spec: d.path().join("t.json"), instance: Some("a-b".into()), id: None, ..a.clone() };
+        let m = prepare(&ti).unwrap().monitor;
+        let config: serde_json::Value = serde_json::from_slice(&std::fs::read(m.bundle.join("config.json")).unwrap()).unwrap();
+        let env: Vec<&str> = config["process"]["env"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+        assert!(env.ends_with(&["I=a-b", "U=a/b", "P=100%"]), "{env:?}");
         let missing = RunSpecArgs { spec: d.path().join("nope.json"), ..a };
         assert!(prepare(&missing).unwrap_err().to_string().contains("nope.json"));
     }

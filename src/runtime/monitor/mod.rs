@@ -138,16 +138,25 @@ pub enum Command {
     RunSpec(RunSpecArgs),
     /// ExecStopPost: record the exit when the monitor died before it could.
     RecordExit {
-        #[arg(long)]
-        exit_file: PathBuf,
+        #[arg(long, required_unless_present = "name")]
+        exit_file: Option<PathBuf>,
+        /// With --run-root instead of --exit-file: the exit file of the
+        /// container of this name (a template's instance, named at start).
+        #[arg(long, conflicts_with = "exit_file", value_parser = super::spec_run::parse_name)]
+        name: Option<crate::model::ContainerName>,
+        #[arg(long, default_value = crate::store::DEFAULT_RUN_ROOT)]
+        run_root: PathBuf,
     },
     /// ExecStopPost: tear down the container's network when the monitor
     /// died before it could (firewall rules, veth, namespace).
     NetTeardown {
         #[arg(long, default_value = crate::store::DEFAULT_RUN_ROOT)]
         run_root: PathBuf,
-        #[arg(long)]
-        id: String,
+        #[arg(long, required_unless_present = "name")]
+        id: Option<String>,
+        /// Instead of --id: the container of this name (a template's instance).
+        #[arg(long, conflicts_with = "id", value_parser = super::spec_run::parse_name)]
+        name: Option<crate::model::ContainerName>,
     },
 }
 
@@ -163,8 +172,17 @@ pub fn main(args: Vec<String>) -> i32 {
     let result = match cmd {
         Command::Run(a) => run(&a),
         Command::RunSpec(a) => super::spec_run::run(&a),
-        Command::RecordExit { exit_file } => record_exit(&exit_file).map(|()| 0),
-        Command::NetTeardown { run_root, id } => Ok(network::teardown_after(&run_root, &id)),
+        Command::RecordExit { exit_file, name, run_root } => {
+            let exit_file = exit_file.unwrap_or_else(|| {
+                let id = name.as_ref().map(super::spec_run::file_defined_id).unwrap_or_default();
+                crate::store::RunLayout::new(&run_root).exit_file(&id)
+            });
+            record_exit(&exit_file).map(|()| 0)
+        }
+        Command::NetTeardown { run_root, id, name } => {
+            let id = id.or_else(|| name.as_ref().map(super::spec_run::file_defined_id)).unwrap_or_default();
+            Ok(network::teardown_after(&run_root, &id))
+        }
     };
     result.unwrap_or_else(|e| {
         eprintln!("berth-monitor: {e}");
