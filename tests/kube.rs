@@ -106,6 +106,12 @@ async fn generate_rm_play_down_round_trip() {
         ("CapDrop", strs(&["MKNOD"])),
         ("Labels", OptionValue::StrMap([("tier".to_string(), "web".to_string())].into())),
         ("TasksMax", OptionValue::U64(100)),
+        ("HealthCmd", OptionValue::Str("test -d /tmp".into())),
+        ("HealthInterval", OptionValue::Str("5s".into())),
+        ("HealthRetries", OptionValue::U32(2)),
+        ("HealthOnFailure", OptionValue::Str("restart".into())),
+        ("Ulimits", strs(&["nofile=1024:2048"])),
+        ("NoNewPrivileges", OptionValue::Bool(false)),
     ]);
     c.create(&name, &o).await.unwrap();
     c.start(&name, false).await.unwrap();

@@ -125,7 +125,9 @@ fn busybox_layer(root: &std::path::Path) -> Layer {
 }
 
 /// An image-based file as podman users write one: a published port, a
-/// named volume, a tmpfs, and a drop-in that overrides its Environment=.
+/// named volume, a tmpfs, a drop-in that overrides its Environment=, and a
+/// health check that the unit's readiness waits for and that restarts it
+/// when it fails.
 #[tokio::test]
 async fn an_image_container_file_with_port_volume_and_dropin() {
     let f = common::installed();
@@ -147,7 +149,9 @@ async fn an_image_container_file_with_port_volume_and_dropin() {
         format!("{dir}/{name}.container"),
         format!(
             "[Container]\nImage=localhost/{name}:1\nPublishPort={port}:8080\nVolume={volume}:/data:Z\nTmpfs=/scratch:size=1m\n\
-             Environment=MODE=file\nExec=/bin/sh -c 'echo mode=$MODE > /data/index.html; grep /scratch /proc/mounts | grep -q tmpfs && echo tmpfs >> /data/index.html; exec httpd -f -p 8080 -h /data'\n"
+             Environment=MODE=file\nHealthCmd=test -e /data/index.html\nHealthInterval=1s\nHealthRetries=1\nHealthStartPeriod=20s\n\
+             HealthOnFailure=restart\nNotify=healthy\nStopTimeout=1\n\
+             Exec=/bin/sh -c 'sleep 2; echo mode=$MODE > /data/index.html; grep /scratch /proc/mounts | grep -q tmpfs && echo tmpfs >> /data/index.html; exec httpd -f -p 8080 -h /data'\n"
         ),
     )
     .unwrap();
@@ -155,7 +159,15 @@ async fn an_image_container_file_with_port_volume_and_dropin() {
     std::fs::write(format!("{dir}/{name}.container.d/10-env.conf"), "[Container]\nEnvironment=MODE=dropin\n").unwrap();
 
     ok("systemctl", &["daemon-reload"]);
+    let inspect = || -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&ok("/usr/local/bin/berthctl", &["inspect", &name])).unwrap();
+        v[0].clone()
+    };
+    let t0 = Instant::now();
     ok("systemctl", &["start", &format!("{name}.service")]);
+    // Notify=healthy: active only once the first check passed.
+    assert!(t0.elapsed() >= Duration::from_secs(2), "started before healthy: {:?}", t0.elapsed());
+    assert_eq!(inspect()["State"]["Health"]["Status"], "healthy");
     let mut body = String::new();
     common::wait_until(Duration::from_secs(20), || {
         body.clear();
@@ -167,9 +179,20 @@ async fn an_image_container_file_with_port_volume_and_dropin() {
         body.contains("mode=")
     });
     assert!(body.contains("mode=dropin\ntmpfs"), "the drop-in's Environment= wins and /scratch is a tmpfs: {body}");
+    // A failing check restarts it (HealthOnFailure=restart).
+    let started = inspect()["State"]["StartedAt"].clone();
+    ok("/usr/local/bin/berthctl", &["exec", &name, "rm", "/data/index.html"]);
+    common::wait_until(Duration::from_secs(30), || inspect()["State"]["StartedAt"] != started);
+    common::wait_until(Duration::from_secs(30), || inspect()["State"]["Health"]["Status"] == "healthy");
+    let timers = ok("systemctl", &["list-timers", "--all", "--no-pager"]);
+    assert!(timers.contains(&format!("berth-{name}:health.timer")), "{timers}");
     // The named volume outlives the unit.
     ok("systemctl", &["stop", &format!("{name}.service")]);
     assert!(!run("systemctl", &["is-failed", "--quiet", &format!("{name}.service")]).status.success());
+    // Nothing of the health check is left, loaded or failed.
+    common::wait_until(Duration::from_secs(10), || {
+        ok("systemctl", &["list-units", "--all", "--no-legend", "--plain", &format!("berth-{name}:health*")]).trim().is_empty()
+    });
     let volumes = ok("/usr/local/bin/berthctl", &["volume", "ls"]);
     assert!(volumes.contains(&volume), "{volumes}");
 

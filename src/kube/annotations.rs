@@ -14,7 +14,16 @@ pub const PREFIX: &str = "berth.io/";
 pub const KEYS: &[&str] = &[
     "StopSignal", "StopTimeout", "StartTimeout", "RestartPolicy", "Notify", "Labels", "Annotations", "Tmpfs", "Sysctls",
     "ShmSize", "Network", "IP", "NetworkAliases", "DNS", "DNSSearch", "Hosts", "Runtime", "TasksMax", "CPUWeight",
-    "Hostname", "User", "HealthInterval", "HealthTimeout", "HealthStartPeriod", "HealthOnFailure",
+    "Hostname", "User", "HealthInterval", "HealthTimeout", "HealthStartPeriod", "HealthOnFailure", "NotifyHealthy",
+    "ReadOnlyTmpfs", "NoNewPrivileges", "Timezone", "Ulimits", "Devices",
+];
+
+/// Option keys with a Kubernetes field of their own (or refused by
+/// generate: Rootfs, Dependencies). With [`KEYS`], every key of the table.
+pub const FIELD_KEYS: &[&str] = &[
+    "Image", "Rootfs", "Command", "Entrypoint", "Env", "WorkingDir", "User", "Dependencies", "Volumes", "CapAdd", "CapDrop",
+    "ReadOnly", "Network", "Ports", "Terminal", "Interactive", "MemoryMax", "CPUQuota", "HealthCmd", "HealthRetries",
+    "StopTimeout", "RestartPolicy",
 ];
 
 /// The annotation key of option `key` for container `container`.
@@ -127,6 +136,29 @@ pub fn values(spec: &ContainerSpec, pod_stop_timeout: u32, pod_restart: RestartP
     if let Some(u) = &spec.user_name {
         put("User", OptionValue::Str(u.clone()));
     }
+    if spec.notify_healthy {
+        put("NotifyHealthy", OptionValue::Bool(true));
+    }
+    if spec.read_only_tmpfs != d.read_only_tmpfs {
+        put("ReadOnlyTmpfs", OptionValue::Bool(spec.read_only_tmpfs));
+    }
+    if spec.no_new_privileges != d.no_new_privileges {
+        put("NoNewPrivileges", OptionValue::Bool(spec.no_new_privileges));
+    }
+    if let Some(tz) = &spec.timezone {
+        put("Timezone", OptionValue::Str(tz.clone()));
+    }
+    if !spec.ulimits.is_empty() {
+        let limit = |n: u64| if n == u64::MAX { "-1".to_string() } else { n.to_string() };
+        let l = spec.ulimits.iter().map(|u| format!("{}={}:{}", u.name, limit(u.soft), limit(u.hard)));
+        put("Ulimits", OptionValue::StrList(l.collect()));
+    }
+    if !spec.devices.is_empty() {
+        let l = spec.devices.iter().map(|d| {
+            format!("{}{}:{}:{}", if d.optional { "-" } else { "" }, d.host.display(), d.container.display(), d.access)
+        });
+        put("Devices", OptionValue::StrList(l.collect()));
+    }
     if let Some(h) = &spec.health {
         // A probe counts whole seconds and cannot be disabled: what it
         // cannot say travels here.
@@ -146,4 +178,39 @@ pub fn values(spec: &ContainerSpec, pod_stop_timeout: u32, pod_restart: RestartP
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::OPTIONS;
+
+    /// A new option key must be given a way into the YAML (a field or an
+    /// annotation) before generate can leave it out silently.
+    #[test]
+    fn every_option_key_has_a_way_into_the_yaml() {
+        for def in OPTIONS.iter() {
+            assert!(KEYS.contains(&def.key) || FIELD_KEYS.contains(&def.key), "{} has no Kubernetes field or annotation", def.key);
+        }
+    }
+
+    #[test]
+    fn process_settings_travel_and_come_back() {
+        let mut spec = ContainerSpec::default();
+        for (k, v) in [
+            ("Ulimits", OptionValue::StrList(vec!["nofile=1024:2048".into(), "core=-1".into()])),
+            ("Devices", OptionValue::StrList(vec!["/dev/fuse".into(), "-/dev/kvm:/dev/kvm:rw".into()])),
+            ("Timezone", OptionValue::Str("UTC".into())),
+            ("NoNewPrivileges", OptionValue::Bool(false)),
+            ("ReadOnlyTmpfs", OptionValue::Bool(false)),
+        ] {
+            option(k).unwrap().set(&mut spec, &v).unwrap();
+        }
+        let mut back = ContainerSpec::default();
+        for (k, v) in values(&spec, spec.stop_timeout, spec.restart_policy) {
+            let text = encode(&v);
+            option(k).unwrap().set(&mut back, &decode(k, &text).unwrap()).unwrap();
+        }
+        assert_eq!(back, spec);
+    }
 }
