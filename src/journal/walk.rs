@@ -6,13 +6,11 @@
 use super::error::Result;
 use super::follow::{wait, Cancel, Wake, Watch};
 use super::options::Follow;
-use super::sync::{synchronize, VARLINK_SOCKET};
 use super::sys::{cursor_cstring, Journal};
 use crate::model::{now_usec, Usec};
 use std::ffi::CString;
 use std::ops::ControlFlow;
 use std::os::fd::BorrowedFd;
-use std::path::Path;
 use std::time::Duration;
 
 /// Why a read ended.
@@ -116,21 +114,6 @@ fn place(j: &mut Journal, q: &Query<'_>) -> Result<(Next, Option<CString>)> {
     }
 }
 
-/// How long a follow with until waits for journald to write what it has.
-const UNTIL_SYNC: Duration = Duration::from_secs(2);
-
-/// When the current entry was sent (`_SOURCE_REALTIME_TIMESTAMP`: when its
-/// datagram reached journald's socket), else when it was written. A busy
-/// journald writes entries later than they were sent; until means sent.
-fn sent_usec(j: &mut Journal, written: Usec) -> Usec {
-    let field = c"_SOURCE_REALTIME_TIMESTAMP";
-    let sent = j.data(field).ok().flatten().and_then(|d| {
-        let value = d.get(field.to_bytes().len() + 1..)?;
-        std::str::from_utf8(value).ok()?.parse().ok()
-    });
-    sent.unwrap_or(written)
-}
-
 pub(crate) fn walk(j: &mut Journal, q: &Query<'_>, cancel: &Cancel, v: &mut dyn Visit) -> Result<ReadEnd> {
     j.flush_matches();
     for m in q.matches {
@@ -161,7 +144,7 @@ pub(crate) fn walk(j: &mut Journal, q: &Query<'_>, cancel: &Cancel, v: &mut dyn 
                 }
             }
             let usec = j.realtime_usec()?;
-            if q.until.is_some_and(|u| usec >= u && sent_usec(j, usec) >= u) {
+            if q.until.is_some_and(|u| usec >= u) {
                 passed += 1;
                 break EndReason::Until;
             }
@@ -192,12 +175,8 @@ pub(crate) fn walk(j: &mut Journal, q: &Query<'_>, cancel: &Cancel, v: &mut dyn 
         if let Some(u) = q.until {
             let now = now_usec();
             if now >= u {
-                // Take in what was sent before until, then end: journald may
-                // not have written all of it yet.
+                // Take in what was written before until, then end.
                 stopping = Some(EndReason::Until);
-                if let Err(e) = synchronize(Path::new(VARLINK_SOCKET), UNTIL_SYNC) {
-                    tracing::debug!("journald did not synchronize before until: {e}");
-                }
                 j.process()?;
                 continue;
             }
