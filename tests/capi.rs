@@ -210,15 +210,33 @@ fn c_network() {
     assert!(ffi_test("network.c").contains("network: ok"));
 }
 
-#[test]
-fn c_images_volumes_mount_export() {
+/// The test root file system as a tarball, with a file naming `test` so
+/// that each test's image is its own: tests run at once, and one removes
+/// its image while another's containers would hold a shared one.
+fn rootfs_tarball(dir: &std::path::Path, test: &str) -> std::path::PathBuf {
     let f = installed();
-    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
-    let tarball = dir.path().join("rootfs.tar");
+    let tarball = dir.join("rootfs.tar");
     let mut b = tar::Builder::new(std::fs::File::create(&tarball).unwrap());
     b.follow_symlinks(false);
     b.append_dir_all(".", &f.rootfs).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(test.len() as u64);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    b.append_data(&mut h, "etc/berth-test", test.as_bytes()).unwrap();
     b.into_inner().unwrap();
+    tarball
+}
+
+#[test]
+fn c_images_volumes_mount_export() {
+    installed();
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let tarball = rootfs_tarball(dir.path(), "images");
     for runtime in ["crun", "runc"] {
         assert!(ffi_test_with("images.c", &[tarball.to_str().unwrap(), runtime]).contains("images: ok"), "{runtime}");
     }
@@ -226,13 +244,9 @@ fn c_images_volumes_mount_export() {
 
 #[test]
 fn c_kube_generate_play_down() {
-    let f = installed();
+    installed();
     let dir = tempfile::tempdir_in("/var/tmp").unwrap();
-    let tarball = dir.path().join("rootfs.tar");
-    let mut b = tar::Builder::new(std::fs::File::create(&tarball).unwrap());
-    b.follow_symlinks(false);
-    b.append_dir_all(".", &f.rootfs).unwrap();
-    b.into_inner().unwrap();
+    let tarball = rootfs_tarball(dir.path(), "kube");
     assert!(ffi_test_with("kube.c", &[tarball.to_str().unwrap()]).contains("kube: ok"));
 }
 
