@@ -67,12 +67,20 @@ pub async fn stream(id: &str, mut rx: tokio::sync::watch::Receiver<Record>, o: &
             stop.stop();
         })
     });
+    // Dropped (the caller went away) or done, the watcher ends with the read.
+    let _watcher = watcher.map(AbortOnDrop);
     let format = Format { timestamps: o.timestamps, stream_tag: o.stream_tag, framed: o.format == LogFormat::Framed };
     let r = journal::logs_to_fd(format!("CONTAINER_ID_FULL={id}"), read_options(o, stop), out.into(), format, Cancel::new()?).await;
-    if let Some(w) = watcher {
-        w.abort();
-    }
     r.map(drop).map_err(Error::from)
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A client's file descriptor, written from a thread of its own so that a
