@@ -25,6 +25,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The results health.json holds, read at start-up (blocking).
+pub(super) fn read_health(store: &crate::store::Store, rec: &Record) -> Option<HealthState> {
+    rec.spec.health.as_ref()?;
+    let d = std::fs::read(store.layout().run_dir(&rec.id).health()).ok()?;
+    serde_json::from_slice(&d).ok()
+}
+
 /// Time a check's service may run beyond the check's own timeout.
 const SERVICE_SLACK_USEC: u64 = 30_000_000;
 
@@ -125,11 +132,8 @@ impl Engine {
 
     /// The container's health in its current run, as inspect shows it.
     pub fn health_of(&self, rec: &Record) -> HealthState {
-        let f = self.inner.store.layout().run_dir(&rec.id).health();
-        std::fs::read(&f)
-            .ok()
-            .and_then(|d| serde_json::from_slice(&d).ok())
-            .unwrap_or_else(|| HealthState::new_run(rec.started_at))
+        let c = self.get(rec.name.as_str()).ok().filter(|c| c.record().id == rec.id);
+        c.and_then(|c| c.health_state.lock().unwrap().clone()).unwrap_or_else(|| HealthState::new_run(rec.started_at))
     }
 
     async fn write_health(&self, rec: &Record, h: &HealthState) -> Result<()> {
@@ -141,7 +145,11 @@ impl Engine {
             }
             crate::fsutil::atomic_write(&f, &data).map_err(Error::io_at("write", &f))
         })
-        .await
+        .await?;
+        if let Ok(c) = self.get(rec.name.as_str()) {
+            *c.health_state.lock().unwrap() = Some(h.clone());
+        }
+        Ok(())
     }
 
     /// HealthcheckRun: run the container's check once, now. As podman's,

@@ -100,6 +100,9 @@ pub(crate) struct Container {
     pub(crate) root_mounted_for_files: AtomicBool,
     /// One health check at a time reads and writes its results.
     health: Mutex<()>,
+    /// The results as last written to health.json (berthd is its only
+    /// writer), so that reading them never waits on the disk.
+    health_state: StdMutex<Option<crate::model::HealthState>>,
     /// A task runs its health checks until its unit is ready (NotifyHealthy).
     ready_watch: AtomicBool,
 }
@@ -117,6 +120,7 @@ impl Container {
             root_users: std::sync::atomic::AtomicUsize::new(0),
             root_mounted_for_files: AtomicBool::new(false),
             health: Mutex::new(()),
+            health_state: StdMutex::new(None),
             ready_watch: AtomicBool::new(false),
         })
     }
@@ -184,11 +188,17 @@ impl Engine {
             exec_died: broadcast::channel(1024).0,
         };
         let engine = Engine { inner: Arc::new(inner) };
-        let records = blocking(move || store.load_all()).await?;
+        let records = blocking(move || -> Result<Vec<_>> {
+            let recs = store.load_all()?;
+            Ok(recs.into_iter().map(|r| (health::read_health(&store, &r), r)).collect())
+        })
+        .await?;
         {
             let mut reg = engine.inner.registry.write().unwrap();
-            for rec in records {
-                reg.insert(rec.name.to_string(), Container::new(rec));
+            for (health, rec) in records {
+                let c = Container::new(rec);
+                *c.health_state.lock().unwrap() = health;
+                reg.insert(c.name.to_string(), c);
             }
         }
         engine.sync_defined().await?;
