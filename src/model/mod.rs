@@ -3,6 +3,7 @@
 
 pub mod attach;
 mod error;
+pub mod envfile;
 mod event;
 mod exec;
 mod files;
@@ -17,6 +18,7 @@ pub mod options;
 pub mod ports;
 mod process_limits;
 mod signal;
+pub mod specifier;
 mod spec;
 mod state;
 mod time;

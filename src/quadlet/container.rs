@@ -5,7 +5,8 @@
 //! whole map by the same [`ContainerSpec::from_options`] as a D-Bus call.
 
 use super::parse::{parse_bool, split_words, At, Entry, UnitFile};
-use super::{is_secret_key, quote, specifier, Error, Errors};
+use super::{is_secret_key, quote, Error, Errors};
+use crate::model::specifier;
 use crate::model::options::quadlet_option;
 use crate::model::{self, validate_option, ContainerName, ContainerSpec, EnvFile, Form, OptionValue, StartEnv, OPTIONS};
 use std::collections::BTreeMap;
@@ -79,7 +80,7 @@ pub const MAX_FILE_SIZE: u64 = 8 << 20;
 
 impl Container {
     pub fn load(path: &Path) -> Result<Self, Errors> {
-        let text = super::read::regular_file(path, MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
+        let text = crate::fsutil::regular_file(path, MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
         Self::from_file(super::parse(path, &text)?)
     }
 

@@ -5,7 +5,8 @@
 //! so nothing here talks to it. A bad file fails alone: systemd logs the
 //! exit status 1 and still loads the good units.
 
-use super::{parse::split_words, quote, render, specifier, Container, Error, Errors};
+use super::{parse::split_words, quote, render, Container, Error, Errors};
+use crate::model::specifier;
 use nix::fcntl::OFlag;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -148,11 +149,11 @@ pub fn dropins(path: &Path, dirs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// [`generate`] with the drop-ins of the search path `dirs`.
 pub fn generate_in(path: &Path, dirs: &[PathBuf], normal_dir: &Path, monitor: &Path) -> Result<Generated, Errors> {
-    let text = super::read::regular_file(path, super::container::MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
+    let text = crate::fsutil::regular_file(path, super::container::MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
     let (mut file, mut errors) = super::parse::parse_all(path, &text);
     let dropins = dropins(path, dirs);
     for d in &dropins {
-        match super::read::regular_file(d, super::container::MAX_FILE_SIZE) {
+        match crate::fsutil::regular_file(d, super::container::MAX_FILE_SIZE) {
             Ok(t) => {
                 let (f, e) = super::parse::parse_all(d, &t);
                 file.merge(f);

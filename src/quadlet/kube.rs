@@ -100,10 +100,10 @@ pub fn service(file: &UnitFile, yaml: &Path, berthctl: &Path) -> String {
 
 /// Everything one `.kube` file (with its drop-ins in `dirs`) becomes.
 pub fn generate_kube(path: &Path, dirs: &[PathBuf], normal_dir: &Path, berthctl: &Path) -> Result<KubeGenerated, Errors> {
-    let text = super::read::regular_file(path, super::container::MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
+    let text = crate::fsutil::regular_file(path, super::container::MAX_FILE_SIZE).map_err(|e| Error::file(path, e))?;
     let (mut file, mut errors) = parse_all(path, &text);
     for d in super::generator::dropins(path, dirs) {
-        match super::read::regular_file(&d, super::container::MAX_FILE_SIZE) {
+        match crate::fsutil::regular_file(&d, super::container::MAX_FILE_SIZE) {
             Ok(t) => {
                 let (f, e) = parse_all(&d, &t);
                 file.merge(f);

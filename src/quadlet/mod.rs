@@ -8,13 +8,10 @@
 //! `[Unit]`, `[Service]` and `[Install]` pass through to the unit.
 
 mod container;
-pub mod envfile;
 pub mod kube;
-mod read;
 pub mod generator;
 pub mod parse;
 pub mod render;
-pub(crate) mod specifier;
 
 pub use container::{keys, quadlet_id, Container};
 pub use parse::{parse, parse_bool, split_words, Entry, Section, UnitFile};

@@ -153,7 +153,7 @@ fn stop_post(monitor: &str, id: &str, spec: &ContainerSpec, exit_file: &Path) ->
 
 /// Every string of a template's record (keys too) as `instance` has it.
 fn for_instance(v: &mut serde_json::Value, instance: &str) {
-    use crate::quadlet::specifier::expand_instance;
+    use crate::model::specifier::expand_instance;
     match v {
         serde_json::Value::String(s) => *s = expand_instance(s, instance),
         serde_json::Value::Array(a) => a.iter_mut().for_each(|x| for_instance(x, instance)),

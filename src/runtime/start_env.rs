@@ -16,7 +16,7 @@ pub fn apply(spec: &mut ContainerSpec, start: &StartEnv, env: &dyn Fn(&str) -> O
         if f.optional && std::fs::symlink_metadata(&f.path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
             continue;
         }
-        out.extend(crate::quadlet::envfile::read(&f.path).map_err(|m| Error::invalid("EnvironmentFile", m))?);
+        out.extend(crate::model::envfile::read(&f.path).map_err(|m| Error::invalid("EnvironmentFile", m))?);
     }
     if start.expand {
         spec.env = spec.env.iter().map(|e| expand_word(e, env)).collect();

@@ -10,7 +10,7 @@ pub const MAX_SIZE: u64 = 1 << 20;
 /// The `KEY=VALUE` entries of `path`; errors name the file and its line,
 /// never its content: environment files hold secrets.
 pub fn read(path: &Path) -> Result<Vec<String>, String> {
-    let text = super::read::regular_file(path, MAX_SIZE).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = crate::fsutil::regular_file(path, MAX_SIZE).map_err(|e| format!("{}: {e}", path.display()))?;
     parse(&text).map_err(|(n, m)| format!("{}:{n}: {m}", path.display()))
 }
 

@@ -1,5 +1,5 @@
-//! Reading the files a generator is pointed at, as generators must at boot:
-//! regular files only (a FIFO would block forever, a device could be read
+//! Reading files a user names (unit files, environment files), as a
+//! generator at boot must: regular files only (a FIFO would block forever, a device could be read
 //! without end), opened without blocking and read up to a bound.
 
 use nix::fcntl::OFlag;

@@ -1,4 +1,8 @@
-//! Crash-safe file replacement shared by the store and the runtime.
+//! Crash-safe file replacement shared by the store and the runtime, and
+//! bounded reads of files named by users.
+
+mod bounded;
+pub use bounded::regular_file;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
