@@ -15,7 +15,7 @@ mod fixture;
 
 use berth::client::Client;
 use berth::model::{CopyOptions, OptionValue, State};
-use common::{daemon_lock, ok, run};
+use common::{BERTHCTL, daemon_lock, ok, run, scratch};
 use files_tree::{assert_same, snapshot};
 use fixture::{oci_files, tar_of, Compress, Layer, TestImage};
 use std::collections::BTreeMap;
@@ -27,18 +27,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-const BERTHCTL: &str = "/usr/local/bin/berthctl";
 const STATE: &str = "/var/lib/berth";
 const MIB: u64 = 1 << 20;
 
 async fn client() -> Client {
     common::installed();
     Client::system().await.unwrap()
-}
-
-fn scratch() -> tempfile::TempDir {
-    fs::create_dir_all("/var/tmp").unwrap();
-    tempfile::tempdir_in("/var/tmp").unwrap()
 }
 
 fn s(v: &str) -> OptionValue {

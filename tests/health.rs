@@ -4,18 +4,9 @@
 
 mod common;
 
-use common::{installed, ok, run};
+use common::{ctl, ctl_ok, installed, ok, run};
 use std::time::{Duration, Instant};
 
-const BERTHCTL: &str = "/usr/local/bin/berthctl";
-
-fn ctl(args: &[&str]) -> std::process::Output {
-    run(BERTHCTL, args)
-}
-
-fn ctl_ok(args: &[&str]) -> String {
-    ok(BERTHCTL, args)
-}
 
 fn inspect(name: &str) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_slice(&ctl(&["inspect", name]).stdout).unwrap_or_default();

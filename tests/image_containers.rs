@@ -14,29 +14,17 @@ mod fixture;
 
 use berth::client::Client;
 use berth::model::{ContainerInfo, OptionValue, State};
-use common::{daemon_lock, ok, run};
+use common::{BERTHCTL, ctl, ctl_ok, daemon_lock, ok, run, scratch};
 use fixture::{oci_files, tar_of, Compress, Layer, TestImage};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-const BERTHCTL: &str = "/usr/local/bin/berthctl";
 const STATE: &str = "/var/lib/berth";
-
-fn ctl(args: &[&str]) -> Output {
-    run(BERTHCTL, args)
-}
-
-fn ctl_ok(args: &[&str]) -> String {
-    let o = ctl(args);
-    assert!(o.status.success(), "berthctl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 async fn client() -> Client {
     common::installed();
@@ -114,12 +102,6 @@ fn app_image(tag: &str) -> TestImage {
         "ExposedPorts": {"8080/tcp": {}},
     });
     img
-}
-
-/// Scratch space in /var/tmp, removed at the end.
-fn scratch() -> tempfile::TempDir {
-    fs::create_dir_all("/var/tmp").unwrap();
-    tempfile::tempdir_in("/var/tmp").unwrap()
 }
 
 /// An image written as an oci-archive and imported over D-Bus (the

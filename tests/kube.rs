@@ -12,29 +12,13 @@ mod common;
 
 use berth::client::Client;
 use berth::model::{OptionValue, State};
-use common::{daemon_lock, run};
+use common::{ctl, ctl_ok, daemon_lock, scratch};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const BERTHCTL: &str = "/usr/local/bin/berthctl";
-
-fn ctl(args: &[&str]) -> Output {
-    run(BERTHCTL, args)
-}
-
-fn ctl_ok(args: &[&str]) -> String {
-    let o = ctl(args);
-    assert!(o.status.success(), "berthctl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn scratch() -> tempfile::TempDir {
-    fs::create_dir_all("/var/tmp").unwrap();
-    tempfile::tempdir_in("/var/tmp").unwrap()
-}
 
 /// The busybox root file system as a tarball.
 fn rootfs_tar(dir: &Path) -> std::path::PathBuf {

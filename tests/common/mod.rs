@@ -40,6 +40,25 @@ pub fn ok(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// berthctl as installed.
+pub const BERTHCTL: &str = "/usr/local/bin/berthctl";
+
+/// Run berthctl to its end.
+pub fn ctl(args: &[&str]) -> std::process::Output {
+    run(BERTHCTL, args)
+}
+
+/// Run berthctl, which must succeed; its standard output.
+pub fn ctl_ok(args: &[&str]) -> String {
+    ok(BERTHCTL, args)
+}
+
+/// Scratch space in /var/tmp (not a tmpfs), removed when dropped.
+pub fn scratch() -> tempfile::TempDir {
+    std::fs::create_dir_all("/var/tmp").unwrap();
+    tempfile::tempdir_in("/var/tmp").unwrap()
+}
+
 /// A tiny container root file system: busybox-static with a link for each
 /// applet, a static `sdnotify`, and the usual mount points.
 pub fn busybox_rootfs(dir: &Path) -> PathBuf {
