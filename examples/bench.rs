@@ -162,7 +162,26 @@ fn spec(rootfs: &str, command: &[&str], notify: bool) -> BTreeMap<String, Option
 /// call costs here (netavark 1.4 runs iptables once per rule).
 async fn network_latency(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     let (mut none, mut bridged, mut setup, mut ports, mut none_unit) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut pnone, mut pbridged) = (vec![], vec![]);
     for i in 0..=s.runs {
+        // podman on the same netavark: `podman start` of a created
+        // container, without a network and on podman's default bridge.
+        if let Some(p) = &s.podman {
+            for network in ["none", "bridge"] {
+                let name = format!("bench-pnet-{i}-{network}");
+                let mut argv = vec!["podman", "create", "--name", &name, "--network", network];
+                argv.extend(p.1.iter().map(String::as_str));
+                argv.push(&p.0);
+                argv.extend(SLEEP);
+                run(&argv).await?;
+                let ms = timed(&["podman", "start", &name]).await?;
+                if i > 0 {
+                    if network == "none" { &mut pnone } else { &mut pbridged }.push(ms);
+                }
+                podman(p, "rm", &name, &[]).await?;
+                settle().await;
+            }
+        }
         for k in 0..3 {
             let name = format!("bench-net-{i}-{k}");
             let mut o = spec(&s.rootfs, &SLEEP, false);
@@ -211,6 +230,12 @@ async fn network_latency(c: &Client, s: &Setup, t: &mut Targets) -> Result<()> {
     row("  one iptables call (iptables -t nat -S)", &iptables);
     row("ratio bridge / none", &ratios(&bridged, &none));
     row("ratio bridge -p 80 / none", &ratios(&ports, &none));
+    if s.podman.is_some() {
+        row("podman start, --network none", &pnone);
+        row("podman start, --network bridge", &pbridged);
+        row("ratio podman bridge / none", &ratios(&pbridged, &pnone));
+        row("ratio podman start bridge / berth bridge", &ratios(&pbridged, &bridged));
+    }
     let r = stats(&ratios(&bridged, &none)).med;
     t.check("network: bridged start within 1.5x of none", format!("{r:.2}x"), r <= 1.5);
     Ok(())
