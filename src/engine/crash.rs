@@ -30,7 +30,8 @@ mod plan {
     /// Which crash point to stop at, and a way to learn that it was reached.
     #[derive(Default)]
     pub(crate) struct CrashPlan {
-        point: Mutex<Option<&'static str>>,
+        /// The point, and how many more passes go on before the stop.
+        point: Mutex<Option<(&'static str, usize)>>,
         seen: Mutex<Vec<&'static str>>,
         reached: Notify,
     }
@@ -38,13 +39,27 @@ mod plan {
     impl CrashPlan {
         /// Stop at `point` from now on.
         pub fn arm(&self, point: &'static str) {
-            *self.point.lock().unwrap() = Some(point);
+            self.arm_at(point, 1);
+        }
+
+        /// Stop at the `nth` pass (from 1) of `point` from now on: a verb
+        /// that makes several things passes its points once for each.
+        pub fn arm_at(&self, point: &'static str, nth: usize) {
+            *self.point.lock().unwrap() = Some((point, nth.saturating_sub(1)));
         }
 
         /// Record `point`; true when the plan stops there.
         pub fn hit(&self, point: &'static str) -> bool {
             self.seen.lock().unwrap().push(point);
-            let stop = *self.point.lock().unwrap() == Some(point);
+            let mut armed = self.point.lock().unwrap();
+            let stop = match armed.as_mut() {
+                Some((p, 0)) => *p == point,
+                Some((p, left)) if *p == point => {
+                    *left -= 1;
+                    false
+                }
+                _ => false,
+            };
             if stop {
                 self.reached.notify_one();
             }

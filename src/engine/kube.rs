@@ -68,10 +68,12 @@ impl Engine {
             let labels: BTreeMap<String, String> = [(PLAY_LABEL.to_string(), role_label(v.role).to_string())].into();
             self.create_volume(&v.name, labels).await?;
             made_volumes.push(v.name.clone());
+            self.crash_point("kube play: volume created").await;
         }
         for c in &plan.containers {
             self.create(&c.name, &c.options).await?;
             made.push(c.name.clone());
+            self.crash_point("kube play: container created").await;
         }
         for c in &plan.containers {
             self.start(&c.name, false).await?;

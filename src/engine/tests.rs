@@ -422,6 +422,69 @@ fn crash_every_step_of(image: bool, health: bool, cases: &[(Pre, Call)]) -> usiz
     total
 }
 
+/// A claim, and a pod of two containers from the image with a claim and
+/// an emptyDir each.
+const KUBE_YAML: &str = "\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: claim}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pod}
+spec:
+  containers:
+  - {name: a, image: tiny, command: [/bin/sleep, '100'], volumeMounts: [{name: data, mountPath: /data}, {name: scratch, mountPath: /scratch}]}
+  - {name: b, image: tiny, command: [/bin/sleep, '100'], volumeMounts: [{name: data, mountPath: /data}]}
+  volumes:
+  - {name: data, persistentVolumeClaim: {claimName: claim}}
+  - {name: scratch, emptyDir: {}}
+";
+const KUBE_CONTAINERS: [&str; 2] = ["pod-a", "pod-b"];
+
+/// A kube play killed at any step leaves each container it made
+/// consistent; `kube down` then removes all of it, and the play runs again.
+#[test]
+fn kube_play_survives_a_crash_at_every_step() {
+    let points = {
+        let w = World::with(true);
+        let plan = Arc::new(CrashPlan::default());
+        let (rt, e) = w.start(Some(plan.clone()));
+        assert_eq!(rt.block_on(e.kube_play(KUBE_YAML)).unwrap(), KUBE_CONTAINERS);
+        plan.seen()
+    };
+    assert!(points.len() >= 10, "kube play passes only {points:?}");
+    for (i, point) in points.iter().enumerate() {
+        let nth = points[..=i].iter().filter(|p| *p == point).count();
+        let what = format!("kube play, killed at pass {nth} of {point:?}");
+        let w = World::with(true);
+        let plan = Arc::new(CrashPlan::default());
+        let (rt, e) = w.start(Some(plan.clone()));
+        plan.arm_at(point, nth);
+        rt.block_on(async {
+            let e = e.clone();
+            tokio::spawn(async move { e.kube_play(KUBE_YAML).await });
+            tokio::time::timeout(Duration::from_secs(5), plan.reached()).await.unwrap_or_else(|_| panic!("{what}: never reached"));
+        });
+        rt.shutdown_background();
+        let (rt, e) = w.start(None);
+        for name in KUBE_CONTAINERS {
+            let Ok(rec) = e.inspect(name) else { continue };
+            assert_ne!(rec.state, State::Removing, "{what}: {name} stuck in removing");
+            let unit = w.fake.unit(&format!("berth-{name}.service"));
+            assert_eq!(unit.is_some(), rec.state.is_live(), "{what}: {name} is {} (unit: {})", rec.state, unit.is_some());
+        }
+        rt.block_on(e.kube_down(KUBE_YAML, true)).unwrap_or_else(|err| panic!("{what}: kube down: {err}"));
+        assert!(w.fake.units().is_empty(), "{what}: units left: {:?}", w.fake.units());
+        assert!(w.mounts.mounted().is_empty(), "{what}: mounts left: {:?}", w.mounts.mounted());
+        assert!(w.volumes().is_empty(), "{what}: volumes left: {:?}", w.volumes());
+        assert_eq!(rt.block_on(e.kube_play(KUBE_YAML)).unwrap_or_else(|err| panic!("{what}: play again: {err}")), KUBE_CONTAINERS);
+        for name in KUBE_CONTAINERS {
+            assert_eq!(e.inspect(name).unwrap().state, State::Running, "{what}: {name} after the second play");
+        }
+    }
+}
+
 #[test]
 fn every_verb_survives_a_crash_at_every_step() {
     let total = crash_every_step(false, &CASES);
