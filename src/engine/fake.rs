@@ -43,6 +43,8 @@ struct World {
     fail_next_start: Option<i32>,
     /// The next start hangs in "activating" (no READY=1 yet).
     hang_next_start: bool,
+    /// The next kill fails (its process went away meanwhile).
+    fail_next_kill: bool,
     last_usec: u64,
     /// The monitors' ends of attach connections handed out.
     peers: Vec<OwnedFd>,
@@ -100,6 +102,10 @@ impl FakeUnits {
 
     pub fn fail_next_start(&self, code: i32) {
         self.world.lock().unwrap().fail_next_start = Some(code);
+    }
+
+    pub fn fail_next_kill(&self) {
+        self.world.lock().unwrap().fail_next_kill = true;
     }
 
     pub fn hang_next_start(&self) {
@@ -216,6 +222,9 @@ impl Units for FakeUnits {
     async fn kill(&self, unit: &str, whom: KillWhom, signal: i32) -> Result<()> {
         {
             let mut w = self.world.lock().unwrap();
+            if std::mem::take(&mut w.fail_next_kill) {
+                return Err(Error::systemd("org.freedesktop.DBus.Error.UnixProcessIdUnknown: No such process"));
+            }
             let Some(u) = w.units.get(unit) else {
                 return Err(Error::systemd(format!("org.freedesktop.systemd1.NoSuchUnit: Unit {unit} not loaded.")));
             };

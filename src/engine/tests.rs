@@ -664,6 +664,22 @@ fn a_failed_start_is_exited_with_the_runs_code() {
     assert!(!rec.stopped_by_user);
 }
 
+/// A kill whose signal never went is not the user's stop.
+#[test]
+fn a_failed_kill_leaves_the_container_not_stopped_by_the_user() {
+    let w = World::new();
+    let (rt, e) = w.start(None);
+    rt.block_on(setup(&e, &w, Pre::Running));
+    w.fake.fail_next_kill();
+    let err = rt.block_on(e.kill(NAME, 15)).unwrap_err();
+    assert_eq!(err.name(), "Systemd", "{err}");
+    let rec = e.inspect(NAME).unwrap();
+    assert_eq!(rec.state, State::Running);
+    assert!(!rec.stopped_by_user, "marked stopped by the user, yet no signal went");
+    let rec = rt.block_on(e.kill(NAME, 15)).unwrap();
+    assert!(rec.stopped_by_user);
+}
+
 #[test]
 fn kill_of_a_paused_container_thaws_it_first() {
     let w = World::new();

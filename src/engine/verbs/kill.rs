@@ -14,6 +14,9 @@ impl Engine {
         let (c, _g) = self.locked(name).await?;
         let mut rec = self.refresh(&c).await?;
         rec.state.check(Verb::Kill, name)?;
+        // Recorded before the signal: a container the signal ends must not
+        // be restarted, even when berthd dies right after sending it.
+        let was_stopped_by_user = rec.stopped_by_user;
         rec.stopped_by_user = true;
         self.commit(&c, rec.clone()).await?;
         self.crash_point("kill: recorded").await;
@@ -35,9 +38,14 @@ impl Engine {
             self.inner.units.kill(&unit, KillWhom::Main, signal).await
         };
         if let Err(e) = sent {
-            // The container may have ended meanwhile (its unit unloaded): say
-            // that, as for a kill of a stopped container.
-            let now = self.refresh(&c).await?;
+            // No signal went: the user did not stop it. The container may
+            // have ended meanwhile (its unit unloaded): say that, as for a
+            // kill of a stopped container.
+            let mut now = self.refresh(&c).await?;
+            if now.stopped_by_user != was_stopped_by_user && now.started_at == rec.started_at {
+                now.stopped_by_user = was_stopped_by_user;
+                self.commit(&c, now.clone()).await?;
+            }
             now.state.check(Verb::Kill, name)?;
             return Err(e);
         }
