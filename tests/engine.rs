@@ -131,6 +131,19 @@ async fn stop_escalates_to_sigkill(rt: &'static str) {
     }
 }
 
+/// The container once its unit's stop is over: the stop-post work (its
+/// network's teardown among it) takes what it takes on a busy machine.
+async fn settled(engine: &Engine, n: &str) -> berth::store::Record {
+    let t = Instant::now();
+    loop {
+        let rec = engine.sync(n).await.unwrap();
+        if rec.state != State::Stopping || t.elapsed() > Duration::from_secs(30) {
+            return rec;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn exit_while_engine_is_down(rt: &'static str) {
     let e = env(rt).await;
     let n = e.create("down", "sleep 1; exit 3", &[]).await;
@@ -139,7 +152,7 @@ async fn exit_while_engine_is_down(rt: &'static str) {
     drop(e.engine);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let engine = Engine::open(cfg, e.sd.clone()).await.unwrap();
-    let rec = engine.inspect(&n).unwrap();
+    let rec = settled(&engine, &n).await;
     assert_eq!((rec.state, rec.exit_code), (State::Exited, Some(3)));
     engine.remove(&n, false, None).await.unwrap();
 }
@@ -326,6 +339,7 @@ async fn restart_policy_through_systemd(rt: &'static str) {
     let n = e.create("onfail", "echo run; exit 1", &[("RestartPolicy", OptionValue::Str("on-failure:2".into()))]).await;
     e.engine.start(&n, false).await.unwrap();
     common::wait_until(Duration::from_secs(30), || common::journal_lines(&n).iter().filter(|l| *l == "run").count() == 3);
+    settled(&e.engine, &n).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rec = e.engine.sync(&n).await.unwrap();
     assert_eq!((rec.state, rec.exit_code), (State::Exited, Some(1)), "{rec:?}");
