@@ -3,6 +3,7 @@
 
 pub mod attach;
 mod error;
+#[cfg(feature = "daemon")]
 pub mod envfile;
 mod event;
 mod exec;
@@ -18,6 +19,7 @@ pub mod options;
 pub mod ports;
 mod process_limits;
 mod signal;
+#[cfg(feature = "daemon")]
 pub mod specifier;
 mod spec;
 mod state;
