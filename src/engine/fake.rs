@@ -43,8 +43,9 @@ struct World {
     fail_next_start: Option<i32>,
     /// The next start hangs in "activating" (no READY=1 yet).
     hang_next_start: bool,
-    /// The next kill fails (its process went away meanwhile).
-    fail_next_kill: bool,
+    /// The next kill fails (its process went away meanwhile), and with a
+    /// code the container exits with it just then.
+    fail_next_kill: Option<Option<i32>>,
     last_usec: u64,
     /// The monitors' ends of attach connections handed out.
     peers: Vec<OwnedFd>,
@@ -104,8 +105,8 @@ impl FakeUnits {
         self.world.lock().unwrap().fail_next_start = Some(code);
     }
 
-    pub fn fail_next_kill(&self) {
-        self.world.lock().unwrap().fail_next_kill = true;
+    pub fn fail_next_kill(&self, exit: Option<i32>) {
+        self.world.lock().unwrap().fail_next_kill = Some(exit);
     }
 
     pub fn hang_next_start(&self) {
@@ -222,8 +223,13 @@ impl Units for FakeUnits {
     async fn kill(&self, unit: &str, whom: KillWhom, signal: i32) -> Result<()> {
         {
             let mut w = self.world.lock().unwrap();
-            if std::mem::take(&mut w.fail_next_kill) {
-                return Err(Error::systemd("org.freedesktop.DBus.Error.UnixProcessIdUnknown: No such process"));
+            if let Some(exit) = w.fail_next_kill.take() {
+                if let Some(code) = exit {
+                    w.end(unit, code, false);
+                }
+                drop(w);
+                self.changed(unit);
+                return Err(Error::systemd("org.freedesktop.systemd1.NoSuchProcess: No main process to kill"));
             }
             let Some(u) = w.units.get(unit) else {
                 return Err(Error::systemd(format!("org.freedesktop.systemd1.NoSuchUnit: Unit {unit} not loaded.")));

@@ -670,7 +670,7 @@ fn a_failed_kill_leaves_the_container_not_stopped_by_the_user() {
     let w = World::new();
     let (rt, e) = w.start(None);
     rt.block_on(setup(&e, &w, Pre::Running));
-    w.fake.fail_next_kill();
+    w.fake.fail_next_kill(None);
     let err = rt.block_on(e.kill(NAME, 15)).unwrap_err();
     assert_eq!(err.name(), "Systemd", "{err}");
     let rec = e.inspect(NAME).unwrap();
@@ -678,6 +678,14 @@ fn a_failed_kill_leaves_the_container_not_stopped_by_the_user() {
     assert!(!rec.stopped_by_user, "marked stopped by the user, yet no signal went");
     let rec = rt.block_on(e.kill(NAME, 15)).unwrap();
     assert!(rec.stopped_by_user);
+    // It exits on its own as the signal is sent: a kill of an ended
+    // container, not a systemd failure.
+    rt.block_on(e.start(NAME, false)).unwrap();
+    w.fake.fail_next_kill(Some(4));
+    let err = rt.block_on(e.kill(NAME, 15)).unwrap_err();
+    assert_eq!(err.name(), "InvalidState", "{err}");
+    let rec = e.inspect(NAME).unwrap();
+    assert_eq!((rec.state, rec.exit_code, rec.stopped_by_user), (State::Exited, Some(4), false));
 }
 
 #[test]

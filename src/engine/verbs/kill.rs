@@ -1,7 +1,7 @@
 //! Kill.
 
 use super::super::{Engine, KillWhom};
-use crate::model::{check_signal, EventKind, Result, State, Verb};
+use crate::model::{check_signal, Error, EventKind, Result, State, Verb};
 use crate::runtime::KILL_REQUEST_SIGNAL;
 use crate::store::Record;
 
@@ -39,14 +39,18 @@ impl Engine {
         };
         if let Err(e) = sent {
             // No signal went: the user did not stop it. The container may
-            // have ended meanwhile (its unit unloaded): say that, as for a
-            // kill of a stopped container.
+            // have ended meanwhile (its unit unloaded, or stopping with no
+            // process left to signal): say that, as for a kill of a stopped
+            // container.
             let mut now = self.refresh(&c).await?;
             if now.stopped_by_user != was_stopped_by_user && now.started_at == rec.started_at {
                 now.stopped_by_user = was_stopped_by_user;
                 self.commit(&c, now.clone()).await?;
             }
             now.state.check(Verb::Kill, name)?;
+            if !matches!(now.state, State::Running | State::Paused) {
+                return Err(Error::InvalidState { name: name.to_string(), state: now.state, verb: Verb::Kill });
+            }
             return Err(e);
         }
         self.crash_point("kill: signalled").await;
