@@ -221,6 +221,9 @@ pub(crate) fn files_error(name: &str, e: files::Error) -> Error {
         F::InvalidPath { .. } | F::SymlinkLoop { .. } => Error::invalid("Path", e.to_string()),
         F::InvalidArtifactName { .. } => Error::invalid("Artifact", e.to_string()),
         F::NoSuchArtifact { name: artifact } => Error::NoSuchArtifact { name: name_s, artifact },
+        F::Output { ref source } | F::Input { ref source } if process_exited(source) => {
+            Error::Canceled { what: format!("the call (container {name} stopped)") }
+        }
         F::Input { .. } => Error::invalid("fd", with_causes(&e)),
         F::ProcessGone { .. } => Error::Canceled { what: format!("the call (container {name} stopped)") },
         F::OutputClosed { .. } => Error::Canceled { what: "the copy (its reader went away)".into() },
@@ -281,6 +284,34 @@ pub(crate) async fn detached<T: Send + 'static>(
     tokio::spawn(work).await.map_err(|e| Error::internal(format!("a file task failed: {e}")))?
 }
 
+/// Why a wait on the caller's descriptor ended: the container's process
+/// exited (it stopped during the call).
+#[derive(Debug)]
+struct ProcessExited;
+
+impl std::fmt::Display for ProcessExited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the container's process exited")
+    }
+}
+
+impl std::error::Error for ProcessExited {}
+
+/// Whether `e` (or an error under it) is [`ProcessExited`].
+fn process_exited(e: &io::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|r| r as &(dyn std::error::Error + 'static));
+    while let Some(c) = cur {
+        if c.is::<ProcessExited>() {
+            return true;
+        }
+        cur = match c.downcast_ref::<io::Error>() {
+            Some(io) => io.get_ref().map(|r| r as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    false
+}
+
 /// Wait until `fd` is ready for `events`, or the call is given up (false).
 /// With `watch` (a pidfd of the container's process), its exit ends the
 /// wait with an error: a caller that neither reads nor closes its end
@@ -298,7 +329,7 @@ fn ready(fd: BorrowedFd<'_>, events: nix::poll::PollFlags, stop: &AtomicBool, wa
         match poll(&mut fds, PollTimeout::from(POLL_MS)) {
             Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
             Ok(_) if fds.get(1).and_then(|w| w.revents()).is_some_and(|r| !r.is_empty()) => {
-                return Err(io::Error::other("the container's process exited"))
+                return Err(io::Error::other(ProcessExited))
             }
             Ok(_) => return Ok(true),
             Err(e) => return Err(e.into()),
@@ -514,6 +545,11 @@ mod tests {
             (files::Error::InvalidArtifactName { name: "a/b".into(), reason: "it contains a path separator" }, "InvalidArgument"),
             (files::Error::NoSuchArtifact { name: "n".into() }, "NoSuchArtifact"),
             (files::Error::OutputClosed { source: io::ErrorKind::BrokenPipe.into() }, "Canceled"),
+            // The container stopped while the caller's end was waited on,
+            // the marker wrapped as tar wraps its write errors.
+            (files::Error::Output { source: io::Error::other(io::Error::other(ProcessExited)) }, "Canceled"),
+            (files::Error::Input { source: io::Error::other(ProcessExited) }, "Canceled"),
+            (files::Error::Output { source: io::Error::other("disk full") }, "Internal"),
         ];
         for (e, want) in cases {
             let text = e.to_string();
