@@ -46,6 +46,8 @@ struct World {
     /// The next kill fails (its process went away meanwhile), and with a
     /// code the container exits with it just then.
     fail_next_kill: Option<Option<i32>>,
+    /// The container exits with this code as the next freeze begins.
+    exit_on_next_freeze: Option<i32>,
     last_usec: u64,
     /// The monitors' ends of attach connections handed out.
     peers: Vec<OwnedFd>,
@@ -107,6 +109,10 @@ impl FakeUnits {
 
     pub fn fail_next_kill(&self, exit: Option<i32>) {
         self.world.lock().unwrap().fail_next_kill = Some(exit);
+    }
+
+    pub fn exit_on_next_freeze(&self, code: i32) {
+        self.world.lock().unwrap().exit_on_next_freeze = Some(code);
     }
 
     pub fn hang_next_start(&self) {
@@ -247,7 +253,14 @@ impl Units for FakeUnits {
     }
 
     async fn freeze(&self, unit: &str) -> Result<()> {
-        self.world.lock().unwrap().units.get_mut(unit).ok_or_else(|| Error::systemd("not running"))?.frozen = true;
+        let mut w = self.world.lock().unwrap();
+        if let Some(code) = w.exit_on_next_freeze.take() {
+            w.end(unit, code, false);
+            drop(w);
+            self.changed(unit);
+            return Err(Error::systemd("cannot write cgroup.freeze: No such file or directory (os error 2)"));
+        }
+        w.units.get_mut(unit).ok_or_else(|| Error::systemd("not running"))?.frozen = true;
         Ok(())
     }
 

@@ -688,6 +688,20 @@ fn a_failed_kill_leaves_the_container_not_stopped_by_the_user() {
     assert_eq!((rec.state, rec.exit_code, rec.stopped_by_user), (State::Exited, Some(4), false));
 }
 
+/// A container that ends as it is paused: Pause answers as for an ended
+/// container, and the exit is recorded.
+#[test]
+fn a_pause_that_meets_the_containers_end_is_invalid_state() {
+    let w = World::new();
+    let (rt, e) = w.start(None);
+    rt.block_on(setup(&e, &w, Pre::Running));
+    w.fake.exit_on_next_freeze(6);
+    let err = rt.block_on(e.pause(NAME)).unwrap_err();
+    assert_eq!(err.name(), "InvalidState", "{err}");
+    let rec = e.inspect(NAME).unwrap();
+    assert_eq!((rec.state, rec.exit_code), (State::Exited, Some(6)));
+}
+
 #[test]
 fn kill_of_a_paused_container_thaws_it_first() {
     let w = World::new();

@@ -1,7 +1,7 @@
 //! Pause and Unpause: the container's processes frozen (not its monitor).
 
-use super::super::Engine;
-use crate::model::{EventKind, Result, State, Verb};
+use super::super::{Container, Engine};
+use crate::model::{Error, EventKind, Result, State, Verb};
 use crate::store::Record;
 
 impl Engine {
@@ -9,7 +9,9 @@ impl Engine {
         let (c, _g) = self.locked(name).await?;
         let mut rec = self.refresh(&c).await?;
         rec.state.check(Verb::Pause, name)?;
-        self.inner.units.freeze(&rec.unit_name()).await?;
+        if let Err(e) = self.inner.units.freeze(&rec.unit_name()).await {
+            return Err(self.gone_meanwhile(&c, Verb::Pause, name, e).await);
+        }
         self.crash_point("pause: frozen").await;
         rec.state = State::Paused;
         self.commit(&c, rec.clone()).await?;
@@ -21,11 +23,23 @@ impl Engine {
         let (c, _g) = self.locked(name).await?;
         let mut rec = self.refresh(&c).await?;
         rec.state.check(Verb::Unpause, name)?;
-        self.inner.units.thaw(&rec.unit_name()).await?;
+        if let Err(e) = self.inner.units.thaw(&rec.unit_name()).await {
+            return Err(self.gone_meanwhile(&c, Verb::Unpause, name, e).await);
+        }
         self.crash_point("unpause: thawed").await;
         rec.state = State::Running;
         self.commit(&c, rec.clone()).await?;
         self.emit(&rec, EventKind::Unpause);
         Ok(rec)
+    }
+
+    /// The error for a freeze or thaw that failed: when the container ended
+    /// meanwhile (its cgroup went with its unit), the verb's InvalidState,
+    /// as had it ended before the call; else `e`.
+    async fn gone_meanwhile(&self, c: &Container, verb: Verb, name: &str, e: Error) -> Error {
+        match self.refresh(c).await {
+            Ok(now) => now.state.check(verb, name).err().unwrap_or(e),
+            Err(r) => r,
+        }
     }
 }
