@@ -48,6 +48,9 @@ struct World {
     fail_next_kill: Option<Option<i32>>,
     /// The container exits with this code as the next freeze begins.
     exit_on_next_freeze: Option<i32>,
+    /// The next freeze finds the payload gone while the unit stays active
+    /// (the container ended; its monitor is still finishing).
+    payload_gone_on_next_freeze: bool,
     last_usec: u64,
     /// The monitors' ends of attach connections handed out.
     peers: Vec<OwnedFd>,
@@ -113,6 +116,10 @@ impl FakeUnits {
 
     pub fn exit_on_next_freeze(&self, code: i32) {
         self.world.lock().unwrap().exit_on_next_freeze = Some(code);
+    }
+
+    pub fn payload_gone_on_next_freeze(&self) {
+        self.world.lock().unwrap().payload_gone_on_next_freeze = true;
     }
 
     pub fn hang_next_start(&self) {
@@ -254,11 +261,19 @@ impl Units for FakeUnits {
 
     async fn freeze(&self, unit: &str) -> Result<()> {
         let mut w = self.world.lock().unwrap();
+        // What the cgroup write meets when the payload's cgroup is gone.
+        let enoent = || {
+            let f = std::path::Path::new("/sys/fs/cgroup/system.slice").join(unit).join("payload/cgroup.freeze");
+            Error::io("write", &f, std::io::ErrorKind::NotFound.into())
+        };
         if let Some(code) = w.exit_on_next_freeze.take() {
             w.end(unit, code, false);
             drop(w);
             self.changed(unit);
-            return Err(Error::systemd("cannot write cgroup.freeze: No such file or directory (os error 2)"));
+            return Err(enoent());
+        }
+        if std::mem::take(&mut w.payload_gone_on_next_freeze) {
+            return Err(enoent());
         }
         w.units.get_mut(unit).ok_or_else(|| Error::systemd("not running"))?.frozen = true;
         Ok(())

@@ -702,6 +702,23 @@ fn a_pause_that_meets_the_containers_end_is_invalid_state() {
     assert_eq!((rec.state, rec.exit_code), (State::Exited, Some(6)));
 }
 
+/// A container whose processes ended while its unit is still active (the
+/// monitor finishing): Pause meets no payload cgroup and answers that the
+/// container is stopping; the container is not marked paused.
+#[test]
+fn a_pause_after_the_payload_ended_is_invalid_state_stopping() {
+    let w = World::new();
+    let (rt, e) = w.start(None);
+    rt.block_on(setup(&e, &w, Pre::Running));
+    w.fake.payload_gone_on_next_freeze();
+    let err = rt.block_on(e.pause(NAME)).unwrap_err();
+    assert!(
+        matches!(err, crate::model::Error::InvalidState { state: State::Stopping, verb: crate::model::Verb::Pause, .. }),
+        "{err}"
+    );
+    assert_eq!(e.inspect(NAME).unwrap().state, State::Running);
+}
+
 #[test]
 fn kill_of_a_paused_container_thaws_it_first() {
     let w = World::new();

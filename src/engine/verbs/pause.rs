@@ -34,12 +34,23 @@ impl Engine {
     }
 
     /// The error for a freeze or thaw that failed: when the container ended
-    /// meanwhile (its cgroup went with its unit), the verb's InvalidState,
-    /// as had it ended before the call; else `e`.
+    /// meanwhile, the verb's InvalidState, as had it ended before the call;
+    /// else `e`. Its end shows in its unit's state, or, while its monitor
+    /// still finishes (records the exit, tears the network down) and the
+    /// unit is still active, in its payload's cgroup being gone: stopping.
     async fn gone_meanwhile(&self, c: &Container, verb: Verb, name: &str, e: Error) -> Error {
-        match self.refresh(c).await {
-            Ok(now) => now.state.check(verb, name).err().unwrap_or(e),
-            Err(r) => r,
+        let now = match self.refresh(c).await {
+            Ok(now) => now,
+            Err(r) => return r,
+        };
+        if let Err(invalid) = now.state.check(verb, name) {
+            return invalid;
+        }
+        match &e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::InvalidState { name: name.to_string(), state: State::Stopping, verb }
+            }
+            _ => e,
         }
     }
 }
