@@ -48,6 +48,8 @@ struct World {
     fail_next_kill: Option<Option<i32>>,
     /// The container exits with this code as the next freeze begins.
     exit_on_next_freeze: Option<i32>,
+    /// The container exits with this code as the next resource update goes.
+    exit_on_next_set_resources: Option<i32>,
     /// The next freeze finds the payload gone while the unit stays active
     /// (the container ended; its monitor is still finishing).
     payload_gone_on_next_freeze: bool,
@@ -116,6 +118,10 @@ impl FakeUnits {
 
     pub fn exit_on_next_freeze(&self, code: i32) {
         self.world.lock().unwrap().exit_on_next_freeze = Some(code);
+    }
+
+    pub fn exit_on_next_set_resources(&self, code: i32) {
+        self.world.lock().unwrap().exit_on_next_set_resources = Some(code);
     }
 
     pub fn payload_gone_on_next_freeze(&self) {
@@ -287,8 +293,14 @@ impl Units for FakeUnits {
     }
 
     async fn set_resources(&self, unit: &str, resources: &Resources) -> Result<()> {
-        self.world.lock().unwrap().units.get_mut(unit).ok_or_else(|| Error::systemd("not running"))?.resources =
-            resources.clone();
+        let mut w = self.world.lock().unwrap();
+        if let Some(code) = w.exit_on_next_set_resources.take() {
+            w.end(unit, code, false);
+            drop(w);
+            self.changed(unit);
+            return Err(Error::systemd(format!("Unit {unit} not loaded.")));
+        }
+        w.units.get_mut(unit).ok_or_else(|| Error::systemd("not running"))?.resources = resources.clone();
         Ok(())
     }
 

@@ -702,6 +702,21 @@ fn a_pause_that_meets_the_containers_end_is_invalid_state() {
     assert_eq!((rec.state, rec.exit_code), (State::Exited, Some(6)));
 }
 
+/// A container that ends as Update applies its resources: the update is
+/// kept for its next start, the exit is recorded, and Update succeeds as
+/// for a container that had ended before the call.
+#[test]
+fn an_update_that_meets_the_containers_end_is_kept_for_the_next_start() {
+    let w = World::new();
+    let (rt, e) = w.start(None);
+    rt.block_on(setup(&e, &w, Pre::Running));
+    w.fake.exit_on_next_set_resources(3);
+    let o = BTreeMap::from([("MemoryMax".to_string(), OptionValue::U64(64 << 20))]);
+    let rec = rt.block_on(e.update(NAME, &o)).unwrap();
+    assert_eq!((rec.state, rec.exit_code), (State::Exited, Some(3)));
+    assert_eq!(e.inspect(NAME).unwrap().spec.resources.memory_max, Some(64 << 20));
+}
+
 /// A container whose processes ended while its unit is still active (the
 /// monitor finishing): Pause meets no payload cgroup and answers that the
 /// container is stopping; the container is not marked paused.

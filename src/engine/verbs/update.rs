@@ -16,7 +16,14 @@ impl Engine {
         self.commit(&c, rec.clone()).await?;
         self.crash_point("update: recorded").await;
         if rec.state.is_live() {
-            self.inner.units.set_resources(&rec.unit_name(), &rec.spec.resources).await?;
+            if let Err(e) = self.inner.units.set_resources(&rec.unit_name(), &rec.spec.resources).await {
+                // Ended meanwhile (its unit went): as for a container that
+                // had ended before the call, they apply at its next start.
+                rec = self.refresh(&c).await?;
+                if rec.state.is_live() {
+                    return Err(e);
+                }
+            }
             self.crash_point("update: applied").await;
         }
         self.emit(&rec, EventKind::Update);
