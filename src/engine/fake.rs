@@ -243,11 +243,11 @@ impl Units for FakeUnits {
         {
             let mut w = self.world.lock().unwrap();
             if let Some(exit) = w.fail_next_kill.take() {
-                if let Some(code) = exit {
-                    w.end(unit, code, false);
-                }
                 drop(w);
-                self.changed(unit);
+                match exit {
+                    Some(code) => self.exit(unit, code),
+                    None => self.changed(unit),
+                }
                 return Err(Error::systemd("org.freedesktop.systemd1.NoSuchProcess: No main process to kill"));
             }
             let Some(u) = w.units.get(unit) else {
@@ -273,9 +273,8 @@ impl Units for FakeUnits {
             Error::io("write", &f, std::io::ErrorKind::NotFound.into())
         };
         if let Some(code) = w.exit_on_next_freeze.take() {
-            w.end(unit, code, false);
             drop(w);
-            self.changed(unit);
+            self.exit(unit, code);
             return Err(enoent());
         }
         if std::mem::take(&mut w.payload_gone_on_next_freeze) {
@@ -295,9 +294,8 @@ impl Units for FakeUnits {
     async fn set_resources(&self, unit: &str, resources: &Resources) -> Result<()> {
         let mut w = self.world.lock().unwrap();
         if let Some(code) = w.exit_on_next_set_resources.take() {
-            w.end(unit, code, false);
             drop(w);
-            self.changed(unit);
+            self.exit(unit, code);
             return Err(Error::systemd(format!("Unit {unit} not loaded.")));
         }
         w.units.get_mut(unit).ok_or_else(|| Error::systemd("not running"))?.resources = resources.clone();
